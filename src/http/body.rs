@@ -1,0 +1,470 @@
+//! Message bodies both ways: Content-Length counting and the chunked transfer coding.
+//!
+//! RFC 9112 §6 (body length), §7.1 (chunked coding), §7.1.1 (chunk extensions, which we accept
+//! and ignore), §7.1.2 (trailer section, which we check and discard: §7.1.2 lets a recipient
+//! drop trailers it does not act on).
+//!
+//! The decoder reads framing a byte at a time and hands out data as slices of the caller's
+//! input, so a body is never copied. Every line it keeps track of has a length limit.
+
+use super::error::PeerError;
+use super::head::{is_tchar, push_hex};
+use alloc::vec::Vec;
+
+/// One step of a body decoder.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Piece<'a> {
+    /// Body bytes, borrowed from the input.
+    Data(&'a [u8]),
+    /// The body is complete.
+    End,
+}
+
+/// Reads a body delimited by Content-Length or by the chunked coding.
+#[derive(Clone, Debug)]
+pub(crate) enum BodyDecoder {
+    /// `remaining` bytes to go.
+    Length { remaining: u64 },
+    /// Chunked coding, counting the decoded size against `max_body`.
+    Chunked(ChunkedDecoder),
+    /// Until end of input (responses only).
+    UntilClose,
+}
+
+impl BodyDecoder {
+    /// Decodes from `input`: `(consumed, piece)`. `None` with everything consumed means "more".
+    pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Option<Piece<'a>>), PeerError> {
+        match self {
+            BodyDecoder::Length { remaining: 0 } => Ok((0, Some(Piece::End))),
+            BodyDecoder::Length { remaining } => {
+                let take = clamp_len(*remaining, input.len());
+                *remaining -= take as u64;
+                match input.get(..take) {
+                    Some(data) if !data.is_empty() => Ok((take, Some(Piece::Data(data)))),
+                    _ => Ok((0, None)),
+                }
+            }
+            BodyDecoder::Chunked(decoder) => decoder.decode(input),
+            BodyDecoder::UntilClose => {
+                if input.is_empty() {
+                    Ok((0, None))
+                } else {
+                    Ok((input.len(), Some(Piece::Data(input))))
+                }
+            }
+        }
+    }
+}
+
+/// `min(remaining, available)` without truncating a 64-bit length.
+pub(crate) fn clamp_len(remaining: u64, available: usize) -> usize {
+    usize::try_from(remaining).map_or(available, |r| r.min(available))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Chunk {
+    /// Reading hex digits of a chunk size; `digits` counts them.
+    Size {
+        digits: u32,
+    },
+    /// Whitespace after the size, before `;` (RFC 9112 §7.1.1 BWS).
+    SizeSpace,
+    /// Inside chunk extensions, up to CR.
+    Extension {
+        quoted: bool,
+        escaped: bool,
+    },
+    /// Saw CR ending the size line; LF must follow.
+    SizeLf,
+    /// Chunk data; `remaining` bytes to go.
+    Data {
+        remaining: u64,
+    },
+    /// After chunk data: CR then LF must follow.
+    DataCr,
+    DataLf,
+    /// At the start of a trailer line (or of the final CRLF).
+    TrailerStart,
+    /// Inside a trailer field line.
+    Trailer {
+        in_name: bool,
+    },
+    /// Saw CR ending a trailer line.
+    TrailerLf,
+    /// Saw CR of the final empty line.
+    EndLf,
+    /// The body is complete.
+    Done,
+}
+
+/// Decoder for the chunked transfer coding (RFC 9112 §7.1).
+///
+/// Accepts upper- and lowercase hex and leading zeros; refuses an empty or overflowing size,
+/// a bare CR or LF anywhere in the framing, data not followed by CRLF, and lines or trailers
+/// over their limits.
+#[derive(Clone, Debug)]
+pub(crate) struct ChunkedDecoder {
+    state: Chunk,
+    /// Size of the chunk being read.
+    size: u64,
+    /// Bytes of the current size or trailer line.
+    line: usize,
+    /// Bytes of the trailer section.
+    trailer: usize,
+    /// Data bytes decoded so far.
+    total: u64,
+    max_line: usize,
+    max_trailer: usize,
+    max_body: u64,
+}
+
+impl ChunkedDecoder {
+    pub fn new(max_line: usize, max_trailer: usize, max_body: u64) -> Self {
+        ChunkedDecoder {
+            state: Chunk::Size { digits: 0 },
+            size: 0,
+            line: 0,
+            trailer: 0,
+            total: 0,
+            max_line,
+            max_trailer,
+            max_body,
+        }
+    }
+
+    /// Whether the final chunk and trailer section have been read.
+    #[cfg(test)]
+    pub fn is_done(&self) -> bool {
+        self.state == Chunk::Done
+    }
+
+    /// Decodes from `input`; see [`BodyDecoder::decode`].
+    pub fn decode<'a>(&mut self, input: &'a [u8]) -> Result<(usize, Option<Piece<'a>>), PeerError> {
+        let mut i = 0;
+        loop {
+            if let Chunk::Data { remaining } = self.state {
+                let rest = input.get(i..).unwrap_or_default();
+                let take = clamp_len(remaining, rest.len());
+                if take == 0 {
+                    return Ok((i, None));
+                }
+                let remaining = remaining - take as u64;
+                self.state = if remaining == 0 {
+                    Chunk::DataCr
+                } else {
+                    Chunk::Data { remaining }
+                };
+                let data = rest.get(..take).unwrap_or_default();
+                return Ok((i + take, Some(Piece::Data(data))));
+            }
+            if self.state == Chunk::Done {
+                return Ok((i, Some(Piece::End)));
+            }
+            let Some(&b) = input.get(i) else {
+                return Ok((i, None));
+            };
+            i += 1;
+            self.step(b)?;
+        }
+    }
+
+    /// Advances the framing state by one byte (never called in `Data` or `Done`).
+    fn step(&mut self, b: u8) -> Result<(), PeerError> {
+        use Chunk::*;
+        // Every framing line has a length limit.
+        if matches!(self.state, Size { .. } | SizeSpace | Extension { .. }) {
+            self.line += 1;
+            if self.line > self.max_line {
+                return Err(PeerError::ChunkLineTooLong);
+            }
+        }
+        if matches!(
+            self.state,
+            TrailerStart | Trailer { .. } | TrailerLf | EndLf
+        ) {
+            self.trailer += 1;
+            if self.trailer > self.max_trailer {
+                return Err(PeerError::TrailerTooLarge);
+            }
+        }
+        self.state = match (self.state, b) {
+            (Size { digits }, _) if b.is_ascii_hexdigit() => {
+                if self.size > u64::MAX >> 4 {
+                    return Err(PeerError::ChunkSizeOverflow);
+                }
+                let nibble = match b {
+                    b'0'..=b'9' => b - b'0',
+                    b'a'..=b'f' => b - b'a' + 10,
+                    _ => b - b'A' + 10,
+                };
+                self.size = (self.size << 4) | u64::from(nibble);
+                Size { digits: digits + 1 }
+            }
+            // RFC 9112 §7.1: chunk-size is 1*HEXDIG; an empty size is malformed.
+            (Size { digits: 0 }, _) => return Err(PeerError::InvalidChunkSize),
+            (Size { .. } | SizeSpace, b' ' | b'\t') => SizeSpace,
+            (Size { .. } | SizeSpace, b';') => Extension {
+                quoted: false,
+                escaped: false,
+            },
+            (Size { .. }, b'\r') => SizeLf,
+            (Size { .. } | SizeSpace, b'\n') => return Err(PeerError::BareLf),
+            (Size { .. } | SizeSpace, _) => return Err(PeerError::InvalidChunkSize),
+            (Extension { .. }, b'\n') => return Err(PeerError::BareLf),
+            (Extension { quoted: false, .. }, b'\r') => SizeLf,
+            (Extension { .. }, 0..=8 | 0x0a..=0x1f | 0x7f) => {
+                return Err(PeerError::InvalidChunkSize);
+            }
+            (
+                Extension {
+                    quoted: true,
+                    escaped: true,
+                },
+                _,
+            ) => Extension {
+                quoted: true,
+                escaped: false,
+            },
+            (
+                Extension {
+                    quoted: true,
+                    escaped: false,
+                },
+                b'\\',
+            ) => Extension {
+                quoted: true,
+                escaped: true,
+            },
+            (Extension { quoted, .. }, b'"') => Extension {
+                quoted: !quoted,
+                escaped: false,
+            },
+            (Extension { quoted, .. }, _) => Extension {
+                quoted,
+                escaped: false,
+            },
+            (SizeLf, b'\n') => {
+                self.line = 0;
+                let size = core::mem::take(&mut self.size);
+                if size == 0 {
+                    TrailerStart
+                } else {
+                    self.total = self
+                        .total
+                        .checked_add(size)
+                        .ok_or(PeerError::BodyTooLarge)?;
+                    if self.total > self.max_body {
+                        return Err(PeerError::BodyTooLarge);
+                    }
+                    Data { remaining: size }
+                }
+            }
+            (SizeLf, _) => return Err(PeerError::BareCr),
+            (DataCr, b'\r') => DataLf,
+            (DataCr, b'\n') => return Err(PeerError::BareLf),
+            (DataCr, _) => return Err(PeerError::MissingChunkCrlf),
+            (DataLf, b'\n') => Size { digits: 0 },
+            (DataLf, _) => return Err(PeerError::MissingChunkCrlf),
+            (TrailerStart, b'\r') => EndLf,
+            (TrailerStart, b'\n') => return Err(PeerError::BareLf),
+            // RFC 9112 §5.2: no obs-fold in trailers either.
+            (TrailerStart, b' ' | b'\t') => return Err(PeerError::ObsoleteFold),
+            (TrailerStart, _) if is_tchar(b) => {
+                self.line = 1;
+                Trailer { in_name: true }
+            }
+            (TrailerStart, _) => return Err(PeerError::InvalidTrailer),
+            (Trailer { in_name: true }, b':') => Trailer { in_name: false },
+            (Trailer { in_name: true }, _) if is_tchar(b) => Trailer { in_name: true },
+            (Trailer { in_name: true }, _) => return Err(PeerError::InvalidTrailer),
+            (Trailer { in_name: false }, b'\r') => TrailerLf,
+            (Trailer { in_name: false }, b'\n') => return Err(PeerError::BareLf),
+            (Trailer { in_name: false }, 0..=8 | 0x0a..=0x1f | 0x7f) => {
+                return Err(PeerError::InvalidTrailer);
+            }
+            (Trailer { in_name: false }, _) => Trailer { in_name: false },
+            (TrailerLf, b'\n') => TrailerStart,
+            (TrailerLf, _) => return Err(PeerError::BareCr),
+            (EndLf, b'\n') => Done,
+            (EndLf, _) => return Err(PeerError::BareCr),
+            (Data { .. } | Done, _) => self.state,
+        };
+        if let Trailer { .. } = self.state {
+            self.line += 1;
+            if self.line > self.max_line {
+                return Err(PeerError::ChunkLineTooLong);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Appends one chunk holding `data` (nothing for empty data: an empty chunk would end the body).
+pub fn encode_chunk(data: &[u8], out: &mut Vec<u8>) {
+    if data.is_empty() {
+        return;
+    }
+    out.reserve(data.len() + 20);
+    push_hex(out, data.len() as u64);
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(data);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends the last chunk, the trailer fields and the final CRLF (RFC 9112 §7.1).
+/// The caller has checked the trailer fields.
+pub fn encode_last_chunk(trailers: &[(&str, &[u8])], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"0\r\n");
+    super::head::push_fields(out, trailers);
+    out.extend_from_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn decode_all(input: &[u8], step: usize) -> Result<(Vec<u8>, usize), PeerError> {
+        let mut d = ChunkedDecoder::new(4096, 8192, u64::MAX);
+        let mut body = Vec::new();
+        let mut offered = 0;
+        let mut pos = 0;
+        loop {
+            offered = (offered + step).min(input.len()).max(offered);
+            let (consumed, piece) = d.decode(&input[pos..offered])?;
+            pos += consumed;
+            match piece {
+                Some(Piece::Data(data)) => body.extend_from_slice(data),
+                Some(Piece::End) => return Ok((body, pos)),
+                None if offered == input.len() => return Err(PeerError::IncompleteMessage),
+                None => {}
+            }
+        }
+    }
+
+    #[test]
+    fn chunked_rfc9112_example_decodes() {
+        let wire = b"4\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\n\r\n";
+        for step in [wire.len(), 1, 3] {
+            let (body, used) = decode_all(wire, step).unwrap();
+            assert_eq!(body, b"Wikipedia in\r\n\r\nchunks.");
+            assert_eq!(used, wire.len());
+        }
+    }
+
+    #[test]
+    fn chunked_trailing_bytes_left_unconsumed() {
+        let wire = b"3\r\nabc\r\n0\r\n\r\nGET / HTTP/1.1\r\n";
+        let (body, used) = decode_all(wire, wire.len()).unwrap();
+        assert_eq!(body, b"abc");
+        assert_eq!(used, wire.len() - 16);
+    }
+
+    #[test]
+    fn chunked_uppercase_hex_leading_zeros_extensions_trailers_accepted() {
+        let wire = b"000A;name=\"v;al\\\"ue\";x\r\n0123456789\r\n0 ; last\r\nExpires: never\r\nX-T: 1\r\n\r\n";
+        let (body, _) = decode_all(wire, 1).unwrap();
+        assert_eq!(body, b"0123456789");
+    }
+
+    #[test]
+    fn chunked_empty_size_is_invalid() {
+        assert_eq!(decode_all(b"\r\n", 9), Err(PeerError::InvalidChunkSize));
+        assert_eq!(decode_all(b";ext\r\n", 9), Err(PeerError::InvalidChunkSize));
+    }
+
+    #[test]
+    fn chunked_non_hex_size_is_invalid() {
+        assert_eq!(decode_all(b"1g\r\n", 9), Err(PeerError::InvalidChunkSize));
+        assert_eq!(decode_all(b"-1\r\n", 9), Err(PeerError::InvalidChunkSize));
+        assert_eq!(decode_all(b"0x1\r\n", 9), Err(PeerError::InvalidChunkSize));
+    }
+
+    #[test]
+    fn chunked_size_overflow_is_refused() {
+        assert_eq!(
+            decode_all(b"10000000000000000\r\n", 99),
+            Err(PeerError::ChunkSizeOverflow)
+        );
+        // Sixteen digits fit; leading zeros do not count against that.
+        let mut d = ChunkedDecoder::new(4096, 8192, u64::MAX);
+        assert!(d.decode(b"0000000000000000000fffffffffffffff\r\n").is_ok());
+    }
+
+    #[test]
+    fn chunked_bare_lf_in_size_line_is_refused() {
+        assert_eq!(decode_all(b"3\nabc\r\n", 99), Err(PeerError::BareLf));
+        assert_eq!(decode_all(b"3;x\nabc\r\n", 99), Err(PeerError::BareLf));
+    }
+
+    #[test]
+    fn chunked_bare_lf_after_data_is_refused() {
+        assert_eq!(
+            decode_all(b"3\r\nabc\n0\r\n\r\n", 99),
+            Err(PeerError::BareLf)
+        );
+    }
+
+    #[test]
+    fn chunked_bare_cr_is_refused() {
+        assert_eq!(decode_all(b"3\rabc", 99), Err(PeerError::BareCr));
+        assert_eq!(
+            decode_all(b"3\r\nabc\rx", 99),
+            Err(PeerError::MissingChunkCrlf)
+        );
+    }
+
+    #[test]
+    fn chunked_data_without_crlf_is_refused() {
+        assert_eq!(
+            decode_all(b"3\r\nabcd\r\n", 99),
+            Err(PeerError::MissingChunkCrlf)
+        );
+    }
+
+    #[test]
+    fn chunked_line_limit_is_enforced() {
+        let mut wire = b"1;".to_vec();
+        wire.extend(vec![b'a'; 5000]);
+        assert_eq!(decode_all(&wire, 4096), Err(PeerError::ChunkLineTooLong));
+    }
+
+    #[test]
+    fn chunked_trailer_limit_is_enforced() {
+        let mut wire = b"0\r\n".to_vec();
+        for _ in 0..200 {
+            wire.extend_from_slice(b"X-Filler: 0123456789012345678901234567890123456789\r\n");
+        }
+        assert_eq!(decode_all(&wire, 4096), Err(PeerError::TrailerTooLarge));
+    }
+
+    #[test]
+    fn chunked_obs_fold_in_trailer_is_refused() {
+        assert_eq!(
+            decode_all(b"0\r\nA: b\r\n c\r\n\r\n", 99),
+            Err(PeerError::ObsoleteFold)
+        );
+    }
+
+    #[test]
+    fn chunked_body_limit_counts_decoded_bytes() {
+        let mut d = ChunkedDecoder::new(4096, 8192, 5);
+        assert_eq!(d.decode(b"3\r\nabc"), Ok((6, Some(Piece::Data(b"abc")))));
+        let mut d2 = d.clone();
+        assert_eq!(d2.decode(b"\r\n3\r\n"), Err(PeerError::BodyTooLarge));
+        assert_eq!(d.decode(b"\r\n2\r\nde"), Ok((7, Some(Piece::Data(b"de")))));
+        assert_eq!(d.decode(b"\r\n0\r\n\r\n"), Ok((7, Some(Piece::End))));
+        assert!(d.is_done());
+    }
+
+    #[test]
+    fn chunk_encode_writes_hex_size_and_skips_empty() {
+        let mut out = Vec::new();
+        encode_chunk(b"", &mut out);
+        assert!(out.is_empty());
+        encode_chunk(&[b'x'; 26], &mut out);
+        assert!(out.starts_with(b"1a\r\nxxx"));
+        encode_last_chunk(&[("Expires", b"never")], &mut out);
+        assert!(out.ends_with(b"\r\n0\r\nExpires: never\r\n\r\n"));
+    }
+}

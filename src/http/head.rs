@@ -1,0 +1,688 @@
+//! Message heads: finding the end of one in caller-owned input, reading a request head into a
+//! borrowed view, checking the fields that decide framing, and writing heads out.
+//!
+//! RFC 9112 §2 (message format), §3 (request line), §4 (status line), §5 (field lines),
+//! §6 (message body length); RFC 9110 §5 (fields), §7.2 (Host).
+//!
+//! Parsing is done once, by httparse, when the whole head is present. Until then [`HeadScan`]
+//! remembers how far it has looked, so a head that arrives a byte at a time costs linear time
+//! (re-parsing the buffer on every read is the quadratic pattern behind CVE-2023-43669).
+
+use super::error::{PeerError, UsageError};
+use crate::limits::Limits;
+use alloc::vec::Vec;
+use core::mem::MaybeUninit;
+
+/// Header slots httparse may fill: `Limits::max_headers` is clamped to this many.
+pub(crate) const MAX_HEADER_SLOTS: usize = 128;
+
+/// The protocol version of a message (RFC 9110 §6.2). Only 1.0 and 1.1 are spoken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Version {
+    /// HTTP/1.0: no Host required, connection closes unless `Connection: keep-alive`.
+    Http10,
+    /// HTTP/1.1: persistent by default (RFC 9112 §9.3).
+    Http11,
+}
+
+/// How a message body is delimited (RFC 9112 §6.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BodyKind {
+    /// No body.
+    None,
+    /// Exactly this many bytes (Content-Length).
+    Length(u64),
+    /// Chunked transfer coding (RFC 9112 §7.1).
+    Chunked,
+    /// Until the connection closes (responses only).
+    CloseDelimited,
+}
+
+/// Finds the end of a head in input that may arrive in pieces.
+///
+/// The caller offers the same buffer again with more bytes appended; the scan resumes where it
+/// stopped. It checks what framing depends on: every line ends in CRLF (bare LF is refused), and
+/// the request line and head stay within their limits. Empty lines before the start line are
+/// skipped (RFC 9112 §2.2).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct HeadScan {
+    /// Bytes of the buffer already looked at.
+    pos: usize,
+    /// Where the current line starts.
+    line_start: usize,
+    /// Where the start line begins (after skipped empty lines).
+    start: usize,
+    /// Whether the start line has ended.
+    start_line_done: bool,
+    /// Field lines seen so far.
+    fields: usize,
+}
+
+/// Where a complete head lies in the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct HeadSpan {
+    /// First byte of the start line.
+    pub start: usize,
+    /// One past the blank line that ends the head.
+    pub end: usize,
+}
+
+impl HeadScan {
+    /// Whether any byte of a head has been seen (leading empty lines count).
+    pub fn has_started(&self) -> bool {
+        self.pos > 0
+    }
+
+    /// Scans the new part of `input`. `Ok(None)`: not complete yet, offer more.
+    pub fn scan(
+        &mut self,
+        input: &[u8],
+        max_start_line: usize,
+        max_head: usize,
+        max_fields: usize,
+    ) -> Result<Option<HeadSpan>, PeerError> {
+        while let Some(offset) = input
+            .get(self.pos..)
+            .and_then(|rest| find_byte(rest, b'\n'))
+        {
+            let lf = self.pos + offset;
+            self.pos = lf + 1;
+            // RFC 9112 §2.2: lines end in CRLF; we do not accept a bare LF.
+            if lf == 0 || input.get(lf - 1) != Some(&b'\r') {
+                return Err(PeerError::BareLf);
+            }
+            let line_len = lf - 1 - self.line_start;
+            self.line_start = lf + 1;
+            if !self.start_line_done {
+                if line_len == 0 {
+                    // RFC 9112 §2.2: ignore empty lines before the start line.
+                    self.start = lf + 1;
+                } else if line_len + 2 > max_start_line {
+                    return Err(PeerError::RequestLineTooLong);
+                } else {
+                    self.start_line_done = true;
+                }
+            } else if line_len == 0 {
+                return Ok(Some(HeadSpan {
+                    start: self.start,
+                    end: lf + 1,
+                }));
+            } else {
+                self.fields += 1;
+                if self.fields > max_fields {
+                    return Err(PeerError::TooManyHeaders);
+                }
+            }
+            if self.pos > max_head {
+                return Err(PeerError::HeadTooLarge);
+            }
+        }
+        self.pos = input.len();
+        if !self.start_line_done && self.pos - self.line_start > max_start_line {
+            return Err(PeerError::RequestLineTooLong);
+        }
+        if self.pos > max_head {
+            return Err(PeerError::HeadTooLarge);
+        }
+        Ok(None)
+    }
+}
+
+/// Index of the first `needle` in `haystack`, a word at a time.
+pub(crate) fn find_byte(haystack: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO.wrapping_mul(u64::from(needle));
+    let mut chunks = haystack.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // A zero byte in x is a match (the classic has-zero-byte trick).
+        if (x.wrapping_sub(LO) & !x & HI) != 0 {
+            break;
+        }
+        base += 8;
+    }
+    haystack
+        .get(base..)?
+        .iter()
+        .position(|&b| b == needle)
+        .map(|i| base + i)
+}
+
+/// Whether `b` may appear in a token (RFC 9110 §5.6.2).
+pub(crate) fn is_tchar(b: u8) -> bool {
+    matches!(b,
+        b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`'
+        | b'|' | b'~' | b'0'..=b'9' | b'a'..=b'z' | b'A'..=b'Z')
+}
+
+/// Whether `s` is a non-empty token.
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+}
+
+/// Trims optional whitespace (SP / HTAB, RFC 9110 §5.6.3) from both ends.
+pub(crate) fn trim_ows(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+/// The elements of a comma-separated list field (RFC 9110 §5.6.1), trimmed, empties skipped.
+pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|e| !e.is_empty())
+}
+
+/// Whether a list field value holds `token`, compared case-insensitively.
+#[allow(dead_code)] // used by the WebSocket handshake
+pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
+    list_elements(value).any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// The header fields of a parsed head, in order, as `(name, value)` with the value trimmed.
+///
+/// Iterates over the validated head bytes, so it costs no allocation.
+#[derive(Clone, Debug)]
+pub struct Fields<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(lines: &'a [u8]) -> Self {
+        Fields { rest: lines }
+    }
+
+    /// The value of the first field named `name` (case-insensitive), if any.
+    pub fn get(&self, name: &str) -> Option<&'a [u8]> {
+        self.clone()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every value of fields named `name`, in order.
+    pub fn get_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
+    where
+        'a: 'n,
+    {
+        self.clone()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = (&'a str, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let lf = find_byte(self.rest, b'\n')?;
+        let line = self.rest.get(..lf)?;
+        self.rest = self.rest.get(lf + 1..)?;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return None;
+        }
+        let colon = find_byte(line, b':')?;
+        let name = core::str::from_utf8(line.get(..colon)?).ok()?;
+        let value = trim_ows(line.get(colon + 1..)?);
+        Some((name, value))
+    }
+}
+
+/// A parsed request head, borrowed from the input it was read from (RFC 9112 §3).
+#[derive(Clone, Debug)]
+pub struct Request<'a> {
+    /// The method token, as sent (RFC 9110 §9). Unknown methods are passed through.
+    pub method: &'a str,
+    /// The request target, as sent (RFC 9112 §3.2).
+    pub target: &'a str,
+    /// The protocol version.
+    pub version: Version,
+    /// How the request body is delimited.
+    pub body: BodyKind,
+    /// Whether the connection stays open after this exchange, as far as the client asked.
+    pub keep_alive: bool,
+    /// Whether the client sent `Expect: 100-continue` and waits before sending the body.
+    pub expect_continue: bool,
+    pub(crate) lines: &'a [u8],
+    pub(crate) upgrade: bool,
+}
+
+impl<'a> Request<'a> {
+    /// The header fields, in order.
+    pub fn headers(&self) -> Fields<'a> {
+        Fields::new(self.lines)
+    }
+
+    /// The value of the first field named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        self.headers().get(name)
+    }
+
+    /// The target up to `?` (RFC 3986 §3.3).
+    pub fn path(&self) -> &'a str {
+        self.target.split('?').next().unwrap_or(self.target)
+    }
+
+    /// The target after `?`, if any (RFC 3986 §3.4).
+    pub fn query(&self) -> Option<&'a str> {
+        self.target
+            .split_once('?')
+            .map(|(_, q)| q.split('#').next().unwrap_or(q))
+    }
+
+    /// The raw (not percent-decoded) value of query parameter `name`; `Some("")` for `?name`.
+    pub fn query_param(&self, name: &str) -> Option<&'a str> {
+        self.query()?.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then_some(v)
+        })
+    }
+
+    /// Whether the client asked to switch protocols: `Connection: upgrade` and an `Upgrade`
+    /// field (RFC 9110 §7.8). The protocol names are in `header("upgrade")`.
+    pub fn is_upgrade(&self) -> bool {
+        self.upgrade
+    }
+}
+
+/// Parses a complete request head at `input[span.start..span.end]` and checks its framing.
+pub(crate) fn parse_request<'a>(
+    input: &'a [u8],
+    span: HeadSpan,
+    limits: &Limits,
+) -> Result<Request<'a>, PeerError> {
+    let head = input
+        .get(span.start..span.end)
+        .ok_or(PeerError::MalformedHead)?;
+    let mut slots = [const { MaybeUninit::<httparse::Header<'a>>::uninit() }; MAX_HEADER_SLOTS];
+    let slots = slots
+        .get_mut(..limits.max_headers.clamp(1, MAX_HEADER_SLOTS))
+        .unwrap_or_default();
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(head, slots) {
+        Ok(httparse::Status::Complete(len)) if len == head.len() => {}
+        Ok(_) => return Err(PeerError::MalformedHead),
+        Err(e) => return Err(classify(head, e)),
+    }
+    let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
+        return Err(PeerError::MalformedHead);
+    };
+    let version = if minor == 0 {
+        Version::Http10
+    } else {
+        Version::Http11
+    };
+    let framing = check_fields(req.headers, version, true)?;
+    if let BodyKind::Length(n) = framing.body {
+        if n > limits.max_body_bytes {
+            return Err(PeerError::BodyTooLarge);
+        }
+    }
+    let keep_alive = match version {
+        Version::Http11 => !framing.close,
+        Version::Http10 => framing.keep_alive && !framing.close,
+    };
+    let lines_start = find_byte(head, b'\n').map_or(head.len(), |i| i + 1);
+    Ok(Request {
+        method,
+        target,
+        version,
+        body: framing.body,
+        keep_alive,
+        expect_continue: framing.expect_continue,
+        lines: head.get(lines_start..).unwrap_or_default(),
+        upgrade: framing.upgrade,
+    })
+}
+
+/// Turns an httparse error into the rule that was broken.
+pub(crate) fn classify(head: &[u8], e: httparse::Error) -> PeerError {
+    if has_bare_cr(head) {
+        return PeerError::BareCr;
+    }
+    match e {
+        httparse::Error::TooManyHeaders => PeerError::TooManyHeaders,
+        httparse::Error::Version => {
+            if start_line_version_is_well_formed(head) {
+                PeerError::UnsupportedVersion
+            } else {
+                PeerError::MalformedHead
+            }
+        }
+        httparse::Error::HeaderName => {
+            // Tell the two common field-line mistakes apart; both are 400.
+            let lines = head.split(|&b| b == b'\n').skip(1);
+            for line in lines {
+                if matches!(line.first(), Some(b' ' | b'\t')) {
+                    return PeerError::ObsoleteFold;
+                }
+                if let Some(colon) = find_byte(line, b':') {
+                    if matches!(line.get(..colon).and_then(|n| n.last()), Some(b' ' | b'\t')) {
+                        return PeerError::WhitespaceBeforeColon;
+                    }
+                }
+            }
+            PeerError::MalformedHead
+        }
+        _ => PeerError::MalformedHead,
+    }
+}
+
+fn has_bare_cr(head: &[u8]) -> bool {
+    head.iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\r' && head.get(i + 1) != Some(&b'\n'))
+}
+
+/// Whether the request line ends in `HTTP/DIGIT.DIGIT` (so a version error means "not
+/// implemented", 505, rather than "not HTTP", 400).
+fn start_line_version_is_well_formed(head: &[u8]) -> bool {
+    let line = head
+        .split(|&b| b == b'\r' || b == b'\n')
+        .next()
+        .unwrap_or_default();
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    matches!(version, [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit())
+}
+
+/// What the framing-relevant fields of a head say.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Framing {
+    pub body: BodyKind,
+    pub close: bool,
+    pub keep_alive: bool,
+    pub upgrade: bool,
+    pub expect_continue: bool,
+}
+
+/// Checks Host, Content-Length, Transfer-Encoding, Connection and Expect (RFC 9112 §3.2, §6;
+/// RFC 9110 §7.2, §8.6, §10.1.1). `request` selects the rules for requests; for responses the
+/// caller decides what a missing length means.
+pub(crate) fn check_fields(
+    headers: &[httparse::Header<'_>],
+    version: Version,
+    request: bool,
+) -> Result<Framing, PeerError> {
+    let mut hosts = 0usize;
+    let mut length: Option<u64> = None;
+    let mut has_te = false;
+    let mut chunked_final = false;
+    let mut chunked_count = 0usize;
+    let mut other_coding = false;
+    let mut close = false;
+    let mut keep_alive = false;
+    let mut connection_upgrade = false;
+    let mut has_upgrade = false;
+    let mut expect_continue = false;
+    for h in headers {
+        let name = h.name.as_bytes();
+        let value = trim_ows(h.value);
+        if name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            if !is_valid_host(value) {
+                return Err(PeerError::InvalidHost);
+            }
+        } else if name.eq_ignore_ascii_case(b"content-length") {
+            // RFC 9110 §8.6: a list of identical values may be read as one value.
+            for element in value.split(|&b| b == b',') {
+                let n = parse_decimal(trim_ows(element)).ok_or(PeerError::InvalidContentLength)?;
+                match length {
+                    Some(prev) if prev != n => return Err(PeerError::ConflictingContentLength),
+                    _ => length = Some(n),
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+            has_te = true;
+            for coding in list_elements(value) {
+                // A coding may carry parameters: `gzip;q=1` names `gzip`.
+                let coding_name = trim_ows(coding.split(|&b| b == b';').next().unwrap_or(coding));
+                if coding_name.eq_ignore_ascii_case(b"chunked") {
+                    chunked_count += 1;
+                    chunked_final = true;
+                } else {
+                    chunked_final = false;
+                    other_coding = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"connection") {
+            for token in list_elements(value) {
+                if token.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if token.eq_ignore_ascii_case(b"keep-alive") {
+                    keep_alive = true;
+                } else if token.eq_ignore_ascii_case(b"upgrade") {
+                    connection_upgrade = true;
+                }
+            }
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            has_upgrade = true;
+        } else if request && name.eq_ignore_ascii_case(b"expect") {
+            if value.eq_ignore_ascii_case(b"100-continue") {
+                expect_continue = true;
+            } else {
+                return Err(PeerError::UnsupportedExpectation);
+            }
+        }
+    }
+    if request {
+        match (version, hosts) {
+            (Version::Http11, 0) => return Err(PeerError::MissingHost),
+            (_, 2..) => return Err(PeerError::DuplicateHost),
+            _ => {}
+        }
+    }
+    let body = if has_te {
+        if length.is_some() {
+            return Err(PeerError::ContentLengthWithTransferEncoding);
+        }
+        if version == Version::Http10 {
+            return Err(PeerError::TransferEncodingInHttp10);
+        }
+        if !chunked_final || chunked_count != 1 {
+            if request {
+                return Err(PeerError::ChunkedNotFinal);
+            }
+            // RFC 9112 §6.3 item 4: a response is then read until the connection closes.
+            BodyKind::CloseDelimited
+        } else if other_coding {
+            return Err(PeerError::UnsupportedTransferCoding);
+        } else {
+            BodyKind::Chunked
+        }
+    } else {
+        match length {
+            Some(0) | None if request => BodyKind::None,
+            Some(n) => BodyKind::Length(n),
+            None => BodyKind::CloseDelimited,
+        }
+    };
+    Ok(Framing {
+        body,
+        close,
+        keep_alive,
+        upgrade: connection_upgrade && has_upgrade,
+        expect_continue,
+    })
+}
+
+/// `1*DIGIT` as a u64; `None` if empty, not all digits, or too large.
+pub(crate) fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &b| {
+        let digit = u64::from(b.checked_sub(b'0').filter(|d| *d <= 9)?);
+        acc.checked_mul(10)?.checked_add(digit)
+    })
+}
+
+/// `uri-host [ ":" port ]` (RFC 3986 §3.2.2, §3.2.3); an empty value is allowed (RFC 9112 §3.2).
+pub(crate) fn is_valid_host(value: &[u8]) -> bool {
+    let (host, port) = if let Some(rest) = value.strip_prefix(b"[") {
+        // IP-literal: hex digits, colons, dots, and the IPvFuture letters.
+        let Some(close) = find_byte(rest, b']') else {
+            return false;
+        };
+        let (inside, after) = rest.split_at(close);
+        let ok = !inside.is_empty()
+            && inside
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.'));
+        if !ok {
+            return false;
+        }
+        match after.get(1..) {
+            Some([]) | None => return true,
+            Some([b':', port @ ..]) => (&b""[..], port),
+            Some(_) => return false,
+        }
+    } else {
+        match find_byte(value, b':') {
+            Some(i) => (
+                value.get(..i).unwrap_or_default(),
+                value.get(i + 1..).unwrap_or_default(),
+            ),
+            None => (value, &b""[..]),
+        }
+    };
+    let host_ok = host.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            )
+    });
+    host_ok && port.iter().all(u8::is_ascii_digit)
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends `n` in lowercase hexadecimal.
+pub(crate) fn push_hex(out: &mut Vec<u8>, n: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = HEX[(n & 0xf) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Checks caller-supplied fields before they are written: names are tokens, values hold no CR,
+/// LF or NUL (RFC 9110 §5.5), and none of the fields the connection writes itself
+/// (`allow_connection` lets an upgrade request name its own Connection field).
+pub(crate) fn check_outgoing_fields(
+    fields: &[(&str, &[u8])],
+    allow_connection: bool,
+) -> Result<(), UsageError> {
+    for (name, value) in fields {
+        if !is_token(name.as_bytes()) || value.iter().any(|&b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err(UsageError::InvalidHeader);
+        }
+        let n = name.as_bytes();
+        if n.eq_ignore_ascii_case(b"content-length")
+            || n.eq_ignore_ascii_case(b"transfer-encoding")
+            || (!allow_connection && n.eq_ignore_ascii_case(b"connection"))
+        {
+            return Err(UsageError::FramingHeader);
+        }
+    }
+    Ok(())
+}
+
+/// Appends `name: value\r\n` for each field.
+pub(crate) fn push_fields(out: &mut Vec<u8>, fields: &[(&str, &[u8])]) {
+    for (name, value) in fields {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// The reason phrase we send for `status` (RFC 9110 §15); clients must ignore it.
+pub fn reason_phrase(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        101 => "Switching Protocols",
+        103 => "Early Hints",
+        200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
+        204 => "No Content",
+        206 => "Partial Content",
+        301 => "Moved Permanently",
+        302 => "Found",
+        303 => "See Other",
+        304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        409 => "Conflict",
+        410 => "Gone",
+        411 => "Length Required",
+        413 => "Content Too Large",
+        414 => "URI Too Long",
+        415 => "Unsupported Media Type",
+        417 => "Expectation Failed",
+        426 => "Upgrade Required",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "",
+    }
+}

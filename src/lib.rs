@@ -1,0 +1,70 @@
+//! # pushwire
+//!
+//! The four ways a web server pushes data to clients — short polling, long-polling, Server-Sent
+//! Events and WebSockets — built from scratch on sans-IO state machines.
+//!
+//! ```text
+//!  examples/ + the demo hub server      chat, dashboard, feed, autobahn testee, demo page
+//!  server     routing, handlers, upgrade to ws / sse / long-poll, hub glue          (std)
+//!  reactor    mio loop, connection slab, timers, waker, write queues, limits        (std)
+//!  ─────────────────────────────────────────────────────────────────────────────────────
+//!  hub        topics, sequence numbers, bounded history, subscriber sets            (alloc)
+//!  http  ws  sse  longpoll   the sans-IO protocol state machines                    (alloc)
+//!  time       a plain `Instant` (monotonic microseconds) passed in by the caller    (core)
+//! ```
+//!
+//! Everything below the line builds with `--no-default-features` (core + alloc): it reads no
+//! clock, opens no socket and spawns nothing, so it runs under any I/O — a blocking thread, an
+//! event loop, a fuzzer, a test that passes bytes between two machines in virtual time.
+//!
+//! ## The driver loop
+//!
+//! Every machine speaks the same small vocabulary:
+//!
+//! - `feed(now, input, out)` reads a *prefix* of `input` and returns a `Step`: how many bytes it
+//!   consumed and at most one event. Bytes it did not consume stay the caller's; offer them again
+//!   with whatever arrives next. Events borrow from `input`, so payloads are never copied.
+//! - `feed_eof(now, out)` says the peer closed its side.
+//! - `send_*(…, out)` are the application's commands; they append wire bytes to `out`.
+//! - `poll_timeout()` is the next absolute deadline; `handle_timeout(now, out)` acts on it
+//!   (calling it early, late or twice is harmless).
+//! - `is_closed()` says the transport should be closed once `out` is flushed.
+//!
+//! A driver therefore loops like this:
+//!
+//! ```
+//! use pushwire::http::{Connection, Event};
+//! use pushwire::{Instant, Limits};
+//!
+//! let mut conn = Connection::new(Instant::ZERO, &Limits::default());
+//! let mut buffered: Vec<u8> = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec(); // from the socket
+//! let mut out = Vec::new(); // to the socket
+//! let now = Instant::ZERO; // from the caller's clock
+//! loop {
+//!     let step = conn.feed(now, &buffered, &mut out).expect("a valid request");
+//!     let consumed = step.consumed;
+//!     let progressed = consumed > 0 || step.event.is_some();
+//!     if let Some(Event::End) = step.event {
+//!         conn.respond(200, &[], b"Hello, World!", &mut out).unwrap();
+//!     }
+//!     buffered.drain(..consumed);
+//!     if !progressed {
+//!         break;
+//!     }
+//! }
+//! // Write `out` to the socket, sleep until `conn.poll_timeout()`, read more, repeat.
+//! assert!(out.ends_with(b"Hello, World!"));
+//! ```
+
+#![cfg_attr(not(feature = "std"), no_std)]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod http;
+pub mod limits;
+pub mod time;
+
+pub use limits::Limits;
+pub use time::Instant;

@@ -1,0 +1,82 @@
+//! Every bound pushwire enforces, with its default and the reason for it.
+//!
+//! A peer controls what it sends; these limits decide how much of it we hold. Each one, when hit,
+//! produces the protocol's own answer (an HTTP status, a WebSocket close code) rather than a
+//! silent drop. The defaults suit a public server; embedded users shrink them, test suites that
+//! push large messages (the WebSocket conformance suite sends 16 MiB) grow them.
+
+use core::time::Duration;
+
+/// Size, count and time bounds for every machine in the crate.
+///
+/// Build with [`Limits::default`] and override fields:
+///
+/// ```
+/// let limits = pushwire::Limits { max_body_bytes: 64 * 1024, ..Default::default() };
+/// assert_eq!(limits.max_body_bytes, 65536);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    // ----- HTTP/1.1 (RFC 9112) -----
+    /// Longest request line, CRLF included. Over it: `414 URI Too Long`.
+    /// Default 8 KiB: RFC 9112 §3 recommends supporting at least 8000 octets.
+    pub max_request_line_bytes: usize,
+    /// Longest request or response head (start line + fields + the blank line). Over it:
+    /// `431 Request Header Fields Too Large`. Default 16 KiB: browsers' heads are under 2 KiB;
+    /// large cookies still fit.
+    pub max_head_bytes: usize,
+    /// Most header fields in one head. Over it: `431`. Default 64: a browser sends about 20.
+    pub max_headers: usize,
+    /// Largest request body, declared (Content-Length, refused before a body byte is read) or
+    /// counted (chunked). Over it: `413 Content Too Large`. Default 1 MiB.
+    pub max_body_bytes: u64,
+    /// Longest chunk-size line, extensions included, and longest trailer field line. Over it:
+    /// `400`. Default 4 KiB: nothing legitimate needs more, and it bounds what the decoder scans.
+    pub max_chunk_line_bytes: usize,
+    /// Largest trailer section after a chunked body. Over it: `431`. Default 8 KiB.
+    pub max_trailer_bytes: usize,
+    /// How long a client has, from accept (or from its first byte after a keep-alive pause), to
+    /// send a complete request head. Not reset per byte, so one byte a second does not keep a
+    /// connection alive. At the deadline: `408` and close. Default 20 s.
+    pub header_timeout: Duration,
+    /// How long an idle keep-alive connection (no request in progress) stays open. At the
+    /// deadline: closed without a response (RFC 9112 §9.5). Default 10 s.
+    pub idle_timeout: Duration,
+    /// The slow-body defence: a request body must deliver at least `min_body_bytes_per_window`
+    /// in every window of this length, or the request gets `408` and the connection closes.
+    /// Default 10 s.
+    pub body_rate_window: Duration,
+    /// See `body_rate_window`. Default 1 KiB per window (about 100 B/s): well below any real
+    /// client, well above a slow-drip attack.
+    pub min_body_bytes_per_window: u64,
+
+    // ----- WebSocket (RFC 6455) -----
+    /// Largest single frame payload. Over it (decided from the frame header): close `1009`.
+    /// Default 16 MiB.
+    pub max_frame_bytes: u64,
+    /// Largest message, summed over its fragments. Over it: close `1009`. Default 16 MiB.
+    pub max_message_bytes: u64,
+    /// How long to wait for the peer's close frame (or, for a client, the server's TCP close)
+    /// after sending ours. Default 5 s.
+    pub close_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_request_line_bytes: 8 * 1024,
+            max_head_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 1024 * 1024,
+            max_chunk_line_bytes: 4 * 1024,
+            max_trailer_bytes: 8 * 1024,
+            header_timeout: Duration::from_secs(20),
+            idle_timeout: Duration::from_secs(10),
+            body_rate_window: Duration::from_secs(10),
+            min_body_bytes_per_window: 1024,
+            max_frame_bytes: 16 * 1024 * 1024,
+            max_message_bytes: 16 * 1024 * 1024,
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
