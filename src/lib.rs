@@ -65,6 +65,12 @@ extern crate alloc;
 pub mod http;
 pub mod limits;
 pub mod time;
+pub mod ws;
+
+/// `min(remaining, available)` as a `usize`, for a 64-bit length read off the wire.
+pub(crate) fn clamp_len(remaining: u64, available: usize) -> usize {
+    usize::try_from(remaining).map_or(available, |r| r.min(available))
+}
 
 pub use limits::Limits;
 pub use time::Instant;

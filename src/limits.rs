@@ -59,6 +59,10 @@ pub struct Limits {
     /// How long to wait for the peer's close frame (or, for a client, the server's TCP close)
     /// after sending ours. Default 5 s.
     pub close_timeout: Duration,
+    /// Send a ping after this long without hearing from the peer, and fail the connection
+    /// (close `1001`) if another interval passes in silence. `None` (the default) sends no
+    /// pings: the peer or a proxy decides about idle connections.
+    pub ping_interval: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -77,6 +81,7 @@ impl Default for Limits {
             max_frame_bytes: 16 * 1024 * 1024,
             max_message_bytes: 16 * 1024 * 1024,
             close_timeout: Duration::from_secs(5),
+            ping_interval: None,
         }
     }
 }

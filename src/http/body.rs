@@ -9,6 +9,7 @@
 
 use super::error::PeerError;
 use super::head::{is_tchar, push_hex};
+use crate::clamp_len;
 use alloc::vec::Vec;
 
 /// One step of a body decoder.
@@ -54,11 +55,6 @@ impl BodyDecoder {
             }
         }
     }
-}
-
-/// `min(remaining, available)` without truncating a 64-bit length.
-pub(crate) fn clamp_len(remaining: u64, available: usize) -> usize {
-    usize::try_from(remaining).map_or(available, |r| r.min(available))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -184,7 +184,6 @@ pub(crate) fn list_elements(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 }
 
 /// Whether a list field value holds `token`, compared case-insensitively.
-#[allow(dead_code)] // used by the WebSocket handshake
 pub(crate) fn list_contains(value: &[u8], token: &str) -> bool {
     list_elements(value).any(|e| e.eq_ignore_ascii_case(token.as_bytes()))
 }

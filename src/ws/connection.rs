@@ -1,0 +1,822 @@
+//! One WebSocket connection after the handshake (RFC 6455 §5, §7), for either role.
+//!
+//! Read this before editing: input arrives as `&mut [u8]` because payloads are unmasked in
+//! place and handed out as slices of it. A frame header (at most 14 bytes) and a control frame
+//! (at most 131) are only consumed once they are complete, so the machine never stores them; a
+//! data payload is consumed as it arrives, which is what lets text fail fast at the first
+//! invalid UTF-8 byte. All transitions of the closing handshake are in `on_close`, `fail`,
+//! `feed_eof` and `handle_timeout`.
+
+use super::error::{PeerError, UsageError};
+use super::frame::{CloseCode, Header, OpCode};
+use super::handshake::{Role, ValidatedUpgrade};
+use super::mask::apply_mask;
+use super::utf8::Utf8Validator;
+use crate::limits::Limits;
+use crate::time::Instant;
+use alloc::borrow::Cow;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::time::Duration;
+
+/// What the peer sent.
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// A whole text message, validated as UTF-8. Borrowed from the input when it arrived in one
+    /// frame and one read; assembled otherwise.
+    Text(Cow<'a, str>),
+    /// A whole binary message.
+    Binary(Cow<'a, [u8]>),
+    /// Part of a message, as it arrived (only with [`Connection::set_fragment_delivery`]).
+    /// Text fragments are validated so far, but may end inside a character.
+    Fragment {
+        /// Whether the message is text.
+        text: bool,
+        /// Whether this is the first piece of its message.
+        first: bool,
+        /// The bytes.
+        data: &'a [u8],
+        /// Whether this piece ends the message.
+        last: bool,
+    },
+    /// A ping (§5.5.2). The pong is queued; [`Connection::poll_transmit`] writes it.
+    Ping(&'a [u8]),
+    /// A pong (§5.5.3).
+    Pong(&'a [u8]),
+    /// The peer's close frame (§5.5.1). Our answering close has been written if we had not sent
+    /// one. `code` is `None` when the frame had no payload (the API's 1005).
+    Close {
+        /// The status code, if any.
+        code: Option<CloseCode>,
+        /// The reason, possibly empty.
+        reason: &'a str,
+    },
+}
+
+/// The result of one [`Connection::feed`] call.
+#[derive(Debug)]
+pub struct Step<'a> {
+    /// Bytes of input used; the caller keeps the rest.
+    pub consumed: usize,
+    /// What they produced.
+    pub event: Option<Event<'a>>,
+}
+
+/// The kind of a data message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MessageKind {
+    /// UTF-8 text (opcode 0x1).
+    Text,
+    /// Binary data (opcode 0x2).
+    Binary,
+}
+
+/// An incoming message being assembled.
+#[derive(Clone, Debug)]
+struct Incoming {
+    text: bool,
+    /// Payload bytes announced so far, over all fragments.
+    total: u64,
+    /// Whether no payload of it has been delivered yet (fragment mode).
+    first: bool,
+    utf8: Utf8Validator,
+    /// Assembled payload (message mode only).
+    buf: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Read {
+    /// At a frame boundary.
+    Header,
+    /// Inside a data frame's payload.
+    Payload {
+        fin: bool,
+        mask: Option<[u8; 4]>,
+        remaining: u64,
+        offset: usize,
+        discard: bool,
+    },
+    /// After a framing error: nothing more can be parsed.
+    Broken,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Close {
+    Open,
+    /// We sent a close frame and wait for the peer's, until the deadline.
+    Sent {
+        deadline: Instant,
+    },
+    /// The closing handshake is complete; a client waits for the server to close TCP.
+    AwaitingEof {
+        deadline: Instant,
+    },
+    /// Done: flush `out` and close the transport.
+    Closed,
+}
+
+/// A WebSocket connection (RFC 6455), server or client, after a successful handshake.
+///
+/// ```
+/// use pushwire::ws::{self, Event};
+/// # use pushwire::{http, Instant, Limits};
+/// # let limits = Limits::default();
+/// # let mut http = http::Connection::new(Instant::ZERO, &limits);
+/// # let mut out = Vec::new();
+/// # let req = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+/// # let step = http.feed(Instant::ZERO, req, &mut out).unwrap();
+/// # let Some(http::Event::Request(r)) = step.event else { panic!() };
+/// let proof = ws::check_request(&r).unwrap().accept(None, &[], &mut http, &mut out).unwrap();
+/// let mut conn = ws::Connection::new(proof, &limits);
+/// // RFC 6455 §5.7: a masked "Hello" from a client.
+/// let mut input = *b"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58";
+/// let step = conn.feed(Instant::ZERO, &mut input, &mut out).unwrap();
+/// assert_eq!(step.event, Some(Event::Text("Hello".into())));
+/// ```
+#[derive(Clone, Debug)]
+pub struct Connection {
+    role: Role,
+    max_frame: u64,
+    max_message: u64,
+    close_timeout: Duration,
+    ping_interval: Option<Duration>,
+    fragments: bool,
+    /// RSV bits an extension has claimed (none without one).
+    allowed_rsv: u8,
+    read: Read,
+    incoming: Option<Incoming>,
+    close: Close,
+    /// Kind of the outgoing fragmented message in progress.
+    sending: Option<MessageKind>,
+    /// The payload of the latest ping not yet answered (§5.5.3: only the latest need be).
+    pending_pong: Option<([u8; 125], u8)>,
+    now: Instant,
+    last_heard: Instant,
+    ping_outstanding: bool,
+    /// xorshift state for client masking keys, seeded from the handshake nonce.
+    mask_state: u64,
+}
+
+impl Connection {
+    /// A connection for the role the handshake established.
+    pub fn new(upgrade: ValidatedUpgrade, limits: &Limits) -> Self {
+        let mut seed = [0u8; 8];
+        seed.copy_from_slice(&upgrade.nonce[..8]);
+        let mut tail = [0u8; 8];
+        tail.copy_from_slice(&upgrade.nonce[8..]);
+        let mask_state = (u64::from_le_bytes(seed) ^ u64::from_le_bytes(tail).rotate_left(29)) | 1;
+        Connection {
+            role: upgrade.role,
+            max_frame: limits.max_frame_bytes,
+            max_message: limits.max_message_bytes,
+            close_timeout: limits.close_timeout,
+            ping_interval: limits.ping_interval,
+            fragments: false,
+            allowed_rsv: 0,
+            read: Read::Header,
+            incoming: None,
+            close: Close::Open,
+            sending: None,
+            pending_pong: None,
+            now: Instant::ZERO,
+            last_heard: Instant::ZERO,
+            ping_outstanding: false,
+            mask_state,
+        }
+    }
+
+    /// Deliver messages piece by piece as [`Event::Fragment`] instead of whole: nothing is
+    /// buffered, so large messages cost no memory. Limits still apply to whole messages.
+    pub fn set_fragment_delivery(&mut self, on: bool) {
+        self.fragments = on;
+    }
+
+    /// Sets the starting time, for the keep-alive clock (call once, before feeding).
+    pub fn start(&mut self, now: Instant) {
+        self.now = now;
+        self.last_heard = now;
+    }
+
+    /// Which end we are.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// Reads a prefix of `input`, unmasking payloads in place.
+    ///
+    /// # Errors
+    /// A [`PeerError`] when the peer broke a rule: the close frame with its code has been
+    /// written to `out`, and all further input is ignored.
+    pub fn feed<'a>(
+        &mut self,
+        now: Instant,
+        input: &'a mut [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Step<'a>, PeerError> {
+        self.now = now;
+        if !input.is_empty() {
+            self.last_heard = now;
+            self.ping_outstanding = false;
+        }
+        match self.feed_inner(input, out) {
+            Ok(step) => Ok(step),
+            Err(e) => {
+                self.fail(e, out);
+                Err(e)
+            }
+        }
+    }
+
+    fn feed_inner<'a>(
+        &mut self,
+        input: &'a mut [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Step<'a>, PeerError> {
+        let idle = Step {
+            consumed: 0,
+            event: None,
+        };
+        if matches!(self.close, Close::Closed | Close::AwaitingEof { .. })
+            || self.read == Read::Broken
+        {
+            // RFC 6455 §5.5.1: nothing after the closing handshake is processed.
+            return Ok(Step {
+                consumed: input.len(),
+                event: None,
+            });
+        }
+        match self.read {
+            Read::Broken => Ok(idle),
+            Read::Header => {
+                let Some((header, header_len)) = Header::decode(input)? else {
+                    return Ok(idle);
+                };
+                self.check_header(&header)?;
+                if header.opcode.is_control() {
+                    // ≤ 125 bytes (checked above): wait until the whole frame is here.
+                    let total = header_len + header.len as usize;
+                    let Some(frame) = input.get_mut(..total) else {
+                        return Ok(idle);
+                    };
+                    let payload = frame.get_mut(header_len..).unwrap_or_default();
+                    if let Some(key) = header.mask {
+                        apply_mask(payload, key, 0);
+                    }
+                    let event = self.on_control(header.opcode, payload, out)?;
+                    return Ok(Step {
+                        consumed: total,
+                        event,
+                    });
+                }
+                self.on_data_header(&header, header_len, input)
+            }
+            Read::Payload {
+                fin,
+                mask,
+                remaining,
+                offset,
+                discard,
+            } => {
+                let take = crate::clamp_len(remaining, input.len());
+                if take == 0 {
+                    return Ok(idle);
+                }
+                let data = input.get_mut(..take).unwrap_or_default();
+                if let Some(key) = mask {
+                    apply_mask(data, key, offset);
+                }
+                let remaining = remaining - take as u64;
+                self.read = if remaining == 0 {
+                    Read::Header
+                } else {
+                    Read::Payload {
+                        fin,
+                        mask,
+                        remaining,
+                        offset: offset + take,
+                        discard,
+                    }
+                };
+                if discard {
+                    return Ok(Step {
+                        consumed: take,
+                        event: None,
+                    });
+                }
+                let event = self.on_payload(data, remaining == 0 && fin)?;
+                Ok(Step {
+                    consumed: take,
+                    event,
+                })
+            }
+        }
+    }
+
+    /// RFC 6455 §5.1-§5.5: the rules a header must meet on this connection.
+    fn check_header(&self, h: &Header) -> Result<(), PeerError> {
+        if h.rsv & !self.allowed_rsv != 0 {
+            return Err(PeerError::ReservedBits);
+        }
+        match (self.role, h.mask) {
+            (Role::Server, None) => return Err(PeerError::UnmaskedFrame),
+            (Role::Client, Some(_)) => return Err(PeerError::MaskedFrame),
+            _ => {}
+        }
+        if h.opcode.is_control() {
+            if !h.fin {
+                return Err(PeerError::FragmentedControl);
+            }
+            if h.len > 125 {
+                return Err(PeerError::ControlTooLong);
+            }
+            return Ok(());
+        }
+        let closing = !matches!(self.close, Close::Open);
+        match (h.opcode, &self.incoming) {
+            (OpCode::Continuation, None) if !closing => {
+                return Err(PeerError::UnexpectedContinuation);
+            }
+            (OpCode::Text | OpCode::Binary, Some(_)) if !closing => {
+                return Err(PeerError::ExpectedContinuation);
+            }
+            _ => {}
+        }
+        // §10.4: sizes are decided from the header, before any payload is held.
+        if h.len > self.max_frame {
+            return Err(PeerError::FrameTooLarge);
+        }
+        let so_far = self.incoming.as_ref().map_or(0, |m| m.total);
+        if so_far.saturating_add(h.len) > self.max_message {
+            return Err(PeerError::MessageTooLarge);
+        }
+        Ok(())
+    }
+
+    /// A data frame's header was read: start or continue the message.
+    fn on_data_header<'a>(
+        &mut self,
+        h: &Header,
+        header_len: usize,
+        input: &'a mut [u8],
+    ) -> Result<Step<'a>, PeerError> {
+        if !matches!(self.close, Close::Open) {
+            // §5.5.1: after sending a close frame we read on only to find the peer's close.
+            self.read = Read::Payload {
+                fin: h.fin,
+                mask: h.mask,
+                remaining: h.len,
+                offset: 0,
+                discard: true,
+            };
+            if h.len == 0 {
+                self.read = Read::Header;
+            }
+            return Ok(Step {
+                consumed: header_len,
+                event: None,
+            });
+        }
+        let text = h.opcode == OpCode::Text;
+        let incoming = self.incoming.get_or_insert_with(|| Incoming {
+            text,
+            total: 0,
+            first: true,
+            utf8: Utf8Validator::default(),
+            buf: Vec::new(),
+        });
+        incoming.total += h.len;
+
+        // Fast path: a whole single-frame message in this read is handed out in place.
+        let whole = header_len + h.len as usize;
+        if !self.fragments && h.fin && h.opcode != OpCode::Continuation {
+            if let Some(frame) = input.get_mut(..whole) {
+                let payload = frame.get_mut(header_len..).unwrap_or_default();
+                if let Some(key) = h.mask {
+                    apply_mask(payload, key, 0);
+                }
+                self.incoming = None;
+                let payload: &'a [u8] = payload;
+                let event = if text {
+                    let text = core::str::from_utf8(payload).map_err(|_| PeerError::InvalidUtf8)?;
+                    Event::Text(Cow::Borrowed(text))
+                } else {
+                    Event::Binary(Cow::Borrowed(payload))
+                };
+                return Ok(Step {
+                    consumed: whole,
+                    event: Some(event),
+                });
+            }
+        }
+        if h.len == 0 {
+            // Nothing to wait for: finish the frame here.
+            let event = self.on_payload(&[], h.fin)?;
+            return Ok(Step {
+                consumed: header_len,
+                event,
+            });
+        }
+        if !self.fragments {
+            if let Some(m) = self.incoming.as_mut() {
+                // Reserve what the header announced, within the checked limits, capped so a
+                // lying header costs little.
+                m.buf.reserve(crate::clamp_len(h.len, 1 << 20));
+            }
+        }
+        self.read = Read::Payload {
+            fin: h.fin,
+            mask: h.mask,
+            remaining: h.len,
+            offset: 0,
+            discard: false,
+        };
+        Ok(Step {
+            consumed: header_len,
+            event: None,
+        })
+    }
+
+    /// Unmasked payload bytes of the current message; `last` ends the message.
+    fn on_payload<'a>(
+        &mut self,
+        data: &'a [u8],
+        last: bool,
+    ) -> Result<Option<Event<'a>>, PeerError> {
+        let Some(m) = self.incoming.as_mut() else {
+            return Ok(None);
+        };
+        if m.text {
+            // §8.1: fail fast, at the first byte that cannot be UTF-8.
+            m.utf8.feed(data).map_err(|_| PeerError::InvalidUtf8)?;
+            if last && !m.utf8.is_complete() {
+                return Err(PeerError::InvalidUtf8);
+            }
+        }
+        if self.fragments {
+            let first = core::mem::replace(&mut m.first, false);
+            let text = m.text;
+            if last {
+                self.incoming = None;
+            }
+            return Ok(Some(Event::Fragment {
+                text,
+                first,
+                data,
+                last,
+            }));
+        }
+        m.buf.extend_from_slice(data);
+        if !last {
+            return Ok(None);
+        }
+        let Some(m) = self.incoming.take() else {
+            return Ok(None);
+        };
+        Ok(Some(if m.text {
+            Event::Text(Cow::Owned(
+                String::from_utf8(m.buf).map_err(|_| PeerError::InvalidUtf8)?,
+            ))
+        } else {
+            Event::Binary(Cow::Owned(m.buf))
+        }))
+    }
+
+    /// A complete, unmasked control frame.
+    fn on_control<'a>(
+        &mut self,
+        opcode: OpCode,
+        payload: &'a [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Event<'a>>, PeerError> {
+        match opcode {
+            OpCode::Ping => {
+                if self.close == Close::Open {
+                    let mut copy = [0u8; 125];
+                    copy[..payload.len()].copy_from_slice(payload);
+                    self.pending_pong = Some((copy, payload.len() as u8));
+                }
+                Ok(Some(Event::Ping(payload)))
+            }
+            OpCode::Pong => Ok(Some(Event::Pong(payload))),
+            _ => self.on_close(payload, out),
+        }
+    }
+
+    /// RFC 6455 §5.5.1, §7.1.2-§7.1.3: the peer's close frame.
+    fn on_close<'a>(
+        &mut self,
+        payload: &'a [u8],
+        out: &mut Vec<u8>,
+    ) -> Result<Option<Event<'a>>, PeerError> {
+        let (code, reason) = match payload {
+            [] => (None, ""),
+            [_] => return Err(PeerError::CloseTooShort),
+            [hi, lo, reason @ ..] => {
+                let code = CloseCode(u16::from_be_bytes([*hi, *lo]));
+                if !code.is_valid_on_wire() {
+                    return Err(PeerError::InvalidCloseCode);
+                }
+                let reason = core::str::from_utf8(reason).map_err(|_| PeerError::InvalidUtf8)?;
+                (Some(code), reason)
+            }
+        };
+        if self.close == Close::Open {
+            // §5.5.1: answer with a close frame, echoing the code.
+            let echo = code.map(|c| c.0.to_be_bytes());
+            let body: &[u8] = echo.as_ref().map_or(&[], |e| &e[..]);
+            self.write_frame(OpCode::Close, true, body, out);
+        }
+        self.pending_pong = None;
+        self.finish_closing_handshake();
+        Ok(Some(Event::Close { code, reason }))
+    }
+
+    /// Both close frames have been exchanged. §7.1.1: the server closes TCP first; a client
+    /// waits for it, for a while.
+    fn finish_closing_handshake(&mut self) {
+        self.close = match self.role {
+            Role::Server => Close::Closed,
+            Role::Client => Close::AwaitingEof {
+                deadline: self.now + self.close_timeout,
+            },
+        };
+    }
+
+    /// §7.1.7 "Fail the WebSocket Connection": send a close frame with the error's code (once)
+    /// and stop processing input.
+    fn fail(&mut self, error: PeerError, out: &mut Vec<u8>) {
+        if self.close == Close::Open {
+            self.write_close(error.close_code(), error_reason(error), out);
+        }
+        self.read = Read::Broken;
+        self.incoming = None;
+        self.pending_pong = None;
+        self.finish_closing_handshake();
+    }
+
+    /// The peer closed the TCP connection.
+    ///
+    /// # Errors
+    /// [`PeerError::AbnormalClosure`] (code 1006, never sent) if it did so without a closing
+    /// handshake.
+    pub fn feed_eof(&mut self, now: Instant) -> Result<(), PeerError> {
+        self.now = now;
+        let was = core::mem::replace(&mut self.close, Close::Closed);
+        self.incoming = None;
+        match was {
+            Close::Open => Err(PeerError::AbnormalClosure),
+            _ => Ok(()),
+        }
+    }
+
+    /// Enforces the closing-handshake timeout and the keep-alive pings.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<u8>) {
+        self.now = now;
+        match self.close {
+            Close::Sent { deadline } | Close::AwaitingEof { deadline } if now >= deadline => {
+                self.close = Close::Closed;
+            }
+            Close::Open => {
+                let Some(interval) = self.ping_interval else {
+                    return;
+                };
+                if self.ping_outstanding {
+                    if now >= self.last_heard + interval + interval {
+                        self.fail(PeerError::KeepaliveTimeout, out);
+                    }
+                } else if now >= self.last_heard + interval {
+                    self.write_frame(OpCode::Ping, true, b"", out);
+                    self.ping_outstanding = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The next deadline: closing-handshake timeout or keep-alive.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        match self.close {
+            Close::Sent { deadline } | Close::AwaitingEof { deadline } => Some(deadline),
+            Close::Open => self.ping_interval.map(|i| {
+                if self.ping_outstanding {
+                    self.last_heard + i + i
+                } else {
+                    self.last_heard + i
+                }
+            }),
+            Close::Closed => None,
+        }
+    }
+
+    /// Writes queued control frames (the pong for the latest ping). Call it when the
+    /// transport can take more bytes.
+    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
+        if let Some((payload, len)) = self.pending_pong.take() {
+            self.write_frame(OpCode::Pong, true, &payload[..usize::from(len)], out);
+        }
+    }
+
+    /// Whether the transport should be closed once `out` is flushed.
+    pub fn is_closed(&self) -> bool {
+        self.close == Close::Closed
+    }
+
+    /// Whether a close frame has been sent or received: no more data messages will flow.
+    pub fn is_closing(&self) -> bool {
+        self.close != Close::Open
+    }
+
+    /// Sends a text message as one frame.
+    ///
+    /// # Errors
+    /// [`UsageError::Closing`] after a close; [`UsageError::FragmentOrder`] while a fragmented
+    /// message is being sent.
+    pub fn send_text(&mut self, text: &str, out: &mut Vec<u8>) -> Result<(), UsageError> {
+        self.send_message(MessageKind::Text, text.as_bytes(), out)
+    }
+
+    /// Sends a binary message as one frame.
+    ///
+    /// # Errors
+    /// As [`Connection::send_text`].
+    pub fn send_binary(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), UsageError> {
+        self.send_message(MessageKind::Binary, data, out)
+    }
+
+    fn send_message(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(UsageError::FragmentOrder);
+        }
+        let opcode = if kind == MessageKind::Text {
+            OpCode::Text
+        } else {
+            OpCode::Binary
+        };
+        self.write_frame(opcode, true, data, out);
+        Ok(())
+    }
+
+    /// Sends one fragment of a message (§5.4): the first call picks the opcode from `kind`,
+    /// later ones are continuations; `last` ends the message. Control frames may be sent
+    /// between fragments. A text message's fragments must together be UTF-8.
+    ///
+    /// # Errors
+    /// [`UsageError::FragmentOrder`] if `kind` differs from the message in progress.
+    pub fn send_fragment(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+    ) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        let opcode = match self.sending {
+            None => {
+                if kind == MessageKind::Text {
+                    OpCode::Text
+                } else {
+                    OpCode::Binary
+                }
+            }
+            Some(k) if k == kind => OpCode::Continuation,
+            Some(_) => return Err(UsageError::FragmentOrder),
+        };
+        self.sending = if last { None } else { Some(kind) };
+        self.write_frame(opcode, last, data, out);
+        Ok(())
+    }
+
+    /// Sends a ping (§5.5.2).
+    ///
+    /// # Errors
+    /// [`UsageError::ControlTooLong`] over 125 bytes; [`UsageError::Closing`] after a close.
+    pub fn send_ping(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        if data.len() > 125 {
+            return Err(UsageError::ControlTooLong);
+        }
+        self.write_frame(OpCode::Ping, true, data, out);
+        Ok(())
+    }
+
+    /// Sends an unsolicited pong, a one-way heartbeat (§5.5.3).
+    ///
+    /// # Errors
+    /// As [`Connection::send_ping`].
+    pub fn send_pong(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        if data.len() > 125 {
+            return Err(UsageError::ControlTooLong);
+        }
+        self.write_frame(OpCode::Pong, true, data, out);
+        Ok(())
+    }
+
+    /// Starts the closing handshake (§7.1.2). `code` `None` sends an empty close frame (then
+    /// `reason` must be empty).
+    ///
+    /// # Errors
+    /// [`UsageError::InvalidCloseCode`], [`UsageError::ControlTooLong`] for a reason over 123
+    /// bytes, [`UsageError::Closing`] if a close was already sent or received.
+    pub fn send_close(
+        &mut self,
+        code: Option<CloseCode>,
+        reason: &str,
+        out: &mut Vec<u8>,
+    ) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        match code {
+            Some(c) if !c.is_sendable() => return Err(UsageError::InvalidCloseCode),
+            None if !reason.is_empty() => return Err(UsageError::InvalidCloseCode),
+            _ => {}
+        }
+        if reason.len() > 123 {
+            return Err(UsageError::ControlTooLong);
+        }
+        match code {
+            Some(c) => self.write_close(c, reason, out),
+            None => self.write_frame(OpCode::Close, true, b"", out),
+        }
+        self.close = Close::Sent {
+            deadline: self.now + self.close_timeout,
+        };
+        self.pending_pong = None;
+        Ok(())
+    }
+
+    fn check_can_send(&self) -> Result<(), UsageError> {
+        if self.close == Close::Open {
+            Ok(())
+        } else {
+            Err(UsageError::Closing)
+        }
+    }
+
+    fn write_close(&mut self, code: CloseCode, reason: &str, out: &mut Vec<u8>) {
+        let mut body = [0u8; 125];
+        body[..2].copy_from_slice(&code.0.to_be_bytes());
+        let reason = truncate_utf8(reason, 123);
+        body[2..2 + reason.len()].copy_from_slice(reason.as_bytes());
+        self.write_frame(OpCode::Close, true, &body[..2 + reason.len()], out);
+    }
+
+    /// Appends one frame; a client masks it with a fresh key (§5.3).
+    fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8], out: &mut Vec<u8>) {
+        let mask = match self.role {
+            Role::Client => Some(self.next_mask()),
+            Role::Server => None,
+        };
+        out.reserve(payload.len() + super::frame::MAX_HEADER_LEN);
+        Header {
+            fin,
+            rsv: 0,
+            opcode,
+            mask,
+            len: payload.len() as u64,
+        }
+        .encode(out);
+        let start = out.len();
+        out.extend_from_slice(payload);
+        if let (Some(key), Some(body)) = (mask, out.get_mut(start..)) {
+            apply_mask(body, key, 0);
+        }
+    }
+
+    /// The next masking key (xorshift64*; seeded from the caller's handshake nonce).
+    fn next_mask(&mut self) -> [u8; 4] {
+        let mut x = self.mask_state;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.mask_state = x;
+        let v = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        let b = v.to_le_bytes();
+        [b[4], b[5], b[6], b[7]]
+    }
+}
+
+/// The close reason sent for a failure: the error's description.
+fn error_reason(error: PeerError) -> &'static str {
+    match error {
+        PeerError::InvalidUtf8 => "invalid UTF-8",
+        PeerError::FrameTooLarge | PeerError::MessageTooLarge => "message too big",
+        PeerError::CloseTimeout | PeerError::KeepaliveTimeout => "timeout",
+        _ => "protocol error",
+    }
+}
+
+/// The longest prefix of `s` of at most `max` bytes that ends on a character boundary.
+fn truncate_utf8(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s.get(..end).unwrap_or_default()
+}

@@ -1,0 +1,269 @@
+//! Frame headers and close codes (RFC 6455 §5.2, §7.4): pure functions, no state.
+//!
+//! ```text
+//!  0                   1                   2                   3
+//!  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//! +-+-+-+-+-------+-+-------------+-------------------------------+
+//! |F|R|R|R| opcode|M| Payload len |    Extended payload length    |
+//! |I|S|S|S|  (4)  |A|     (7)     |             (16/64)           |
+//! |N|V|V|V|       |S|             |   (if payload len==126/127)   |
+//! | |1|2|3|       |K|             |                               |
+//! +-+-+-+-+-------+-+-------------+ - - - - - - - - - - - - - - - +
+//! |     Extended payload length continued, if payload len == 127  |
+//! + - - - - - - - - - - - - - - - +-------------------------------+
+//! |                               | Masking-key, if MASK set to 1 |
+//! +-------------------------------+-------------------------------+
+//! ```
+
+use super::error::PeerError;
+use alloc::vec::Vec;
+
+/// A frame's opcode (RFC 6455 §5.2, §11.8). The reserved values are refused when decoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpCode {
+    /// 0x0: continues a fragmented message.
+    Continuation,
+    /// 0x1: the first frame of a UTF-8 text message.
+    Text,
+    /// 0x2: the first frame of a binary message.
+    Binary,
+    /// 0x8: starts or answers the closing handshake (§5.5.1).
+    Close,
+    /// 0x9: asks for a pong (§5.5.2).
+    Ping,
+    /// 0xA: answers a ping, or is a unidirectional heartbeat (§5.5.3).
+    Pong,
+}
+
+impl OpCode {
+    /// The opcode for a 4-bit value, or `None` for a reserved one.
+    pub fn from_bits(bits: u8) -> Option<OpCode> {
+        Some(match bits {
+            0x0 => OpCode::Continuation,
+            0x1 => OpCode::Text,
+            0x2 => OpCode::Binary,
+            0x8 => OpCode::Close,
+            0x9 => OpCode::Ping,
+            0xA => OpCode::Pong,
+            _ => return None,
+        })
+    }
+
+    /// The 4-bit wire value.
+    pub fn bits(self) -> u8 {
+        match self {
+            OpCode::Continuation => 0x0,
+            OpCode::Text => 0x1,
+            OpCode::Binary => 0x2,
+            OpCode::Close => 0x8,
+            OpCode::Ping => 0x9,
+            OpCode::Pong => 0xA,
+        }
+    }
+
+    /// Whether this is a control opcode (close, ping, pong: §5.5).
+    pub fn is_control(self) -> bool {
+        matches!(self, OpCode::Close | OpCode::Ping | OpCode::Pong)
+    }
+}
+
+/// A decoded frame header (RFC 6455 §5.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// FIN: this is the last frame of its message.
+    pub fin: bool,
+    /// RSV1..RSV3 as the low three bits (RSV1 = 0b100). Non-zero only with an extension.
+    pub rsv: u8,
+    /// The opcode.
+    pub opcode: OpCode,
+    /// The masking key, present on every client-to-server frame (§5.3).
+    pub mask: Option<[u8; 4]>,
+    /// The payload length.
+    pub len: u64,
+}
+
+/// The longest header: 2 + 8 (64-bit length) + 4 (mask).
+pub const MAX_HEADER_LEN: usize = 14;
+
+impl Header {
+    /// Decodes a header from the start of `input`: `Ok(None)` if more bytes are needed, else
+    /// the header and its length in bytes.
+    ///
+    /// # Errors
+    /// [`PeerError::ReservedOpcode`] and [`PeerError::LengthTopBit`]. Rules that depend on the
+    /// connection (RSV bits, masking, control frame size) are checked by the caller.
+    pub fn decode(input: &[u8]) -> Result<Option<(Header, usize)>, PeerError> {
+        let [b0, b1, rest @ ..] = input else {
+            return Ok(None);
+        };
+        let opcode = OpCode::from_bits(b0 & 0x0f).ok_or(PeerError::ReservedOpcode)?;
+        let masked = b1 & 0x80 != 0;
+        let (len, rest, mut used) = match b1 & 0x7f {
+            126 => match rest {
+                [a, b, rest @ ..] => (u64::from(u16::from_be_bytes([*a, *b])), rest, 4),
+                _ => return Ok(None),
+            },
+            127 => match rest {
+                [a, b, c, d, e, f, g, h, rest @ ..] => {
+                    let len = u64::from_be_bytes([*a, *b, *c, *d, *e, *f, *g, *h]);
+                    // §5.2: the most significant bit MUST be 0.
+                    if len >> 63 != 0 {
+                        return Err(PeerError::LengthTopBit);
+                    }
+                    (len, rest, 10)
+                }
+                _ => return Ok(None),
+            },
+            n => (u64::from(n), rest, 2),
+        };
+        let mask = if masked {
+            match rest {
+                [a, b, c, d, ..] => {
+                    used += 4;
+                    Some([*a, *b, *c, *d])
+                }
+                _ => return Ok(None),
+            }
+        } else {
+            None
+        };
+        let header = Header {
+            fin: b0 & 0x80 != 0,
+            rsv: (b0 >> 4) & 0x07,
+            opcode,
+            mask,
+            len,
+        };
+        Ok(Some((header, used)))
+    }
+
+    /// Appends the encoded header to `out`, using the shortest length form (§5.2 requires the
+    /// minimal number of bytes).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let b0 = (u8::from(self.fin) << 7) | ((self.rsv & 0x07) << 4) | self.opcode.bits();
+        let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
+        out.push(b0);
+        if self.len < 126 {
+            out.push(mask_bit | self.len as u8);
+        } else if let Ok(len) = u16::try_from(self.len) {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&len.to_be_bytes());
+        } else {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&self.len.to_be_bytes());
+        }
+        if let Some(key) = self.mask {
+            out.extend_from_slice(&key);
+        }
+    }
+}
+
+/// A close status code (RFC 6455 §7.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CloseCode(pub u16);
+
+impl CloseCode {
+    /// 1000: normal closure.
+    pub const NORMAL: CloseCode = CloseCode(1000);
+    /// 1001: the endpoint is going away (server shutdown, page navigation).
+    pub const GOING_AWAY: CloseCode = CloseCode(1001);
+    /// 1002: protocol error.
+    pub const PROTOCOL_ERROR: CloseCode = CloseCode(1002);
+    /// 1003: a data type the endpoint cannot accept.
+    pub const UNSUPPORTED_DATA: CloseCode = CloseCode(1003);
+    /// 1005: no code was present (never on the wire).
+    pub const NO_STATUS: CloseCode = CloseCode(1005);
+    /// 1006: closed without a close frame (never on the wire).
+    pub const ABNORMAL: CloseCode = CloseCode(1006);
+    /// 1007: data inconsistent with the message type (invalid UTF-8 in text).
+    pub const INVALID_PAYLOAD: CloseCode = CloseCode(1007);
+    /// 1008: a message violates the endpoint's policy.
+    pub const POLICY_VIOLATION: CloseCode = CloseCode(1008);
+    /// 1009: a message too big to process.
+    pub const TOO_BIG: CloseCode = CloseCode(1009);
+    /// 1011: an unexpected condition on the server.
+    pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// 1013: try again later (IANA registry).
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
+
+    /// Whether a peer may send this code (RFC 6455 §7.4.1-§7.4.2): 1000–1003, 1007–1011 and
+    /// the application range 3000–4999. Anything else received is a protocol error.
+    pub fn is_valid_on_wire(self) -> bool {
+        matches!(self.0, 1000..=1003 | 1007..=1011 | 3000..=4999)
+    }
+
+    /// Whether we may send it: the codes above plus 1012–1014, registered later with IANA.
+    pub fn is_sendable(self) -> bool {
+        self.is_valid_on_wire() || matches!(self.0, 1012..=1014)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_every_length_form_round_trips() {
+        for len in [0u64, 1, 125, 126, 127, 65535, 65536, 1 << 40, (1 << 63) - 1] {
+            for mask in [None, Some([1, 2, 3, 4])] {
+                let h = Header {
+                    fin: true,
+                    rsv: 0,
+                    opcode: OpCode::Binary,
+                    mask,
+                    len,
+                };
+                let mut out = Vec::new();
+                h.encode(&mut out);
+                let expect =
+                    2 + if len < 126 {
+                        0
+                    } else if len < 65536 {
+                        2
+                    } else {
+                        8
+                    } + if mask.is_some() { 4 } else { 0 };
+                assert_eq!(out.len(), expect);
+                assert_eq!(Header::decode(&out), Ok(Some((h, out.len()))));
+                // Any strict prefix asks for more.
+                for cut in 0..out.len() {
+                    assert_eq!(Header::decode(&out[..cut]), Ok(None));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn header_length_top_bit_is_refused() {
+        let wire = [0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(Header::decode(&wire), Err(PeerError::LengthTopBit));
+    }
+
+    #[test]
+    fn header_reserved_opcodes_are_refused() {
+        for op in [3u8, 4, 5, 6, 7, 0xb, 0xc, 0xd, 0xe, 0xf] {
+            assert_eq!(
+                Header::decode(&[0x80 | op, 0]),
+                Err(PeerError::ReservedOpcode)
+            );
+        }
+    }
+
+    #[test]
+    fn close_code_ranges_follow_rfc6455_7_4() {
+        let valid = [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+        ];
+        let invalid = [
+            0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ];
+        for c in valid {
+            assert!(CloseCode(c).is_valid_on_wire(), "{c}");
+        }
+        for c in invalid {
+            assert!(!CloseCode(c).is_valid_on_wire(), "{c}");
+        }
+        assert!(CloseCode(1013).is_sendable());
+        assert!(!CloseCode(1005).is_sendable());
+    }
+}

@@ -1,0 +1,32 @@
+//! WebSocket (RFC 6455), sans-IO, for both roles.
+//!
+//! - [`handshake`]: the opening handshake. A server checks an HTTP request with
+//!   [`check_request`] and answers `101` with [`Offer::accept`], which yields the
+//!   [`ValidatedUpgrade`] that [`Connection::new`] requires. A client builds its request with
+//!   [`ClientHandshake`] and checks the answer with [`ClientHandshake::verify`].
+//! - [`frame`]: header encoding and decoding, opcodes, close codes (§5.2, §7.4).
+//! - [`Connection`]: framing, masking, fragmentation, UTF-8, ping/pong, the closing handshake,
+//!   limits (§5-§8, §10.4).
+//!
+//! Extensions: no extension is negotiated, so every RSV bit is refused with 1002. The frame
+//! path keeps the hook an extension needs: `allowed_rsv` decides which RSV bits pass the header
+//! check, message limits are counted per message, and payload bytes go through one function
+//! (`on_payload`) where a per-message transform (permessage-deflate, RFC 7692) slots in before
+//! UTF-8 validation.
+
+mod connection;
+mod error;
+pub mod frame;
+pub mod handshake;
+mod mask;
+#[cfg(test)]
+mod tests;
+mod utf8;
+
+pub use connection::{Connection, Event, MessageKind, Step};
+pub use error::{HandshakeError, PeerError, UsageError};
+pub use frame::{CloseCode, Header, OpCode};
+pub use handshake::{
+    ClientHandshake, Offer, Role, ValidatedUpgrade, accept_key, check_request, reject,
+};
+pub use mask::apply_mask;
