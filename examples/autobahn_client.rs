@@ -1,0 +1,203 @@
+//! A WebSocket client on `std::net` that speaks the Autobahn|Testsuite client protocol:
+//! `GET /getCaseCount`, then `GET /runCase?case=N&agent=pushwire` for every case (echoing each
+//! message back), then `GET /updateReports?agent=pushwire`.
+//!
+//! ```sh
+//! cargo run --release --example autobahn_client -- --url ws://127.0.0.1:9001
+//! ```
+
+use pushwire::http::client;
+use pushwire::{Instant, Limits, ws};
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+fn main() -> io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let url = args
+        .iter()
+        .position(|a| a == "--url")
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| "ws://127.0.0.1:9001".into());
+    let authority = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_string();
+    let agent = "pushwire";
+
+    let mut count = 0u32;
+    session(&authority, "/getCaseCount", |msg| {
+        if let Some(text) = msg.text() {
+            count = text.trim().parse().unwrap_or(0);
+        }
+        None
+    })?;
+    println!("{count} cases");
+    for case in 1..=count {
+        let target = format!("/runCase?case={case}&agent={agent}");
+        if let Err(e) = session(&authority, &target, |msg| Some(msg)) {
+            eprintln!("case {case}: {e}");
+        }
+    }
+    session(&authority, &format!("/updateReports?agent={agent}"), |_| {
+        None
+    })?;
+    println!("reports updated");
+    Ok(())
+}
+
+/// A received message, owned, so the handler can give it back for echoing.
+enum Message {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+impl Message {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Message::Text(t) => Some(t),
+            Message::Binary(_) => None,
+        }
+    }
+}
+
+fn now() -> Instant {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    let start = START.get_or_init(std::time::Instant::now);
+    Instant::from_micros(start.elapsed().as_micros() as u64)
+}
+
+/// 16 bytes for the handshake nonce (which also seeds the masking keys).
+fn nonce() -> [u8; 16] {
+    use std::hash::{BuildHasher, Hasher};
+    let mut bytes = [0u8; 16];
+    for (i, half) in bytes.chunks_mut(8).enumerate() {
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos(),
+        );
+        h.write_usize(i);
+        half.copy_from_slice(&h.finish().to_le_bytes());
+    }
+    bytes
+}
+
+/// Opens a WebSocket to `target`, passes every message to `on_message` (sending back what it
+/// returns), and runs until the connection is closed.
+fn session(
+    authority: &str,
+    target: &str,
+    mut on_message: impl FnMut(Message) -> Option<Message>,
+) -> io::Result<()> {
+    let limits = Limits {
+        max_frame_bytes: 64 << 20,
+        max_message_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let mut stream = TcpStream::connect(authority)?;
+    stream.set_nodelay(true)?;
+    let mut buf = Vec::new();
+    let mut out = Vec::new();
+
+    // Opening handshake over the HTTP client machine.
+    let handshake = ws::ClientHandshake::new(nonce());
+    let mut http = client::Connection::new(&limits);
+    handshake
+        .send_request(authority, target, &[], &[], &mut http, &mut out)
+        .map_err(io::Error::other)?;
+    stream.write_all(&out)?;
+    out.clear();
+    let mut proof = None;
+    let leftover = 'handshake: loop {
+        if !read_more(&mut stream, &mut buf, None)? {
+            return Err(io::Error::other("closed during the handshake"));
+        }
+        loop {
+            let step = http.feed(&buf).map_err(io::Error::other)?;
+            let progressed = step.consumed > 0 || step.event.is_some();
+            match step.event {
+                Some(client::Event::Response(resp)) => {
+                    let (p, _) = handshake.verify(&resp, &[]).map_err(io::Error::other)?;
+                    proof = Some(p);
+                }
+                Some(client::Event::Upgraded { leftover }) => break 'handshake leftover.to_vec(),
+                _ => {}
+            }
+            let consumed = step.consumed;
+            buf.drain(..consumed);
+            if !progressed {
+                break;
+            }
+        }
+    };
+
+    let mut conn = ws::Connection::new(proof.expect("verified"), &limits);
+    conn.start(now());
+    buf = leftover;
+    loop {
+        loop {
+            let step = match conn.feed(now(), &mut buf, &mut out) {
+                Ok(step) => step,
+                Err(_) => break,
+            };
+            let progressed = step.consumed > 0 || step.event.is_some();
+            let reply = match step.event {
+                Some(ws::Event::Text(t)) => on_message(Message::Text(t.into_owned())),
+                Some(ws::Event::Binary(b)) => on_message(Message::Binary(b.into_owned())),
+                _ => None,
+            };
+            let _ = match reply {
+                Some(Message::Text(t)) => conn.send_text(&t, &mut out),
+                Some(Message::Binary(b)) => conn.send_binary(&b, &mut out),
+                None => Ok(()),
+            };
+            let consumed = step.consumed;
+            buf.drain(..consumed);
+            if !progressed {
+                break;
+            }
+        }
+        conn.poll_transmit(&mut out);
+        stream.write_all(&out)?;
+        out.clear();
+        if conn.is_closed() {
+            return Ok(());
+        }
+        match read_more(&mut stream, &mut buf, conn.poll_timeout()) {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = conn.feed_eof(now());
+                return Ok(());
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                conn.handle_timeout(now(), &mut out);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Reads into `buf`, waiting at most until `deadline`; `Ok(false)` on EOF.
+fn read_more(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Option<Instant>,
+) -> io::Result<bool> {
+    let wait = deadline.map(|d| {
+        d.saturating_duration_since(now())
+            .max(Duration::from_millis(1))
+    });
+    stream.set_read_timeout(wait)?;
+    let mut chunk = [0u8; 64 * 1024];
+    let n = stream.read(&mut chunk)?;
+    buf.extend_from_slice(&chunk[..n]);
+    Ok(n > 0)
+}

@@ -1,0 +1,76 @@
+// Shared by the ws_server and ws_client targets (included with `include!`).
+
+use pushwire::ws::{self, Event};
+use pushwire::{Instant, Limits, http};
+
+fn pair(limits: &Limits) -> (ws::Connection, ws::Connection) {
+    let handshake = ws::ClientHandshake::new(*b"0123456789abcdef");
+    let mut client_http = http::client::Connection::new(limits);
+    let mut request = Vec::new();
+    handshake.send_request("a", "/", &[], &[], &mut client_http, &mut request).unwrap();
+    let mut server_http = http::Connection::new(Instant::ZERO, limits);
+    let mut response = Vec::new();
+    let step = server_http.feed(Instant::ZERO, &request, &mut response).unwrap();
+    let Some(http::Event::Request(req)) = step.event else { panic!() };
+    let proof = ws::check_request(&req).unwrap().accept(None, &[], &mut server_http, &mut response).unwrap();
+    let step = client_http.feed(&response).unwrap();
+    let Some(http::client::Event::Response(resp)) = step.event else { panic!() };
+    let (client_proof, _) = handshake.verify(&resp, &[]).unwrap();
+    (ws::Connection::new(proof, limits), ws::Connection::new(client_proof, limits))
+}
+
+/// Feeds arbitrary bytes in arbitrary splits and checks the machine's invariants.
+fn check(conn: &mut ws::Connection, data: &[u8], max_message: usize) {
+    let Some((&seed, input)) = data.split_first() else { return };
+    let mut buf = input.to_vec();
+    let mut out = Vec::new();
+    let mut consumed = 0;
+    let mut offered = 0;
+    let mut step = usize::from(seed % 31) + 1;
+    let mut pings = 0;
+    let mut failed = false;
+    let mut closed_event = false;
+    while offered < buf.len() {
+        offered = (offered + step).min(buf.len());
+        step = step * 5 % 37 + 1;
+        loop {
+            let avail = &mut buf[consumed..offered];
+            let len = avail.len();
+            match conn.feed(Instant::ZERO, avail, &mut out) {
+                Ok(s) => {
+                    assert!(s.consumed <= len, "consumed more than offered");
+                    consumed += s.consumed;
+                    let progressed = s.consumed > 0 || s.event.is_some();
+                    match &s.event {
+                        Some(Event::Text(t)) => assert!(t.len() <= max_message),
+                        Some(Event::Binary(b)) => assert!(b.len() <= max_message),
+                        Some(Event::Ping(p)) | Some(Event::Pong(p)) => {
+                            assert!(p.len() <= 125);
+                            pings += 1;
+                        }
+                        Some(Event::Close { .. }) => {
+                            assert!(!closed_event, "two close events");
+                            closed_event = true;
+                        }
+                        _ => {}
+                    }
+                    if failed || closed_event {
+                        assert!(!matches!(s.event, Some(Event::Text(_) | Event::Binary(_))), "data after close");
+                    }
+                    conn.poll_transmit(&mut out);
+                    if !progressed {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    assert!(!failed, "two errors");
+                    failed = true;
+                    let code = e.close_code().0;
+                    assert!(matches!(code, 1001 | 1002 | 1007 | 1009));
+                }
+            }
+        }
+    }
+    // Pongs (≤ 125 + 14 bytes each) plus at most one close frame.
+    assert!(out.len() <= (pings + 1) * 139, "output grew past what input explains");
+}
