@@ -138,11 +138,7 @@ fn session(
     conn.start(now());
     buf = leftover;
     loop {
-        loop {
-            let step = match conn.feed(now(), &mut buf, &mut out) {
-                Ok(step) => step,
-                Err(_) => break,
-            };
+        while let Ok(step) = conn.feed(now(), &mut buf, &mut out) {
             let progressed = step.consumed > 0 || step.event.is_some();
             let reply = match step.event {
                 Some(ws::Event::Text(t)) => on_message(Message::Text(t.into_owned())),

@@ -51,11 +51,8 @@ fn serve(mut stream: TcpStream, limits: &Limits) -> io::Result<()> {
     let mut http = http::Connection::new(now(), limits);
     let mut proof = None;
     let leftover = 'http: loop {
-        loop {
-            let step = match http.feed(now(), &buf, &mut out) {
-                Ok(step) => step,
-                Err(_) => break, // the machine wrote the error response
-            };
+        // On a peer error the machine has written the error response: stop reading.
+        while let Ok(step) = http.feed(now(), &buf, &mut out) {
             let progressed = step.consumed > 0 || step.event.is_some();
             match step.event {
                 Some(http::Event::Request(req)) => match ws::check_request(&req) {
@@ -89,11 +86,8 @@ fn serve(mut stream: TcpStream, limits: &Limits) -> io::Result<()> {
     let mut conn = ws::Connection::new(proof.expect("101 was sent"), limits);
     buf = leftover;
     loop {
-        loop {
-            let step = match conn.feed(now(), &mut buf, &mut out) {
-                Ok(step) => step,
-                Err(_) => break, // the machine wrote the close frame
-            };
+        // On a peer error the machine has written the close frame: stop reading.
+        while let Ok(step) = conn.feed(now(), &mut buf, &mut out) {
             let progressed = step.consumed > 0 || step.event.is_some();
             match step.event {
                 Some(ws::Event::Text(text)) => conn.send_text(&text, &mut out).unwrap_or(()),
