@@ -35,7 +35,7 @@ fn main() -> io::Result<()> {
     println!("{count} cases");
     for case in 1..=count {
         let target = format!("/runCase?case={case}&agent={agent}");
-        if let Err(e) = session(&authority, &target, |msg| Some(msg)) {
+        if let Err(e) = session(&authority, &target, Some) {
             eprintln!("case {case}: {e}");
         }
     }
