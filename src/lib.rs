@@ -64,6 +64,10 @@ extern crate alloc;
 
 pub mod http;
 pub mod limits;
+#[cfg(feature = "std")]
+pub mod reactor;
+#[cfg(feature = "std")]
+pub mod server;
 pub mod time;
 pub mod ws;
 

@@ -63,6 +63,22 @@ pub struct Limits {
     /// (close `1001`) if another interval passes in silence. `None` (the default) sends no
     /// pings: the peer or a proxy decides about idle connections.
     pub ping_interval: Option<Duration>,
+
+    // ----- the reactor -----
+    /// Most open connections per server. Over it, new connections are closed at accept.
+    /// Default 50 000: above the 20 000 descriptors a process usually gets, so the operating
+    /// system's limit is what binds unless this is set lower.
+    pub max_connections: usize,
+    /// Bytes a connection may have queued for writing before the reactor stops reading from
+    /// it (a slow reader gets no new work). Default 1 MiB.
+    pub write_queue_bytes: usize,
+    /// How long a connection may stay over `write_queue_bytes` before it is dropped (a
+    /// WebSocket or SSE consumer that does not keep up). Default 30 s.
+    pub slow_consumer_timeout: Duration,
+    /// After the last response, how long a closing connection keeps reading (and discarding)
+    /// so the client receives what was sent instead of a reset. Also how long a graceful
+    /// shutdown waits for writes to drain. Default 2 s.
+    pub linger_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -82,6 +98,10 @@ impl Default for Limits {
             max_message_bytes: 16 * 1024 * 1024,
             close_timeout: Duration::from_secs(5),
             ping_interval: None,
+            max_connections: 50_000,
+            write_queue_bytes: 1024 * 1024,
+            slow_consumer_timeout: Duration::from_secs(30),
+            linger_timeout: Duration::from_secs(2),
         }
     }
 }

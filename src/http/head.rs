@@ -294,6 +294,61 @@ impl<'a> Request<'a> {
     }
 }
 
+/// A request head that owns its bytes, for keeping a request past the input it came from
+/// (while its body arrives, or while it waits for an answer).
+#[derive(Clone, Debug)]
+pub struct OwnedRequest {
+    /// `method`, `target` and the field lines, one after another.
+    bytes: Vec<u8>,
+    method_len: usize,
+    target_len: usize,
+    version: Version,
+    body: BodyKind,
+    keep_alive: bool,
+    expect_continue: bool,
+    upgrade: bool,
+}
+
+impl OwnedRequest {
+    /// The borrowed view, as the connection produced it.
+    pub fn as_request(&self) -> Request<'_> {
+        let (method, rest) = self.bytes.split_at(self.method_len.min(self.bytes.len()));
+        let (target, lines) = rest.split_at(self.target_len.min(rest.len()));
+        Request {
+            // Both were `&str` when copied in, so they are still UTF-8.
+            method: core::str::from_utf8(method).unwrap_or_default(),
+            target: core::str::from_utf8(target).unwrap_or_default(),
+            version: self.version,
+            body: self.body,
+            keep_alive: self.keep_alive,
+            expect_continue: self.expect_continue,
+            lines,
+            upgrade: self.upgrade,
+        }
+    }
+}
+
+impl Request<'_> {
+    /// Copies the head into an [`OwnedRequest`].
+    pub fn to_owned_request(&self) -> OwnedRequest {
+        let mut bytes =
+            Vec::with_capacity(self.method.len() + self.target.len() + self.lines.len());
+        bytes.extend_from_slice(self.method.as_bytes());
+        bytes.extend_from_slice(self.target.as_bytes());
+        bytes.extend_from_slice(self.lines);
+        OwnedRequest {
+            bytes,
+            method_len: self.method.len(),
+            target_len: self.target.len(),
+            version: self.version,
+            body: self.body,
+            keep_alive: self.keep_alive,
+            expect_continue: self.expect_continue,
+            upgrade: self.upgrade,
+        }
+    }
+}
+
 /// Parses a complete request head at `input[span.start..span.end]` and checks its framing.
 pub(crate) fn parse_request<'a>(
     input: &'a [u8],

@@ -1061,3 +1061,25 @@ fn request_accessors_split_target() {
         vec![&b"1"[..], b"2"]
     );
 }
+
+#[test]
+fn owned_request_round_trips_the_view() {
+    let mut conn = Connection::new(Instant::ZERO, &Limits::default());
+    let mut out = Vec::new();
+    let wire = b"POST /p?q=1 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi";
+    let s = conn.feed(Instant::ZERO, wire, &mut out).unwrap();
+    let Some(Event::Request(r)) = s.event else {
+        panic!()
+    };
+    let owned = r.to_owned_request();
+    let view = owned.as_request();
+    assert_eq!(
+        (view.method, view.target, view.version, view.body),
+        (r.method, r.target, r.version, r.body)
+    );
+    assert_eq!(
+        view.headers().collect::<Vec<_>>(),
+        r.headers().collect::<Vec<_>>()
+    );
+    assert_eq!(view.query_param("q"), Some("1"));
+}

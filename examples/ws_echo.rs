@@ -1,0 +1,69 @@
+//! A WebSocket echo server on the reactor: the same behaviour as `ws_echo_blocking`, with
+//! every connection on a few event-loop threads instead of a thread each.
+//!
+//! ```sh
+//! cargo run --release --example ws_echo -- --port 9001 --threads 2
+//! ```
+
+use pushwire::Limits;
+use pushwire::http::Request;
+use pushwire::reactor::Server;
+use pushwire::server::{App, Ctx, Message, Reply, Response};
+
+struct Echo;
+
+impl App for Echo {
+    type Local = ();
+    type Notice = ();
+
+    fn local(&self) {}
+
+    fn request(
+        &self,
+        _: &mut (),
+        request: &Request<'_>,
+        _body: &[u8],
+        _: &mut Ctx<'_, ()>,
+    ) -> Reply {
+        if request.is_upgrade() {
+            Reply::WebSocket { protocol: None }
+        } else {
+            Response::text("a WebSocket echo server: connect with ws://\n").into()
+        }
+    }
+
+    fn ws_message(&self, _: &mut (), message: Message<'_>, cx: &mut Ctx<'_, ()>) {
+        let Some(conn) = cx.conn() else { return };
+        let _ = match message {
+            Message::Text(text) => cx.send_text(conn, text),
+            Message::Binary(data) => cx.send_binary(conn, data),
+        };
+    }
+}
+
+fn main() -> std::io::Result<()> {
+    let port = arg("--port").unwrap_or(9001);
+    let limits = Limits {
+        max_frame_bytes: 64 << 20,
+        max_message_bytes: 64 << 20,
+        write_queue_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let mut builder = Server::builder()
+        .bind(("127.0.0.1", port as u16))
+        .limits(limits);
+    if let Some(threads) = arg("--threads") {
+        builder = builder.threads(threads);
+    }
+    let server = builder.build(Echo)?;
+    println!("ws_echo listening on ws://{}/", server.local_addr());
+    server.run()
+}
+
+fn arg(name: &str) -> Option<usize> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+}

@@ -1,0 +1,529 @@
+//! The part of a worker that the application may act on: connections, their write queues and
+//! timers. Everything [`Ctx`](super::Ctx) does lands here; the event loop (`worker.rs`) adds
+//! reading, accepting and calling the application.
+//!
+//! Invariant: `scratch` is empty between operations. A machine writes into it and the same
+//! operation flushes it to that connection's socket (or queue) before returning.
+
+use super::slab::Slab;
+use super::timers::Timers;
+use crate::http::{self, ResponseBody};
+use crate::limits::Limits;
+use crate::server::{HttpDate, Reply, Response};
+use crate::time::{Instant, earliest};
+use crate::ws;
+use mio::net::TcpStream;
+use std::borrow::Cow;
+use std::io::{self, Write};
+use std::net::Shutdown;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// What a connection speaks now.
+#[derive(Debug)]
+pub(crate) enum Proto {
+    Http(HttpConn),
+    Ws(ws::Connection),
+}
+
+#[derive(Debug)]
+pub(crate) struct HttpConn {
+    pub http: http::Connection,
+    pub pending: Pending,
+}
+
+/// The application's side of the current HTTP exchange.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    /// Nothing outstanding (or a plain response already sent).
+    None,
+    /// Collecting a request body before calling the application.
+    Body {
+        head: http::OwnedRequest,
+        body: Vec<u8>,
+    },
+    /// `101` sent; the WebSocket machine takes over at the `Upgraded` event.
+    Upgrading(ws::ValidatedUpgrade),
+    /// A streaming response is open.
+    Stream,
+    /// The application will answer later.
+    Deferred { deadline: Option<Instant> },
+}
+
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub socket: TcpStream,
+    pub proto: Proto,
+    /// Input received and not yet consumed (empty for an idle connection).
+    pub inbuf: Vec<u8>,
+    /// Output not yet written, from `out_pos` on (empty for an idle connection).
+    pub outbuf: Vec<u8>,
+    pub out_pos: usize,
+    /// The deadline of this connection's live timer entry.
+    pub scheduled: Option<Instant>,
+    /// Since when the write queue has been over its limit.
+    pub behind_since: Option<Instant>,
+    /// Closing: our side is shut down; drop the socket at this deadline or at EOF.
+    pub lingering: Option<Instant>,
+    /// The application holds this connection (WebSocket, stream, deferred): tell it when the
+    /// connection ends.
+    pub app_owned: bool,
+    /// Input arrived while reading was paused: read again when it resumes.
+    pub read_pending: bool,
+}
+
+impl Conn {
+    pub fn new(socket: TcpStream, now: Instant, limits: &Limits) -> Self {
+        Conn {
+            socket,
+            proto: Proto::Http(HttpConn {
+                http: http::Connection::new(now, limits),
+                pending: Pending::None,
+            }),
+            inbuf: Vec::new(),
+            outbuf: Vec::new(),
+            out_pos: 0,
+            scheduled: None,
+            behind_since: None,
+            lingering: None,
+            app_owned: false,
+            read_pending: false,
+        }
+    }
+
+    pub fn queued(&self) -> usize {
+        self.outbuf.len() - self.out_pos
+    }
+
+    /// Whether the protocol machine is finished with the connection.
+    fn machine_closed(&self) -> bool {
+        match &self.proto {
+            Proto::Http(h) => h.http.is_closed(),
+            Proto::Ws(w) => w.is_closed(),
+        }
+    }
+
+    /// Whether input should not be read now: the write queue is full, the connection is
+    /// closing, or unconsumed input is waiting for the machine.
+    pub fn read_paused(&self, limits: &Limits) -> bool {
+        self.lingering.is_none()
+            && (self.queued() > limits.write_queue_bytes || self.inbuf.len() >= super::READ_CHUNK)
+    }
+}
+
+/// Why a send to a connection did not happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The connection is gone (or the id is stale).
+    #[error("connection gone")]
+    Gone,
+    /// The connection is not in a state for this (not a WebSocket, no stream open, nothing
+    /// deferred, or closing).
+    #[error("connection not in a state for this")]
+    WrongState,
+    /// Its write queue is over twice `Limits::write_queue_bytes`: the consumer is not keeping up.
+    #[error("write queue full")]
+    Full,
+}
+
+pub(crate) struct Core {
+    pub slab: Slab<Conn>,
+    pub timers: Timers,
+    pub scratch: Vec<u8>,
+    pub now: Instant,
+    pub limits: Limits,
+    pub date: HttpDate,
+    pub unix_secs: u64,
+    /// Application-owned connections that ended; `App::closed` is due.
+    pub dead: Vec<u64>,
+    /// Connections whose buffered input should be offered to their machine again.
+    pub resume: Vec<u64>,
+    pub open_connections: Arc<AtomicUsize>,
+}
+
+impl Core {
+    pub fn new(limits: Limits, open_connections: Arc<AtomicUsize>) -> Self {
+        Core {
+            slab: Slab::new(),
+            timers: Timers::default(),
+            scratch: Vec::with_capacity(64 * 1024),
+            now: Instant::ZERO,
+            limits,
+            date: HttpDate::new(),
+            unix_secs: 0,
+            dead: Vec::new(),
+            resume: Vec::new(),
+            open_connections,
+        }
+    }
+
+    /// Moves `scratch` to the connection: straight to the socket when nothing is queued, the
+    /// rest (or all) to its write queue.
+    pub fn flush(&mut self, key: u64) {
+        let Some(conn) = self.slab.get_mut(key) else {
+            self.scratch.clear();
+            return;
+        };
+        if self.scratch.is_empty() {
+            return;
+        }
+        if conn.lingering.is_some() {
+            // Nothing more is sent after our side shut down.
+            self.scratch.clear();
+            return;
+        }
+        if conn.queued() == 0 {
+            let mut written = 0;
+            while written < self.scratch.len() {
+                match conn.socket.write(&self.scratch[written..]) {
+                    Ok(0) => break,
+                    Ok(n) => written += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(_) => {
+                        self.scratch.clear();
+                        self.close_now(key);
+                        return;
+                    }
+                }
+            }
+            if written < self.scratch.len() {
+                conn.outbuf.clear();
+                conn.outbuf.extend_from_slice(&self.scratch[written..]);
+                conn.out_pos = 0;
+            }
+        } else {
+            conn.outbuf.extend_from_slice(&self.scratch);
+        }
+        self.scratch.clear();
+    }
+
+    /// Writes queued output; called when the socket is writable.
+    pub fn write_queued(&mut self, key: u64) {
+        let Some(conn) = self.slab.get_mut(key) else {
+            return;
+        };
+        while conn.out_pos < conn.outbuf.len() {
+            match conn.socket.write(&conn.outbuf[conn.out_pos..]) {
+                Ok(0) => break,
+                Ok(n) => conn.out_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    self.close_now(key);
+                    return;
+                }
+            }
+        }
+        if conn.out_pos == conn.outbuf.len() {
+            // An idle connection keeps no write buffer.
+            conn.outbuf = Vec::new();
+            conn.out_pos = 0;
+        }
+    }
+
+    /// After any activity on a connection: close it if its machine is done and its output is
+    /// out, note a slow consumer, and re-arm its timer.
+    pub fn settle(&mut self, key: u64) {
+        let Some(conn) = self.slab.get_mut(key) else {
+            return;
+        };
+        if conn.lingering.is_none() && conn.machine_closed() && conn.queued() == 0 {
+            // Our side is done: send FIN, keep reading (and discarding) for a moment so the
+            // peer gets everything we sent rather than a reset.
+            let _ = conn.socket.shutdown(Shutdown::Write);
+            conn.lingering = Some(self.now + self.limits.linger_timeout);
+            conn.inbuf = Vec::new();
+            if conn.app_owned {
+                conn.app_owned = false;
+                self.dead.push(key);
+            }
+        }
+        if conn.queued() > self.limits.write_queue_bytes {
+            conn.behind_since.get_or_insert(self.now);
+        } else if conn.behind_since.take().is_some() {
+            // Caught up: reading may resume.
+            self.resume.push(key);
+        }
+        self.rearm(key);
+    }
+
+    /// The connection's earliest deadline, from its machine and the reactor's own clocks.
+    fn deadline(&self, conn: &Conn) -> Option<Instant> {
+        if let Some(linger) = conn.lingering {
+            return Some(linger);
+        }
+        let behind = conn
+            .behind_since
+            .map(|t| t + self.limits.slow_consumer_timeout);
+        let machine = match &conn.proto {
+            Proto::Http(h) => {
+                let deferred = match h.pending {
+                    Pending::Deferred { deadline } => deadline,
+                    _ => None,
+                };
+                earliest(h.http.poll_timeout(), deferred)
+            }
+            Proto::Ws(w) => w.poll_timeout(),
+        };
+        earliest(machine, behind)
+    }
+
+    /// Makes sure the timer fires by the connection's deadline.
+    pub fn rearm(&mut self, key: u64) {
+        let Some(conn) = self.slab.get(key) else {
+            return;
+        };
+        let Some(deadline) = self.deadline(conn) else {
+            return;
+        };
+        if conn.scheduled.is_none_or(|s| deadline < s) {
+            self.timers.push(deadline, key);
+            if let Some(conn) = self.slab.get_mut(key) {
+                conn.scheduled = Some(deadline);
+            }
+        }
+    }
+
+    /// Drops a connection at once.
+    pub fn close_now(&mut self, key: u64) {
+        if let Some(conn) = self.slab.remove(key) {
+            self.open_connections.fetch_sub(1, Ordering::Relaxed);
+            if conn.app_owned {
+                self.dead.push(key);
+            }
+        }
+    }
+
+    /// Sends a complete response on an HTTP connection waiting for one.
+    pub fn respond(&mut self, key: u64, response: &Response) -> Result<(), SendError> {
+        let date = *self.date.at(self.unix_secs);
+        let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
+        let Proto::Http(h) = &mut conn.proto else {
+            return Err(SendError::WrongState);
+        };
+        let result = with_fields(&response.headers, &date, |fields| {
+            h.http
+                .respond(response.status, fields, &response.body, &mut self.scratch)
+        });
+        if result.is_err() {
+            // An application mistake (a reserved header): answer 500 rather than nothing.
+            self.scratch.clear();
+            let _ = h
+                .http
+                .respond(500, &[], b"invalid response\n", &mut self.scratch);
+        }
+        // The exchange is answered: the application no longer holds the connection.
+        h.pending = Pending::None;
+        conn.app_owned = false;
+        self.flush(key);
+        self.resume.push(key);
+        self.settle(key);
+        Ok(())
+    }
+
+    /// Carries out the application's reply to `request` on connection `key`.
+    pub fn apply_reply(&mut self, key: u64, reply: Reply, request: &http::Request<'_>) {
+        match reply {
+            Reply::Response(response) => {
+                let _ = self.respond(key, &response);
+            }
+            Reply::WebSocket { protocol } => {
+                let Some(conn) = self.slab.get_mut(key) else {
+                    return;
+                };
+                let Proto::Http(h) = &mut conn.proto else {
+                    return;
+                };
+                match ws::check_request(request) {
+                    Ok(offer) => {
+                        match offer.accept(protocol.as_deref(), &[], &mut h.http, &mut self.scratch)
+                        {
+                            Ok(proof) => {
+                                h.pending = Pending::Upgrading(proof);
+                                conn.app_owned = true;
+                            }
+                            Err(_) => {
+                                let _ = h.http.respond(500, &[], b"", &mut self.scratch);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        let _ = ws::reject(e, &mut h.http, &mut self.scratch);
+                    }
+                }
+                self.flush(key);
+                self.settle(key);
+            }
+            Reply::Stream {
+                status,
+                headers,
+                first,
+            } => {
+                let date = *self.date.at(self.unix_secs);
+                let Some(conn) = self.slab.get_mut(key) else {
+                    return;
+                };
+                let Proto::Http(h) = &mut conn.proto else {
+                    return;
+                };
+                let started = with_fields(&headers, &date, |fields| {
+                    h.http
+                        .send_response(status, fields, ResponseBody::Stream, &mut self.scratch)
+                });
+                if started.is_ok() {
+                    let _ = h.http.send_body(&first, &mut self.scratch);
+                    h.pending = Pending::Stream;
+                    conn.app_owned = true;
+                } else {
+                    self.scratch.clear();
+                    let _ = h
+                        .http
+                        .respond(500, &[], b"invalid response\n", &mut self.scratch);
+                }
+                self.flush(key);
+                self.settle(key);
+            }
+            Reply::Defer { timeout } => {
+                let now = self.now;
+                let Some(conn) = self.slab.get_mut(key) else {
+                    return;
+                };
+                let Proto::Http(h) = &mut conn.proto else {
+                    return;
+                };
+                h.pending = Pending::Deferred {
+                    deadline: timeout.map(|t| now + t),
+                };
+                conn.app_owned = true;
+                self.settle(key);
+            }
+        }
+    }
+
+    /// Writes a chunk of an open streaming response.
+    pub fn stream_write(&mut self, key: u64, data: &[u8]) -> Result<(), SendError> {
+        let limit = self.limits.write_queue_bytes.saturating_mul(2);
+        let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
+        if conn.queued() > limit {
+            return Err(SendError::Full);
+        }
+        let Proto::Http(h) = &mut conn.proto else {
+            return Err(SendError::WrongState);
+        };
+        if !matches!(h.pending, Pending::Stream) || conn.lingering.is_some() {
+            return Err(SendError::WrongState);
+        }
+        h.http
+            .send_body(data, &mut self.scratch)
+            .map_err(|_| SendError::WrongState)?;
+        self.flush(key);
+        self.settle(key);
+        Ok(())
+    }
+
+    /// Ends an open streaming response.
+    pub fn stream_end(&mut self, key: u64) -> Result<(), SendError> {
+        let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
+        let Proto::Http(h) = &mut conn.proto else {
+            return Err(SendError::WrongState);
+        };
+        if !matches!(h.pending, Pending::Stream) {
+            return Err(SendError::WrongState);
+        }
+        h.http
+            .send_end(&[], &mut self.scratch)
+            .map_err(|_| SendError::WrongState)?;
+        h.pending = Pending::None;
+        conn.app_owned = false;
+        self.flush(key);
+        self.resume.push(key);
+        self.settle(key);
+        Ok(())
+    }
+
+    /// Answers a deferred request.
+    pub fn respond_deferred(&mut self, key: u64, response: &Response) -> Result<(), SendError> {
+        let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
+        let Proto::Http(h) = &conn.proto else {
+            return Err(SendError::WrongState);
+        };
+        if !matches!(h.pending, Pending::Deferred { .. }) {
+            return Err(SendError::WrongState);
+        }
+        self.respond(key, response)
+    }
+
+    /// Sends a WebSocket message.
+    pub fn ws_send(&mut self, key: u64, text: bool, data: &[u8]) -> Result<(), SendError> {
+        let limit = self.limits.write_queue_bytes.saturating_mul(2);
+        let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
+        if conn.queued() > limit {
+            return Err(SendError::Full);
+        }
+        let Proto::Ws(w) = &mut conn.proto else {
+            return Err(SendError::WrongState);
+        };
+        let sent = if text {
+            // The application hands us text it checked; binary otherwise.
+            match std::str::from_utf8(data) {
+                Ok(t) => w.send_text(t, &mut self.scratch),
+                Err(_) => return Err(SendError::WrongState),
+            }
+        } else {
+            w.send_binary(data, &mut self.scratch)
+        };
+        sent.map_err(|_| SendError::WrongState)?;
+        self.flush(key);
+        self.settle(key);
+        Ok(())
+    }
+
+    /// Starts the WebSocket closing handshake.
+    pub fn ws_close(
+        &mut self,
+        key: u64,
+        code: ws::CloseCode,
+        reason: &str,
+    ) -> Result<(), SendError> {
+        let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
+        let Proto::Ws(w) = &mut conn.proto else {
+            return Err(SendError::WrongState);
+        };
+        w.send_close(Some(code), reason, &mut self.scratch)
+            .map_err(|_| SendError::WrongState)?;
+        self.flush(key);
+        self.settle(key);
+        Ok(())
+    }
+}
+
+/// Calls `f` with the response fields plus `Date` (unless the application set one), without
+/// allocating for up to 15 fields.
+fn with_fields<R>(
+    headers: &[(Cow<'static, str>, Cow<'static, [u8]>)],
+    date: &[u8],
+    f: impl FnOnce(&[(&str, &[u8])]) -> R,
+) -> R {
+    const STACK: usize = 16;
+    let has_date = headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("date"));
+    if headers.len() < STACK {
+        let mut fields: [(&str, &[u8]); STACK] = [("", &[]); STACK];
+        for (slot, (n, v)) in fields.iter_mut().zip(headers) {
+            *slot = (n, v);
+        }
+        let mut n = headers.len();
+        if !has_date {
+            fields[n] = ("Date", date);
+            n += 1;
+        }
+        f(&fields[..n])
+    } else {
+        let mut fields: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (&**n, &**v)).collect();
+        if !has_date {
+            fields.push(("Date", date));
+        }
+        f(&fields)
+    }
+}

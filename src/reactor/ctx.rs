@@ -1,0 +1,105 @@
+//! [`Ctx`]: what an application callback can do to connections on its worker.
+
+use super::Handle;
+use super::core::{Core, Proto, SendError};
+use crate::server::{ConnId, Response};
+use crate::time::Instant;
+use crate::ws::CloseCode;
+
+/// The application's view of its worker during a callback.
+///
+/// Every method takes a [`ConnId`]; an id whose connection has closed gets
+/// [`SendError::Gone`], never another connection.
+pub struct Ctx<'w, N: Send + Sync + 'static> {
+    pub(crate) core: &'w mut Core,
+    pub(crate) handle: &'w Handle<N>,
+    pub(crate) current: Option<ConnId>,
+}
+
+impl<N: Send + Sync + 'static> Ctx<'_, N> {
+    /// The connection this callback is about, if any (none for notices).
+    pub fn conn(&self) -> Option<ConnId> {
+        self.current
+    }
+
+    /// The worker's clock, read once per loop iteration.
+    pub fn now(&self) -> Instant {
+        self.core.now
+    }
+
+    /// The server's handle: broadcast notices, shut down.
+    pub fn handle(&self) -> &Handle<N> {
+        self.handle
+    }
+
+    /// Sends a text message on a WebSocket connection.
+    ///
+    /// # Errors
+    /// [`SendError`] if the connection is gone, not a WebSocket, or not keeping up.
+    pub fn send_text(&mut self, conn: ConnId, text: &str) -> Result<(), SendError> {
+        self.core.ws_send(conn.0, true, text.as_bytes())
+    }
+
+    /// Sends a binary message on a WebSocket connection.
+    ///
+    /// # Errors
+    /// As [`Ctx::send_text`].
+    pub fn send_binary(&mut self, conn: ConnId, data: &[u8]) -> Result<(), SendError> {
+        self.core.ws_send(conn.0, false, data)
+    }
+
+    /// Starts the closing handshake on a WebSocket (RFC 6455 §7.1.2).
+    ///
+    /// # Errors
+    /// As [`Ctx::send_text`].
+    pub fn close_ws(
+        &mut self,
+        conn: ConnId,
+        code: CloseCode,
+        reason: &str,
+    ) -> Result<(), SendError> {
+        self.core.ws_close(conn.0, code, reason)
+    }
+
+    /// Writes body bytes of a streaming response ([`crate::server::Reply::Stream`]).
+    ///
+    /// # Errors
+    /// As [`Ctx::send_text`].
+    pub fn stream_write(&mut self, conn: ConnId, data: &[u8]) -> Result<(), SendError> {
+        self.core.stream_write(conn.0, data)
+    }
+
+    /// Ends a streaming response.
+    ///
+    /// # Errors
+    /// As [`Ctx::send_text`].
+    pub fn stream_end(&mut self, conn: ConnId) -> Result<(), SendError> {
+        self.core.stream_end(conn.0)
+    }
+
+    /// Answers a deferred request ([`crate::server::Reply::Defer`]).
+    ///
+    /// # Errors
+    /// As [`Ctx::send_text`].
+    pub fn respond(&mut self, conn: ConnId, response: &Response) -> Result<(), SendError> {
+        self.core.respond_deferred(conn.0, response)
+    }
+
+    /// Bytes queued for the connection and not yet taken by its socket.
+    pub fn queued_bytes(&self, conn: ConnId) -> Option<usize> {
+        self.core.slab.get(conn.0).map(|c| c.queued())
+    }
+
+    /// Whether the connection is open and is a WebSocket.
+    pub fn is_websocket(&self, conn: ConnId) -> bool {
+        self.core
+            .slab
+            .get(conn.0)
+            .is_some_and(|c| matches!(c.proto, Proto::Ws(_)))
+    }
+
+    /// Drops the connection at once (no closing handshake).
+    pub fn close(&mut self, conn: ConnId) {
+        self.core.close_now(conn.0);
+    }
+}

@@ -1,0 +1,239 @@
+//! The reactor: a thin mio event loop that drives the sans-IO machines. It is the only place
+//! that names sockets or a clock.
+//!
+//! Each worker thread owns a `mio::Poll`, a slab of connections and one timer heap. All
+//! workers share the listening socket (each through its own descriptor) and take connections
+//! as they come. A connection owns no read buffer while idle: input is read into the worker's
+//! buffer and only an unconsumed tail (a split frame header, a partial request head) is kept.
+//! Output goes straight to the socket; only what the socket does not take is queued.
+//!
+//! Defences, all from [`Limits`]: the header deadline and idle timeout and slow-body rate (in
+//! the HTTP machine, driven by the timers here), slow readers (stop reading while the write
+//! queue is over `write_queue_bytes`; drop after `slow_consumer_timeout`), `max_connections`,
+//! and accept back-off when the process is out of descriptors.
+//!
+//! ```no_run
+//! use pushwire::reactor::Server;
+//! use pushwire::server::{App, Ctx, Reply, Response};
+//! use pushwire::http::Request;
+//!
+//! struct Hello;
+//! impl App for Hello {
+//!     type Local = ();
+//!     type Notice = ();
+//!     fn local(&self) {}
+//!     fn request(&self, _: &mut (), _: &Request<'_>, _: &[u8], _: &mut Ctx<'_, ()>) -> Reply {
+//!         Response::text("Hello, World!").into()
+//!     }
+//! }
+//!
+//! let server = Server::builder().bind("127.0.0.1:8080").threads(2).build(Hello)?;
+//! server.run()?;
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+mod core;
+mod ctx;
+mod slab;
+mod timers;
+mod worker;
+
+pub use self::core::SendError;
+pub use ctx::Ctx;
+
+use self::core::Core;
+use crate::limits::Limits;
+use crate::server::App;
+use mio::{Interest, Poll, Waker};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use worker::{LISTENER, WAKER, Worker};
+
+/// The size of each worker's read buffer, and how much unconsumed input a connection may hold
+/// before reading from it pauses.
+pub(crate) const READ_CHUNK: usize = 64 * 1024;
+
+/// Builds a [`Server`].
+#[derive(Debug)]
+pub struct Builder {
+    addr: Vec<SocketAddr>,
+    threads: usize,
+    limits: Limits,
+}
+
+impl Builder {
+    /// The address to listen on (default `127.0.0.1:8080`).
+    pub fn bind(mut self, addr: impl ToSocketAddrs) -> Self {
+        self.addr = addr
+            .to_socket_addrs()
+            .map(|a| a.collect())
+            .unwrap_or_default();
+        self
+    }
+
+    /// Worker threads (default: the available cores).
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
+    }
+
+    /// The limits every connection is held to.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Binds the listening socket and prepares the workers.
+    ///
+    /// # Errors
+    /// The bind or poll setup failed.
+    pub fn build<A: App>(self, app: A) -> io::Result<Server<A>> {
+        let listener = std::net::TcpListener::bind(&self.addr[..])?;
+        listener.set_nonblocking(true)?;
+        let local_addr = listener.local_addr()?;
+        let mut polls = Vec::new();
+        let mut wakers = Vec::new();
+        let mut listeners = Vec::new();
+        for _ in 0..self.threads {
+            let poll = Poll::new()?;
+            let mut l = mio::net::TcpListener::from_std(listener.try_clone()?);
+            poll.registry()
+                .register(&mut l, LISTENER, Interest::READABLE)?;
+            wakers.push(Waker::new(poll.registry(), WAKER)?);
+            polls.push(poll);
+            listeners.push(l);
+        }
+        let open = Arc::new(AtomicUsize::new(0));
+        let shared = Arc::new(Shared {
+            queues: (0..self.threads).map(|_| Mutex::new(Vec::new())).collect(),
+            wakers,
+            shutdown: AtomicBool::new(false),
+        });
+        let handle = Handle { shared, local_addr };
+        let app = Arc::new(app);
+        let clock = std::time::Instant::now();
+        let workers = polls
+            .into_iter()
+            .zip(listeners)
+            .enumerate()
+            .map(|(index, (poll, listener))| Worker {
+                app: app.clone(),
+                poll,
+                listener,
+                core: Core::new(self.limits.clone(), open.clone()),
+                handle: handle.clone(),
+                index,
+                clock,
+            })
+            .collect();
+        Ok(Server { workers, handle })
+    }
+}
+
+/// A bound server, ready to run.
+pub struct Server<A: App> {
+    workers: Vec<Worker<A>>,
+    handle: Handle<A::Notice>,
+}
+
+impl Server<crate::server::NoApp> {
+    /// A builder with the defaults.
+    pub fn builder() -> Builder {
+        Builder {
+            addr: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl<A: App> Server<A> {
+    /// A handle for other threads: notices, shutdown, the bound address.
+    pub fn handle(&self) -> Handle<A::Notice> {
+        self.handle.clone()
+    }
+
+    /// The address the server listens on (useful after binding port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.handle.local_addr
+    }
+
+    /// Runs every worker until a graceful shutdown completes.
+    ///
+    /// # Errors
+    /// A worker's poll failed.
+    pub fn run(self) -> io::Result<()> {
+        let threads: Vec<_> = self
+            .workers
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| {
+                std::thread::Builder::new()
+                    .name(format!("pushwire-{i}"))
+                    .spawn(move || w.run())
+            })
+            .collect::<io::Result<_>>()?;
+        let mut result = Ok(());
+        for t in threads {
+            match t.join() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => result = Err(e),
+                Err(_) => result = Err(io::Error::other("a worker panicked")),
+            }
+        }
+        result
+    }
+}
+
+pub(crate) struct Shared<N> {
+    pub queues: Vec<Mutex<Vec<Arc<N>>>>,
+    wakers: Vec<Waker>,
+    pub shutdown: AtomicBool,
+}
+
+/// A cloneable, `Send` handle to a running server.
+pub struct Handle<N> {
+    pub(crate) shared: Arc<Shared<N>>,
+    local_addr: SocketAddr,
+}
+
+impl<N> Clone for Handle<N> {
+    fn clone(&self) -> Self {
+        Handle {
+            shared: self.shared.clone(),
+            local_addr: self.local_addr,
+        }
+    }
+}
+
+impl<N: Send + Sync + 'static> Handle<N> {
+    /// Delivers `notice` to [`App::notice`] on every worker (including the caller's).
+    pub fn notify(&self, notice: N) {
+        let notice = Arc::new(notice);
+        for (queue, waker) in self.shared.queues.iter().zip(&self.shared.wakers) {
+            let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+            let was_empty = q.is_empty();
+            q.push(notice.clone());
+            drop(q);
+            if was_empty {
+                let _ = waker.wake();
+            }
+        }
+    }
+
+    /// Starts a graceful shutdown: stop accepting, finish in-flight responses, close
+    /// WebSockets with 1001, drain writes; [`Server::run`] then returns.
+    pub fn shutdown(&self) {
+        self.shared.shutdown.store(true, Ordering::Release);
+        for waker in &self.shared.wakers {
+            let _ = waker.wake();
+        }
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+}

@@ -1,0 +1,618 @@
+//! One worker: a `mio::Poll`, its connections, its timers, and the application's local state.
+//!
+//! Each loop iteration reads the clock once, handles readiness (accept, read, write), the
+//! waker (notices and shutdown), then due timers, then the follow-ups that callbacks queued
+//! (connections to resume, connections whose end the application must hear about).
+
+use super::core::{Conn, Core, Pending, Proto};
+use super::{Ctx, Handle, READ_CHUNK};
+use crate::http;
+use crate::server::{App, ConnId, Message, Response};
+use crate::time::Instant;
+use crate::ws;
+use mio::net::TcpListener;
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, Read};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub(crate) const LISTENER: Token = Token(0);
+pub(crate) const WAKER: Token = Token(1);
+
+/// Reads per readiness event before other connections get a turn.
+const READS_PER_TURN: usize = 8;
+
+pub(crate) struct Worker<A: App> {
+    pub app: Arc<A>,
+    pub poll: Poll,
+    pub listener: TcpListener,
+    pub core: Core,
+    pub handle: Handle<A::Notice>,
+    pub index: usize,
+    pub clock: std::time::Instant,
+}
+
+struct Running<A: App> {
+    app: Arc<A>,
+    local: A::Local,
+    poll: Poll,
+    listener: Option<TcpListener>,
+    core: Core,
+    handle: Handle<A::Notice>,
+    index: usize,
+    clock: std::time::Instant,
+    rbuf: Vec<u8>,
+    accept_paused_until: Option<Instant>,
+    shutdown_deadline: Option<Instant>,
+}
+
+impl<A: App> Worker<A> {
+    pub fn run(self) -> io::Result<()> {
+        let local = self.app.local();
+        let mut running = Running {
+            app: self.app,
+            local,
+            poll: self.poll,
+            listener: Some(self.listener),
+            core: self.core,
+            handle: self.handle,
+            index: self.index,
+            clock: self.clock,
+            rbuf: vec![0; READ_CHUNK],
+            accept_paused_until: None,
+            shutdown_deadline: None,
+        };
+        running.run()
+    }
+}
+
+impl<A: App> Running<A> {
+    fn run(&mut self) -> io::Result<()> {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    return Err(e);
+                }
+            }
+            self.tick();
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => self.accept(),
+                    WAKER => self.on_wake(),
+                    Token(key) => {
+                        let key = key as u64;
+                        if event.is_writable() {
+                            self.on_writable(key);
+                        }
+                        if event.is_readable() || event.is_read_closed() || event.is_error() {
+                            self.on_readable(key);
+                        }
+                    }
+                }
+                self.follow_up();
+            }
+            if self.accept_paused_until.is_some_and(|t| self.core.now >= t) {
+                self.accept_paused_until = None;
+                self.accept();
+            }
+            self.run_timers();
+            self.follow_up();
+            if let Some(deadline) = self.shutdown_deadline {
+                if self.core.slab.len() == 0 || self.core.now >= deadline {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Reads the clocks, once per iteration.
+    fn tick(&mut self) {
+        self.core.now = Instant::from_micros(self.clock.elapsed().as_micros() as u64);
+        self.core.unix_secs = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+    }
+
+    /// How long to sleep: until the earliest deadline, or indefinitely (an idle server uses no
+    /// CPU).
+    fn poll_timeout(&mut self) -> Option<Duration> {
+        self.tick();
+        let mut next = self.core.timers.next_deadline();
+        for t in [self.accept_paused_until, self.shutdown_deadline]
+            .into_iter()
+            .flatten()
+        {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        if !self.core.resume.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        next.map(|t| {
+            // Round up to whole milliseconds so an almost-due timer does not spin.
+            let wait = t.saturating_duration_since(self.core.now);
+            let ms = wait.as_micros().div_ceil(1000);
+            Duration::from_millis(ms as u64)
+        })
+    }
+
+    fn ctx(&mut self, current: Option<ConnId>) -> (&A, &mut A::Local, Ctx<'_, A::Notice>) {
+        (
+            &self.app,
+            &mut self.local,
+            Ctx {
+                core: &mut self.core,
+                handle: &self.handle,
+                current,
+            },
+        )
+    }
+
+    fn accept(&mut self) {
+        let Some(listener) = self.listener.as_ref() else {
+            return;
+        };
+        loop {
+            match listener.accept() {
+                Ok((socket, _)) => {
+                    let open = self.core.open_connections.fetch_add(1, Ordering::Relaxed) + 1;
+                    if open > self.core.limits.max_connections {
+                        self.core.open_connections.fetch_sub(1, Ordering::Relaxed);
+                        drop(socket);
+                        continue;
+                    }
+                    let _ = socket.set_nodelay(true);
+                    let conn = Conn::new(socket, self.core.now, &self.core.limits);
+                    let key = self.core.slab.insert(conn);
+                    let registered = match self.core.slab.get_mut(key) {
+                        Some(conn) => self.poll.registry().register(
+                            &mut conn.socket,
+                            Token(key as usize),
+                            Interest::READABLE | Interest::WRITABLE,
+                        ),
+                        None => Ok(()),
+                    };
+                    if registered.is_err() {
+                        self.core.close_now(key);
+                        continue;
+                    }
+                    self.core.rearm(key);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::Interrupted | io::ErrorKind::ConnectionAborted
+                    ) =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    // EMFILE / ENFILE / ENOBUFS: no descriptor or memory for a new connection.
+                    // The connection stays in the backlog; try again shortly instead of
+                    // spinning on an accept that keeps failing.
+                    let _ = e;
+                    self.accept_paused_until = Some(self.core.now + Duration::from_millis(100));
+                    break;
+                }
+            }
+        }
+    }
+
+    fn on_writable(&mut self, key: u64) {
+        let was_behind = self
+            .core
+            .slab
+            .get(key)
+            .is_some_and(|c| c.behind_since.is_some());
+        self.core.write_queued(key);
+        self.core.settle(key);
+        if was_behind || self.core.slab.get(key).is_some_and(|c| c.read_pending) {
+            self.core.resume.push(key);
+        }
+    }
+
+    fn on_readable(&mut self, key: u64) {
+        for _ in 0..READS_PER_TURN {
+            let Some(conn) = self.core.slab.get_mut(key) else {
+                return;
+            };
+            if conn.lingering.is_some() {
+                // Closing: read and discard until the peer's EOF.
+                loop {
+                    match conn.socket.read(&mut self.rbuf) {
+                        Ok(0) => return self.core.close_now(key),
+                        Ok(_) => {}
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                        Err(_) => return self.core.close_now(key),
+                    }
+                }
+            }
+            if conn.read_paused(&self.core.limits) {
+                conn.read_pending = true;
+                return;
+            }
+            conn.read_pending = false;
+            match conn.socket.read(&mut self.rbuf) {
+                Ok(0) => return self.on_eof(key),
+                Ok(n) => self.feed_input(key, n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(_) => return self.core.close_now(key),
+            }
+        }
+        // Still readable: give others a turn, come back next iteration.
+        if let Some(conn) = self.core.slab.get_mut(key) {
+            conn.read_pending = true;
+            self.core.resume.push(key);
+        }
+    }
+
+    /// `n` new bytes are at the start of the read buffer.
+    fn feed_input(&mut self, key: u64, n: usize) {
+        let Some(conn) = self.core.slab.get_mut(key) else {
+            return;
+        };
+        if conn.inbuf.is_empty() {
+            // The common case: parse straight from the shared buffer, keep only the rest.
+            let consumed = process(
+                &*self.app,
+                &mut self.local,
+                &mut self.core,
+                &self.handle,
+                key,
+                &mut self.rbuf[..n],
+            );
+            if consumed < n {
+                if let Some(conn) = self.core.slab.get_mut(key) {
+                    if conn.lingering.is_none() {
+                        conn.inbuf.extend_from_slice(&self.rbuf[consumed..n]);
+                    }
+                }
+            }
+        } else {
+            let mut data = std::mem::take(&mut conn.inbuf);
+            data.extend_from_slice(&self.rbuf[..n]);
+            self.reprocess(key, data);
+        }
+        self.core.settle(key);
+    }
+
+    /// Offers buffered input to the machine again and keeps what it leaves.
+    fn reprocess(&mut self, key: u64, mut data: Vec<u8>) {
+        let consumed = process(
+            &*self.app,
+            &mut self.local,
+            &mut self.core,
+            &self.handle,
+            key,
+            &mut data,
+        );
+        data.drain(..consumed.min(data.len()));
+        if let Some(conn) = self.core.slab.get_mut(key) {
+            if conn.lingering.is_none() && !data.is_empty() {
+                conn.inbuf = data;
+            }
+        }
+    }
+
+    fn on_eof(&mut self, key: u64) {
+        let now = self.core.now;
+        let Some(conn) = self.core.slab.get_mut(key) else {
+            return;
+        };
+        match &mut conn.proto {
+            Proto::Http(h) => {
+                let _ = h.http.feed_eof(now, &mut self.core.scratch);
+                // A client that leaves a stream or a parked request is gone.
+                let holds = matches!(h.pending, Pending::Stream | Pending::Deferred { .. });
+                if holds || h.http.is_closed() || conn.queued() == 0 {
+                    self.core.scratch.clear();
+                    return self.core.close_now(key);
+                }
+            }
+            Proto::Ws(w) => {
+                let _ = w.feed_eof(now);
+                return self.core.close_now(key);
+            }
+        }
+        self.core.flush(key);
+        self.core.settle(key);
+    }
+
+    /// Notices from other threads, and the shutdown request.
+    fn on_wake(&mut self) {
+        let notices = {
+            let mut queue = self.handle.shared.queues[self.index]
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            std::mem::take(&mut *queue)
+        };
+        for notice in notices {
+            let (app, local, mut cx) = self.ctx(None);
+            app.notice(local, &notice, &mut cx);
+            self.follow_up();
+        }
+        if self.handle.shared.shutdown.load(Ordering::Acquire) && self.shutdown_deadline.is_none() {
+            self.begin_shutdown();
+        }
+    }
+
+    /// Graceful shutdown: stop accepting, close WebSockets with 1001, end streams, answer
+    /// parked requests, let in-flight responses finish, and wait for writes to drain.
+    fn begin_shutdown(&mut self) {
+        self.shutdown_deadline = Some(self.core.now + self.core.limits.linger_timeout);
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.poll.registry().deregister(&mut listener);
+        }
+        for key in self.core.slab.keys() {
+            let Some(conn) = self.core.slab.get_mut(key) else {
+                continue;
+            };
+            match &mut conn.proto {
+                Proto::Ws(_) => {
+                    let _ =
+                        self.core
+                            .ws_close(key, ws::CloseCode::GOING_AWAY, "server shutting down");
+                }
+                Proto::Http(h) => {
+                    h.http.close_after_response();
+                    match h.pending {
+                        Pending::Stream => {
+                            let _ = self.core.stream_end(key);
+                        }
+                        Pending::Deferred { .. } => {
+                            let _ = self.core.respond(key, &Response::new(503));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            self.core.settle(key);
+        }
+    }
+
+    fn run_timers(&mut self) {
+        while let Some((at, key)) = self.core.timers.pop_due(self.core.now) {
+            let Some(conn) = self.core.slab.get_mut(key) else {
+                continue;
+            };
+            if conn.scheduled != Some(at) {
+                continue; // superseded by an earlier entry
+            }
+            conn.scheduled = None;
+            self.on_timer(key);
+            self.core.settle(key);
+            self.follow_up();
+        }
+    }
+
+    fn on_timer(&mut self, key: u64) {
+        let now = self.core.now;
+        let limits = &self.core.limits;
+        let Some(conn) = self.core.slab.get_mut(key) else {
+            return;
+        };
+        if conn.lingering.is_some_and(|t| now >= t) {
+            return self.core.close_now(key);
+        }
+        if conn
+            .behind_since
+            .is_some_and(|t| now >= t + limits.slow_consumer_timeout)
+        {
+            // A consumer that stayed behind too long: drop it (an SSE client resumes with
+            // Last-Event-ID).
+            return self.core.close_now(key);
+        }
+        let mut deferred_due = false;
+        match &mut conn.proto {
+            Proto::Http(h) => {
+                h.http.handle_timeout(now, &mut self.core.scratch);
+                if let Pending::Deferred { deadline: Some(d) } = h.pending {
+                    deferred_due = now >= d;
+                }
+            }
+            Proto::Ws(w) => w.handle_timeout(now, &mut self.core.scratch),
+        }
+        self.core.flush(key);
+        if deferred_due {
+            let (app, local, mut cx) = self.ctx(Some(ConnId(key)));
+            let response = app.deferred_timeout(local, ConnId(key), &mut cx);
+            let _ = self.core.respond(key, &response);
+        }
+    }
+
+    /// Runs what callbacks queued: `App::closed` for ended connections, and input for
+    /// connections that may read again.
+    fn follow_up(&mut self) {
+        loop {
+            if let Some(key) = self.core.dead.pop() {
+                let (app, local, mut cx) = self.ctx(None);
+                app.closed(local, ConnId(key), &mut cx);
+                continue;
+            }
+            if let Some(key) = self.core.resume.pop() {
+                let Some(conn) = self.core.slab.get_mut(key) else {
+                    continue;
+                };
+                if conn.read_paused(&self.core.limits) {
+                    continue;
+                }
+                let data = std::mem::take(&mut conn.inbuf);
+                if !data.is_empty() {
+                    self.reprocess(key, data);
+                    self.core.settle(key);
+                }
+                // Edge-triggered readiness may have fired while we were not reading.
+                self.on_readable(key);
+                continue;
+            }
+            break;
+        }
+    }
+}
+
+/// Offers `input` to connection `key`'s machine until it stops, calling the application for
+/// each request and message. Returns how many bytes were consumed.
+fn process<A: App>(
+    app: &A,
+    local: &mut A::Local,
+    core: &mut Core,
+    handle: &Handle<A::Notice>,
+    key: u64,
+    input: &mut [u8],
+) -> usize {
+    let mut pos = 0;
+    loop {
+        let now = core.now;
+        let Some(conn) = core.slab.get_mut(key) else {
+            return input.len();
+        };
+        if conn.lingering.is_some() {
+            return input.len();
+        }
+        // A slow reader gets no new work: pipelined requests wait until its queue drains.
+        if conn.queued() > core.limits.write_queue_bytes {
+            return pos;
+        }
+        let rest = input.get_mut(pos..).unwrap_or_default();
+        match &mut conn.proto {
+            Proto::Http(h) => {
+                let step = match h.http.feed(now, rest, &mut core.scratch) {
+                    Ok(step) => step,
+                    Err(_) => {
+                        // The machine wrote the error response and ignores the rest.
+                        core.flush(key);
+                        core.settle(key);
+                        return input.len();
+                    }
+                };
+                let consumed = step.consumed;
+                let progressed = consumed > 0 || step.event.is_some();
+                match step.event {
+                    Some(http::Event::Request(request)) => {
+                        pos += consumed;
+                        if request.expect_continue {
+                            // Within the limits (the machine refused larger bodies with 413):
+                            // ask for the body.
+                            let _ = h.http.accept_body(&mut core.scratch);
+                        }
+                        let has_body = !matches!(
+                            request.body,
+                            http::BodyKind::None | http::BodyKind::Length(0)
+                        );
+                        if has_body {
+                            let capacity = match request.body {
+                                http::BodyKind::Length(n) => n.min(64 * 1024) as usize,
+                                _ => 0,
+                            };
+                            h.pending = Pending::Body {
+                                head: request.to_owned_request(),
+                                body: Vec::with_capacity(capacity),
+                            };
+                        }
+                        core.flush(key);
+                        if !has_body {
+                            let reply = app.request(
+                                local,
+                                &request,
+                                &[],
+                                &mut Ctx {
+                                    core: &mut *core,
+                                    handle,
+                                    current: Some(ConnId(key)),
+                                },
+                            );
+                            core.apply_reply(key, reply, &request);
+                        }
+                    }
+                    Some(http::Event::Data(data)) => {
+                        pos += consumed;
+                        if let Pending::Body { body, .. } = &mut h.pending {
+                            body.extend_from_slice(data);
+                        }
+                    }
+                    Some(http::Event::End) => {
+                        pos += consumed;
+                        if let Pending::Body { head, body } =
+                            std::mem::replace(&mut h.pending, Pending::None)
+                        {
+                            let request = head.as_request();
+                            let reply = app.request(
+                                local,
+                                &request,
+                                &body,
+                                &mut Ctx {
+                                    core: &mut *core,
+                                    handle,
+                                    current: Some(ConnId(key)),
+                                },
+                            );
+                            core.apply_reply(key, reply, &request);
+                        }
+                    }
+                    Some(http::Event::Upgraded { .. }) => {
+                        // The leftover is `input[pos..]`: the WebSocket machine reads it next.
+                        let Pending::Upgrading(proof) =
+                            std::mem::replace(&mut h.pending, Pending::None)
+                        else {
+                            core.close_now(key);
+                            return input.len();
+                        };
+                        let mut ws = ws::Connection::new(proof, &core.limits);
+                        ws.start(now);
+                        conn.proto = Proto::Ws(ws);
+                        continue;
+                    }
+                    _ => pos += consumed,
+                }
+                core.flush(key);
+                if !progressed {
+                    break;
+                }
+            }
+            Proto::Ws(w) => {
+                let step = match w.feed(now, rest, &mut core.scratch) {
+                    Ok(step) => step,
+                    Err(_) => {
+                        core.flush(key);
+                        core.settle(key);
+                        return input.len();
+                    }
+                };
+                pos += step.consumed;
+                let progressed = step.consumed > 0 || step.event.is_some();
+                let mut cx = Ctx {
+                    core: &mut *core,
+                    handle,
+                    current: Some(ConnId(key)),
+                };
+                match step.event {
+                    Some(ws::Event::Text(text)) => {
+                        app.ws_message(local, Message::Text(&text), &mut cx)
+                    }
+                    Some(ws::Event::Binary(data)) => {
+                        app.ws_message(local, Message::Binary(&data), &mut cx)
+                    }
+                    _ => {}
+                }
+                if let Some(Conn {
+                    proto: Proto::Ws(w),
+                    ..
+                }) = core.slab.get_mut(key)
+                {
+                    w.poll_transmit(&mut core.scratch);
+                }
+                core.flush(key);
+                if !progressed {
+                    break;
+                }
+            }
+        }
+    }
+    core.settle(key);
+    pos
+}
