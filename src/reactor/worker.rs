@@ -537,9 +537,13 @@ fn process<A: App>(
                     }
                     Some(http::Event::End) => {
                         pos += consumed;
-                        if let Pending::Body { head, body } =
-                            std::mem::replace(&mut h.pending, Pending::None)
-                        {
+                        let collected = match h.pending {
+                            Pending::Body { .. } => {
+                                std::mem::replace(&mut h.pending, Pending::None)
+                            }
+                            _ => Pending::None,
+                        };
+                        if let Pending::Body { head, body } = collected {
                             let request = head.as_request();
                             let reply = app.request(
                                 local,

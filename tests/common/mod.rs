@@ -191,3 +191,284 @@ pub fn drive_ws(
     }
     (events, out, None, consumed)
 }
+
+// ----- loopback helpers -----
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+/// A server running on its own threads for one test; shut down gracefully on drop.
+pub struct TestServer<N: Send + Sync + 'static> {
+    pub addr: SocketAddr,
+    pub handle: pushwire::reactor::Handle<N>,
+    thread: Option<std::thread::JoinHandle<std::io::Result<()>>>,
+}
+
+impl<N: Send + Sync + 'static> TestServer<N> {
+    pub fn start<A: pushwire::server::App<Notice = N>>(
+        app: A,
+        limits: Limits,
+        threads: usize,
+    ) -> Self {
+        let server = pushwire::reactor::Server::builder()
+            .bind("127.0.0.1:0")
+            .threads(threads)
+            .limits(limits)
+            .build(app)
+            .expect("bind");
+        let addr = server.local_addr();
+        let handle = server.handle();
+        let thread = Some(std::thread::spawn(move || server.run()));
+        TestServer {
+            addr,
+            handle,
+            thread,
+        }
+    }
+
+    /// Shuts down and waits for `run` to return.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.handle.shutdown();
+        self.thread.take().unwrap().join().unwrap()
+    }
+}
+
+impl<N: Send + Sync + 'static> Drop for TestServer<N> {
+    fn drop(&mut self) {
+        if let Some(t) = self.thread.take() {
+            self.handle.shutdown();
+            let _ = t.join();
+        }
+    }
+}
+
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.set_nodelay(true).unwrap();
+    s
+}
+
+/// A parsed response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| &v[..])
+    }
+}
+
+/// An HTTP client over a blocking socket, built on the crate's client machine.
+pub struct Client {
+    pub stream: TcpStream,
+    pub http: http::client::Connection,
+    pub buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn new(addr: SocketAddr) -> Self {
+        Client {
+            stream: connect(addr),
+            http: http::client::Connection::new(&Limits::default()),
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, method: &str, target: &str, body: Option<&[u8]>) {
+        let mut out = Vec::new();
+        let framing = match body {
+            Some(b) => http::client::RequestBody::Length(b.len() as u64),
+            None => http::client::RequestBody::Empty,
+        };
+        self.http
+            .send_request(method, target, &[("Host", b"test")], framing, &mut out)
+            .unwrap();
+        if let Some(b) = body {
+            if !b.is_empty() {
+                self.http.send_body(b, &mut out).unwrap();
+            }
+        }
+        self.stream.write_all(&out).unwrap();
+    }
+
+    /// Reads one complete response (1xx interim heads are skipped).
+    pub fn recv(&mut self) -> Option<Resp> {
+        let mut resp: Option<Resp> = None;
+        loop {
+            loop {
+                let step = self.http.feed(&self.buf).ok()?;
+                let consumed = step.consumed;
+                let progressed = consumed > 0 || step.event.is_some();
+                let mut done = false;
+                match step.event {
+                    Some(http::client::Event::Response(r)) if r.status >= 200 => {
+                        resp = Some(Resp {
+                            status: r.status,
+                            headers: r
+                                .headers()
+                                .map(|(n, v)| (n.to_string(), v.to_vec()))
+                                .collect(),
+                            body: Vec::new(),
+                        });
+                    }
+                    Some(http::client::Event::Data(d)) => resp.as_mut()?.body.extend_from_slice(d),
+                    Some(http::client::Event::End) => done = true,
+                    _ => {}
+                }
+                self.buf.drain(..consumed);
+                if done {
+                    return resp;
+                }
+                if !progressed {
+                    break;
+                }
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => {
+                    let _ = self.http.feed_eof();
+                    return if matches!(self.http.poll_event(), Some(http::client::Event::End)) {
+                        resp
+                    } else {
+                        None
+                    };
+                }
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
+    pub fn get(&mut self, target: &str) -> Resp {
+        self.send("GET", target, None);
+        self.recv().expect("a response")
+    }
+}
+
+/// Whether the peer closed the connection (EOF or reset) within the read timeout.
+pub fn closed_by_peer(stream: &mut TcpStream) -> bool {
+    let mut chunk = [0u8; 65536];
+    loop {
+        match stream.read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+/// A WebSocket client over a blocking socket, built on the crate's client machines.
+pub struct WsClient {
+    pub stream: TcpStream,
+    pub conn: pushwire::ws::Connection,
+    pub buf: Vec<u8>,
+}
+
+impl WsClient {
+    pub fn connect(addr: SocketAddr, target: &str) -> Self {
+        use pushwire::ws;
+        let mut stream = connect(addr);
+        let handshake = ws::ClientHandshake::new(*b"fedcba9876543210");
+        let mut http = http::client::Connection::new(&Limits::default());
+        let mut out = Vec::new();
+        handshake
+            .send_request("test", target, &[], &[], &mut http, &mut out)
+            .unwrap();
+        stream.write_all(&out).unwrap();
+        let mut buf = Vec::new();
+        let proof;
+        loop {
+            let mut chunk = [0u8; 4096];
+            let n = stream.read(&mut chunk).expect("handshake read");
+            assert!(n > 0, "closed during the handshake");
+            buf.extend_from_slice(&chunk[..n]);
+            let step = http.feed(&buf).unwrap();
+            if let Some(http::client::Event::Response(r)) = step.event {
+                let (p, _) = handshake.verify(&r, &[]).expect("101");
+                proof = Some(p);
+                buf.drain(..step.consumed);
+                break;
+            }
+        }
+        let conn = ws::Connection::new(
+            proof.unwrap(),
+            &Limits {
+                max_message_bytes: 64 << 20,
+                max_frame_bytes: 64 << 20,
+                ..Limits::default()
+            },
+        );
+        WsClient { stream, conn, buf }
+    }
+
+    pub fn send_text(&mut self, text: &str) {
+        let mut out = Vec::new();
+        self.conn.send_text(text, &mut out).unwrap();
+        self.stream.write_all(&out).unwrap();
+    }
+
+    pub fn send_binary(&mut self, data: &[u8]) {
+        let mut out = Vec::new();
+        self.conn.send_binary(data, &mut out).unwrap();
+        self.stream.write_all(&out).unwrap();
+    }
+
+    pub fn close(&mut self, code: u16) {
+        let mut out = Vec::new();
+        self.conn
+            .send_close(Some(pushwire::ws::CloseCode(code)), "", &mut out)
+            .unwrap();
+        self.stream.write_all(&out).unwrap();
+    }
+
+    /// The next event (pongs are sent automatically); `None` when the connection ended.
+    pub fn recv(&mut self) -> Option<WsEv> {
+        use pushwire::ws::Event as E;
+        loop {
+            let mut out = Vec::new();
+            let step = match self.conn.feed(Instant::ZERO, &mut self.buf, &mut out) {
+                Ok(s) => s,
+                Err(_) => return None,
+            };
+            let consumed = step.consumed;
+            let ev = step.event.map(|e| match e {
+                E::Text(t) => WsEv::Text(t.into_owned()),
+                E::Binary(b) => WsEv::Binary(b.into_owned()),
+                E::Ping(p) => WsEv::Ping(p.to_vec()),
+                E::Pong(p) => WsEv::Pong(p.to_vec()),
+                E::Close { code, reason } => WsEv::Close(code.map(|c| c.0), reason.into()),
+                _ => WsEv::Other,
+            });
+            self.buf.drain(..consumed);
+            self.conn.poll_transmit(&mut out);
+            if !out.is_empty() {
+                let _ = self.stream.write_all(&out);
+            }
+            if let Some(ev) = ev {
+                return Some(ev);
+            }
+            if consumed > 0 {
+                continue;
+            }
+            let mut chunk = [0u8; 65536];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}

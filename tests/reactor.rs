@@ -1,0 +1,483 @@
+//! The reactor over real loopback sockets: HTTP/1.1 behaviour, WebSocket, notices, every
+//! defence in `Limits`, many connections, graceful shutdown.
+
+mod common;
+
+use common::{Client, TestServer, WsClient, WsEv, closed_by_peer, connect};
+use pushwire::Limits;
+use pushwire::http::Request;
+use pushwire::server::{App, ConnId, Ctx, Message, Reply, Response};
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// A small application exercising every kind of reply.
+struct TestApp;
+
+#[derive(Default)]
+struct Local {
+    sockets: BTreeSet<ConnId>,
+}
+
+impl App for TestApp {
+    type Local = Local;
+    type Notice = String;
+
+    fn local(&self) -> Local {
+        Local::default()
+    }
+
+    fn request(
+        &self,
+        _: &mut Local,
+        req: &Request<'_>,
+        body: &[u8],
+        cx: &mut Ctx<'_, String>,
+    ) -> Reply {
+        match req.path() {
+            "/" => Response::text("Hello, World!").into(),
+            "/echo" => Response::new(200).body(body.to_vec()).into(),
+            "/ws" => Reply::WebSocket { protocol: None },
+            "/broadcast" => {
+                cx.handle()
+                    .notify(String::from_utf8_lossy(body).into_owned());
+                Response::new(204).into()
+            }
+            "/stream" => Reply::Stream {
+                status: 200,
+                headers: vec![("Content-Type".into(), b"text/plain".as_slice().into())],
+                first: b"start\n".as_slice().into(),
+            },
+            "/defer" => Reply::Defer {
+                timeout: Some(Duration::from_millis(200)),
+            },
+            "/big" => Response::new(200).body(vec![b'x'; 4 << 20]).into(),
+            _ => Response::new(404).into(),
+        }
+    }
+
+    fn ws_message(&self, local: &mut Local, message: Message<'_>, cx: &mut Ctx<'_, String>) {
+        let Some(conn) = cx.conn() else { return };
+        local.sockets.insert(conn);
+        let _ = match message {
+            Message::Text(t) => cx.send_text(conn, t),
+            Message::Binary(b) => cx.send_binary(conn, b),
+        };
+    }
+
+    fn notice(&self, local: &mut Local, notice: &String, cx: &mut Ctx<'_, String>) {
+        for &conn in &local.sockets {
+            let _ = cx.send_text(conn, notice);
+        }
+    }
+
+    fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, String>) {
+        local.sockets.remove(&conn);
+    }
+}
+
+fn server(limits: Limits) -> TestServer<String> {
+    TestServer::start(TestApp, limits, 2)
+}
+
+#[test]
+fn keep_alive_serves_several_requests_on_one_connection() {
+    let s = server(Limits::default());
+    let mut c = Client::new(s.addr);
+    for _ in 0..3 {
+        let r = c.get("/");
+        assert_eq!((r.status, &r.body[..]), (200, &b"Hello, World!"[..]));
+        assert!(r.header("date").is_some());
+    }
+    c.send("POST", "/echo", Some(b"payload"));
+    assert_eq!(c.recv().unwrap().body, b"payload");
+}
+
+#[test]
+fn pipelined_ten_requests_in_one_write_answered_in_order() {
+    let s = server(Limits::default());
+    let mut c = Client::new(s.addr);
+    let mut wire = Vec::new();
+    for i in 0..10 {
+        let body = format!("request {i}");
+        wire.extend_from_slice(
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .as_bytes(),
+        );
+        c.http
+            .send_request(
+                "POST",
+                "/echo",
+                &[("Host", b"t")],
+                pushwire::http::client::RequestBody::Empty,
+                &mut Vec::new(),
+            )
+            .unwrap();
+    }
+    c.stream.write_all(&wire).unwrap();
+    for i in 0..10 {
+        let r = c.recv().expect("response");
+        assert_eq!(r.body, format!("request {i}").as_bytes());
+    }
+}
+
+#[test]
+fn expect_continue_gets_100_before_body() {
+    let s = server(Limits::default());
+    let mut stream = connect(s.addr);
+    stream
+        .write_all(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        )
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let n = stream.read(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"HTTP/1.1 100 Continue\r\n\r\n");
+    stream.write_all(b"hello").unwrap();
+    let mut rest = Vec::new();
+    while !rest.ends_with(b"hello") {
+        let n = stream.read(&mut buf).unwrap();
+        assert!(n > 0);
+        rest.extend_from_slice(&buf[..n]);
+    }
+    assert!(rest.starts_with(b"HTTP/1.1 200 OK\r\n"));
+}
+
+#[test]
+fn chunked_upload_is_reassembled() {
+    let s = server(Limits::default());
+    let mut c = Client::new(s.addr);
+    let mut out = Vec::new();
+    c.http
+        .send_request(
+            "POST",
+            "/echo",
+            &[("Host", b"t")],
+            pushwire::http::client::RequestBody::Chunked,
+            &mut out,
+        )
+        .unwrap();
+    for piece in [&b"chunk"[..], b"ed ", b"upload"] {
+        c.http.send_body(piece, &mut out).unwrap();
+    }
+    c.http.send_end(&[], &mut out).unwrap();
+    for byte in out.chunks(7) {
+        c.stream.write_all(byte).unwrap();
+    }
+    assert_eq!(c.recv().unwrap().body, b"chunked upload");
+}
+
+#[test]
+fn bad_request_gets_400_and_close() {
+    let s = server(Limits::default());
+    let mut stream = connect(s.addr);
+    stream
+        .write_all(
+            b"GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+        )
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = stream.read_to_end(&mut got);
+    assert!(
+        got.starts_with(b"HTTP/1.1 400 Bad Request\r\n"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+}
+
+#[test]
+fn websocket_echo_with_crate_client() {
+    let s = server(Limits::default());
+    let mut ws = WsClient::connect(s.addr, "/ws");
+    ws.send_text("hello");
+    assert_eq!(ws.recv(), Some(WsEv::Text("hello".into())));
+    let big: Vec<u8> = (0..300_000u32).map(|i| i as u8).collect();
+    ws.send_binary(&big);
+    assert_eq!(ws.recv(), Some(WsEv::Binary(big)));
+    ws.close(1000);
+    assert_eq!(ws.recv(), Some(WsEv::Close(Some(1000), String::new())));
+    assert_eq!(
+        ws.recv(),
+        None,
+        "the server closes TCP after the closing handshake"
+    );
+}
+
+#[test]
+fn notice_from_another_thread_reaches_websockets_on_every_worker() {
+    let s = server(Limits::default());
+    let mut clients: Vec<WsClient> = (0..6).map(|_| WsClient::connect(s.addr, "/ws")).collect();
+    for c in &mut clients {
+        c.send_text("join");
+        assert_eq!(c.recv(), Some(WsEv::Text("join".into())));
+    }
+    let handle = s.handle.clone();
+    std::thread::spawn(move || handle.notify("from a thread".into()))
+        .join()
+        .unwrap();
+    for c in &mut clients {
+        assert_eq!(c.recv(), Some(WsEv::Text("from a thread".into())));
+    }
+}
+
+#[test]
+fn stream_and_deferred_replies() {
+    let s = server(Limits::default());
+    let mut c = Client::new(s.addr);
+    let started = Instant::now();
+    let r = c.get("/defer");
+    assert_eq!(r.status, 204);
+    assert!(started.elapsed() >= Duration::from_millis(190));
+    let mut stream = connect(s.addr);
+    stream
+        .write_all(b"GET /stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 512];
+    let n = stream.read(&mut buf).unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.contains("Transfer-Encoding: chunked\r\n"), "{text}");
+    assert!(text.ends_with("6\r\nstart\n\r\n"), "{text}");
+}
+
+#[test]
+fn header_deadline_counts_from_accept_not_per_byte() {
+    let limits = Limits {
+        header_timeout: Duration::from_millis(600),
+        idle_timeout: Duration::from_secs(5),
+        ..Limits::default()
+    };
+    let s = server(limits);
+    let mut stream = connect(s.addr);
+    let started = Instant::now();
+    let mut closed_at = None;
+    // One byte every 100 ms: never a complete head.
+    for byte in b"GET / HTTP/1.1\r\nHost: a\r\nX-Slow: aaaaaaaaaaaaaaa".iter() {
+        if stream.write_all(&[*byte]).is_err() {
+            closed_at = Some(started.elapsed());
+            break;
+        }
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut buf = [0u8; 256];
+        match stream.read(&mut buf) {
+            Ok(n) if n > 0 => {
+                assert!(
+                    buf.starts_with(b"HTTP/1.1 408 "),
+                    "{}",
+                    String::from_utf8_lossy(&buf[..n])
+                );
+                closed_at = Some(started.elapsed());
+                break;
+            }
+            Ok(_) => {
+                closed_at = Some(started.elapsed());
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    let t = closed_at.expect("the slow client was cut off");
+    assert!(
+        t >= Duration::from_millis(550) && t < Duration::from_millis(2000),
+        "{t:?}"
+    );
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed() {
+    let limits = Limits {
+        idle_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let s = server(limits);
+    let mut c = Client::new(s.addr);
+    assert_eq!(c.get("/").status, 200);
+    c.stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let started = Instant::now();
+    assert!(closed_by_peer(&mut c.stream));
+    assert!(started.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn slow_body_is_cut_off_with_408() {
+    let limits = Limits {
+        body_rate_window: Duration::from_millis(300),
+        min_body_bytes_per_window: 100,
+        ..Limits::default()
+    };
+    let s = server(limits);
+    let mut stream = connect(s.addr);
+    stream
+        .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let started = Instant::now();
+    let mut got = Vec::new();
+    while started.elapsed() < Duration::from_secs(3) {
+        let _ = stream.write_all(b"x");
+        let mut buf = [0u8; 512];
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => break,
+        }
+    }
+    assert!(
+        got.starts_with(b"HTTP/1.1 408 "),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+}
+
+#[test]
+fn slow_reader_stops_being_read_then_is_dropped() {
+    let limits = Limits {
+        write_queue_bytes: 64 * 1024,
+        slow_consumer_timeout: Duration::from_millis(500),
+        ..Limits::default()
+    };
+    let s = server(limits);
+    let mut ws = WsClient::connect(s.addr, "/ws");
+    ws.stream.set_nonblocking(true).unwrap();
+    // Send echo requests and never read the echoes.
+    let mut frame = Vec::new();
+    ws.conn
+        .send_binary(&vec![7u8; 64 * 1024], &mut frame)
+        .unwrap();
+    let mut sent = 0usize;
+    let started = Instant::now();
+    let mut pos = 0;
+    while started.elapsed() < Duration::from_secs(3) {
+        match ws.stream.write(&frame[pos..]) {
+            Ok(n) => {
+                sent += n;
+                pos = (pos + n) % frame.len();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
+            Err(_) => break, // dropped by the server
+        }
+    }
+    // The server stopped reading: what it accepted is bounded by socket buffers and the queue,
+    // not by how long the client kept writing.
+    assert!(
+        sent < 64 << 20,
+        "server kept reading from a client that never reads: {sent} bytes"
+    );
+    ws.stream.set_nonblocking(false).unwrap();
+    ws.stream
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    assert!(
+        closed_by_peer(&mut ws.stream),
+        "slow consumer was not dropped"
+    );
+}
+
+#[test]
+fn max_connections_refuses_the_extra_one() {
+    let limits = Limits {
+        max_connections: 4,
+        ..Limits::default()
+    };
+    let s = server(limits);
+    let mut held: Vec<Client> = (0..4).map(|_| Client::new(s.addr)).collect();
+    for c in &mut held {
+        assert_eq!(c.get("/").status, 200);
+    }
+    let mut extra = connect(s.addr);
+    let _ = extra.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    let mut buf = Vec::new();
+    let _ = extra.read_to_end(&mut buf);
+    assert!(buf.is_empty(), "the fifth connection was served");
+    drop(held.pop());
+    std::thread::sleep(Duration::from_millis(100));
+    let mut again = Client::new(s.addr);
+    assert_eq!(again.get("/").status, 200, "a freed slot is usable again");
+}
+
+#[test]
+fn two_thousand_concurrent_connections() {
+    let s = server(Limits::default());
+    let mut streams: Vec<_> = (0..2000).map(|_| connect(s.addr)).collect();
+    for stream in &mut streams {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+    }
+    for stream in &mut streams {
+        let mut buf = [0u8; 512];
+        let mut got = Vec::new();
+        while !got.ends_with(b"Hello, World!") {
+            let n = stream.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+}
+
+#[test]
+fn graceful_shutdown_delivers_in_flight_messages_then_1001() {
+    let s = server(Limits::default());
+    let mut ws = WsClient::connect(s.addr, "/ws");
+    ws.send_text("join");
+    assert_eq!(ws.recv(), Some(WsEv::Text("join".into())));
+    let mut c = Client::new(s.addr);
+    c.send("GET", "/defer", None);
+    std::thread::sleep(Duration::from_millis(50));
+    for i in 0..100 {
+        s.handle.notify(format!("message {i}"));
+    }
+    let stopper = std::thread::spawn(move || s.stop());
+    for i in 0..100 {
+        assert_eq!(ws.recv(), Some(WsEv::Text(format!("message {i}"))));
+    }
+    assert_eq!(
+        ws.recv(),
+        Some(WsEv::Close(Some(1001), "server shutting down".into()))
+    );
+    let parked = c.recv().expect("the parked request is answered");
+    assert_eq!(parked.status, 503);
+    stopper.join().unwrap().unwrap();
+}
+
+#[test]
+fn stale_ids_never_reach_new_connections() {
+    struct Record(Mutex<Vec<ConnId>>);
+    impl App for Record {
+        type Local = ();
+        type Notice = ();
+        fn local(&self) {}
+        fn request(&self, _: &mut (), req: &Request<'_>, _: &[u8], cx: &mut Ctx<'_, ()>) -> Reply {
+            if req.path() == "/old" {
+                let old = self.0.lock().unwrap().clone();
+                let sent = old
+                    .iter()
+                    .filter(|&&id| cx.stream_write(id, b"stale").is_ok())
+                    .count();
+                return Response::text(format!("{sent}")).into();
+            }
+            self.0.lock().unwrap().push(cx.conn().unwrap());
+            Response::text("ok").into()
+        }
+    }
+    let s = TestServer::start(Record(Mutex::new(Vec::new())), Limits::default(), 1);
+    for _ in 0..5 {
+        let mut c = Client::new(s.addr);
+        assert_eq!(c.get("/").status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    let mut c = Client::new(s.addr);
+    assert_eq!(c.get("/old").body, b"0");
+}
