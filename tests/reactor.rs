@@ -441,7 +441,12 @@ fn graceful_shutdown_delivers_in_flight_messages_then_1001() {
     }
     let stopper = std::thread::spawn(move || s.stop());
     for i in 0..100 {
-        assert_eq!(ws.recv(), Some(WsEv::Text(format!("message {i}"))));
+        let got = ws.recv();
+        assert_eq!(
+            got,
+            Some(WsEv::Text(format!("message {i}"))),
+            "message {i} of 100"
+        );
     }
     assert_eq!(
         ws.recv(),

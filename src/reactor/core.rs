@@ -139,6 +139,8 @@ pub(crate) struct Core {
     pub dead: Vec<u64>,
     /// Connections whose buffered input should be offered to their machine again.
     pub resume: Vec<u64>,
+    /// Connections with a deadline that has already passed.
+    pub due: Vec<u64>,
     pub open_connections: Arc<AtomicUsize>,
 }
 
@@ -154,6 +156,7 @@ impl Core {
             unix_secs: 0,
             dead: Vec::new(),
             resume: Vec::new(),
+            due: Vec::new(),
             open_connections,
         }
     }
@@ -278,6 +281,12 @@ impl Core {
         let Some(deadline) = self.deadline(conn) else {
             return;
         };
+        if deadline <= self.now {
+            // Due already (a machine asking to be told the time): run it this iteration
+            // without a heap entry, so per-request clock stamps do not pile up in the heap.
+            self.due.push(key);
+            return;
+        }
         if conn.scheduled.is_none_or(|s| deadline < s) {
             self.timers.push(deadline, key);
             if let Some(conn) = self.slab.get_mut(key) {

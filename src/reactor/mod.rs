@@ -90,8 +90,7 @@ impl Builder {
     /// # Errors
     /// The bind or poll setup failed.
     pub fn build<A: App>(self, app: A) -> io::Result<Server<A>> {
-        let listener = std::net::TcpListener::bind(&self.addr[..])?;
-        listener.set_nonblocking(true)?;
+        let listener = listen(&self.addr)?;
         let local_addr = listener.local_addr()?;
         let mut polls = Vec::new();
         let mut wakers = Vec::new();
@@ -131,6 +130,35 @@ impl Builder {
         Ok(Server { workers, handle })
     }
 }
+
+/// Binds a listening socket with a backlog large enough for connection bursts (std and mio
+/// fix it at 128; SYNs past the backlog are dropped and retried a second later).
+fn listen(addrs: &[SocketAddr]) -> io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
+    for addr in addrs {
+        let socket = Socket::new(
+            Domain::for_address(*addr),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )?;
+        socket.set_reuse_address(true)?;
+        match socket
+            .bind(&(*addr).into())
+            .and_then(|()| socket.listen(LISTEN_BACKLOG))
+        {
+            Ok(()) => {
+                socket.set_nonblocking(true)?;
+                return Ok(socket.into());
+            }
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// The listen backlog (the kernel caps it at `net.core.somaxconn`).
+const LISTEN_BACKLOG: i32 = 4096;
 
 /// A bound server, ready to run.
 pub struct Server<A: App> {

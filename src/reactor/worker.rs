@@ -127,7 +127,7 @@ impl<A: App> Running<A> {
         {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
-        if !self.core.resume.is_empty() {
+        if !self.core.resume.is_empty() || !self.core.due.is_empty() {
             return Some(Duration::ZERO);
         }
         next.map(|t| {
@@ -376,6 +376,16 @@ impl<A: App> Running<A> {
     }
 
     fn run_timers(&mut self) {
+        let mut due = std::mem::take(&mut self.core.due);
+        due.sort_unstable();
+        due.dedup();
+        for key in due {
+            if self.core.slab.get(key).is_some() {
+                self.on_timer(key);
+                self.core.settle(key);
+                self.follow_up();
+            }
+        }
         while let Some((at, key)) = self.core.timers.pop_due(self.core.now) {
             let Some(conn) = self.core.slab.get_mut(key) else {
                 continue;
