@@ -35,6 +35,7 @@
 mod core;
 mod ctx;
 mod slab;
+mod spill;
 mod timers;
 mod worker;
 

@@ -269,12 +269,12 @@ impl<A: App> Running<A> {
             if consumed < n {
                 if let Some(conn) = self.core.slab.get_mut(key) {
                     if conn.lingering.is_none() {
-                        conn.inbuf.extend_from_slice(&self.rbuf[consumed..n]);
+                        conn.inbuf.push(&self.rbuf[consumed..n]);
                     }
                 }
             }
         } else {
-            let mut data = std::mem::take(&mut conn.inbuf);
+            let mut data = conn.inbuf.take();
             data.extend_from_slice(&self.rbuf[..n]);
             self.reprocess(key, data);
         }
@@ -294,7 +294,7 @@ impl<A: App> Running<A> {
         data.drain(..consumed.min(data.len()));
         if let Some(conn) = self.core.slab.get_mut(key) {
             if conn.lingering.is_none() && !data.is_empty() {
-                conn.inbuf = data;
+                conn.inbuf.set(data);
             }
         }
     }
@@ -451,7 +451,7 @@ impl<A: App> Running<A> {
                 if conn.read_paused(&self.core.limits) {
                     continue;
                 }
-                let data = std::mem::take(&mut conn.inbuf);
+                let data = conn.inbuf.take();
                 if !data.is_empty() {
                     self.reprocess(key, data);
                     self.core.settle(key);

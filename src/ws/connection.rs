@@ -15,6 +15,7 @@ use super::utf8::Utf8Validator;
 use crate::limits::Limits;
 use crate::time::Instant;
 use alloc::borrow::Cow;
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
@@ -94,7 +95,8 @@ enum Read {
         fin: bool,
         mask: Option<[u8; 4]>,
         remaining: u64,
-        offset: usize,
+        /// Where the payload stands in the 4-byte masking cycle.
+        offset: u8,
         discard: bool,
     },
     /// After a framing error: nothing more can be parsed.
@@ -139,18 +141,21 @@ pub struct Connection {
     role: Role,
     max_frame: u64,
     max_message: u64,
-    close_timeout: Duration,
-    ping_interval: Option<Duration>,
+    /// `Limits::close_timeout`, in microseconds (kept small: every idle connection holds it).
+    close_timeout_us: u64,
+    /// `Limits::ping_interval` in microseconds; 0 for none.
+    ping_interval_us: u64,
     fragments: bool,
     /// RSV bits an extension has claimed (none without one).
     allowed_rsv: u8,
     read: Read,
-    incoming: Option<Incoming>,
+    /// Boxed: an idle connection pays one pointer for it.
+    incoming: Option<Box<Incoming>>,
     close: Close,
     /// Kind of the outgoing fragmented message in progress.
     sending: Option<MessageKind>,
     /// The payload of the latest ping not yet answered (§5.5.3: only the latest need be).
-    pending_pong: Option<([u8; 125], u8)>,
+    pending_pong: Option<Box<[u8]>>,
     now: Instant,
     last_heard: Instant,
     ping_outstanding: bool,
@@ -170,8 +175,8 @@ impl Connection {
             role: upgrade.role,
             max_frame: limits.max_frame_bytes,
             max_message: limits.max_message_bytes,
-            close_timeout: limits.close_timeout,
-            ping_interval: limits.ping_interval,
+            close_timeout_us: micros(limits.close_timeout),
+            ping_interval_us: limits.ping_interval.map_or(0, |i| micros(i).max(1)),
             fragments: false,
             allowed_rsv: 0,
             read: Read::Header,
@@ -196,6 +201,10 @@ impl Connection {
     pub fn start(&mut self, now: Instant) {
         self.now = now;
         self.last_heard = now;
+    }
+
+    fn ping_interval(&self) -> Option<Duration> {
+        (self.ping_interval_us > 0).then(|| Duration::from_micros(self.ping_interval_us))
     }
 
     /// Which end we are.
@@ -284,7 +293,7 @@ impl Connection {
                 }
                 let data = input.get_mut(..take).unwrap_or_default();
                 if let Some(key) = mask {
-                    apply_mask(data, key, offset);
+                    apply_mask(data, key, usize::from(offset));
                 }
                 let remaining = remaining - take as u64;
                 self.read = if remaining == 0 {
@@ -294,7 +303,7 @@ impl Connection {
                         fin,
                         mask,
                         remaining,
-                        offset: offset + take,
+                        offset: ((usize::from(offset) + take) % 4) as u8,
                         discard,
                     }
                 };
@@ -378,12 +387,14 @@ impl Connection {
             });
         }
         let text = h.opcode == OpCode::Text;
-        let incoming = self.incoming.get_or_insert_with(|| Incoming {
-            text,
-            total: 0,
-            first: true,
-            utf8: Utf8Validator::default(),
-            buf: Vec::new(),
+        let incoming = self.incoming.get_or_insert_with(|| {
+            Box::new(Incoming {
+                text,
+                total: 0,
+                first: true,
+                utf8: Utf8Validator::default(),
+                buf: Vec::new(),
+            })
         });
         incoming.total += h.len;
 
@@ -473,6 +484,7 @@ impl Connection {
         let Some(m) = self.incoming.take() else {
             return Ok(None);
         };
+        let m = *m;
         Ok(Some(if m.text {
             Event::Text(Cow::Owned(
                 String::from_utf8(m.buf).map_err(|_| PeerError::InvalidUtf8)?,
@@ -492,9 +504,7 @@ impl Connection {
         match opcode {
             OpCode::Ping => {
                 if self.close == Close::Open {
-                    let mut copy = [0u8; 125];
-                    copy[..payload.len()].copy_from_slice(payload);
-                    self.pending_pong = Some((copy, payload.len() as u8));
+                    self.pending_pong = Some(Box::from(payload));
                 }
                 Ok(Some(Event::Ping(payload)))
             }
@@ -538,7 +548,7 @@ impl Connection {
         self.close = match self.role {
             Role::Server => Close::Closed,
             Role::Client => Close::AwaitingEof {
-                deadline: self.now + self.close_timeout,
+                deadline: self.now + Duration::from_micros(self.close_timeout_us),
             },
         };
     }
@@ -578,7 +588,7 @@ impl Connection {
                 self.close = Close::Closed;
             }
             Close::Open => {
-                let Some(interval) = self.ping_interval else {
+                let Some(interval) = self.ping_interval() else {
                     return;
                 };
                 if self.ping_outstanding {
@@ -598,7 +608,7 @@ impl Connection {
     pub fn poll_timeout(&self) -> Option<Instant> {
         match self.close {
             Close::Sent { deadline } | Close::AwaitingEof { deadline } => Some(deadline),
-            Close::Open => self.ping_interval.map(|i| {
+            Close::Open => self.ping_interval().map(|i| {
                 if self.ping_outstanding {
                     self.last_heard + i + i
                 } else {
@@ -612,8 +622,8 @@ impl Connection {
     /// Writes queued control frames (the pong for the latest ping). Call it when the
     /// transport can take more bytes.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
-        if let Some((payload, len)) = self.pending_pong.take() {
-            self.write_frame(OpCode::Pong, true, &payload[..usize::from(len)], out);
+        if let Some(payload) = self.pending_pong.take() {
+            self.write_frame(OpCode::Pong, true, &payload, out);
         }
     }
 
@@ -745,7 +755,7 @@ impl Connection {
             None => self.write_frame(OpCode::Close, true, b"", out),
         }
         self.close = Close::Sent {
-            deadline: self.now + self.close_timeout,
+            deadline: self.now + Duration::from_micros(self.close_timeout_us),
         };
         self.pending_pong = None;
         Ok(())
@@ -800,6 +810,11 @@ impl Connection {
         let b = v.to_le_bytes();
         [b[4], b[5], b[6], b[7]]
     }
+}
+
+/// A duration in whole microseconds, saturating.
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// The close reason sent for a failure: the error's description.
