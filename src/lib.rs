@@ -63,11 +63,14 @@
 extern crate alloc;
 
 pub mod http;
+pub mod hub;
 pub mod limits;
+pub mod longpoll;
 #[cfg(feature = "std")]
 pub mod reactor;
 #[cfg(feature = "std")]
 pub mod server;
+pub mod sse;
 pub mod time;
 pub mod ws;
 

@@ -64,6 +64,27 @@ pub struct Limits {
     /// pings: the peer or a proxy decides about idle connections.
     pub ping_interval: Option<Duration>,
 
+    // ----- push: hub, SSE, long-polling -----
+    /// Events kept per topic for readers that fall behind or reconnect. Default 4096.
+    pub history_events: usize,
+    /// Bytes of event data kept per topic. Default 16 MiB.
+    pub history_bytes: usize,
+    /// Most topics. Publishing to one more is refused (`409`). Default 10 000.
+    pub max_topics: usize,
+    /// Longest topic name. Default 128 bytes.
+    pub max_topic_name_bytes: usize,
+    /// Most parked long-poll requests per topic; over it: `503` with `Retry-After`. Default
+    /// 20 000.
+    pub max_parked_per_topic: usize,
+    /// Most parked long-poll requests in all. Default 50 000.
+    pub max_parked: usize,
+    /// Most events in one long-poll response; the response says where to continue.
+    /// Default 1000.
+    pub max_events_per_response: usize,
+    /// SSE keep-alive: a comment is sent when a stream has been quiet this long (proxies close
+    /// idle connections). Default 15 s.
+    pub sse_keepalive: Duration,
+
     // ----- the reactor -----
     /// Most open connections per server. Over it, new connections are closed at accept.
     /// Default 50 000: above the 20 000 descriptors a process usually gets, so the operating
@@ -98,6 +119,14 @@ impl Default for Limits {
             max_message_bytes: 16 * 1024 * 1024,
             close_timeout: Duration::from_secs(5),
             ping_interval: None,
+            history_events: 4096,
+            history_bytes: 16 * 1024 * 1024,
+            max_topics: 10_000,
+            max_topic_name_bytes: 128,
+            max_parked_per_topic: 20_000,
+            max_parked: 50_000,
+            max_events_per_response: 1000,
+            sse_keepalive: Duration::from_secs(15),
             max_connections: 50_000,
             write_queue_bytes: 1024 * 1024,
             slow_consumer_timeout: Duration::from_secs(30),

@@ -1,0 +1,202 @@
+//! Topics, sequence numbers and bounded history: the one cursor model every push technique
+//! shares.
+//!
+//! Each topic has a monotonic `u64` sequence (the first event is 1) and a history ring bounded
+//! by event count and by bytes. A reader names a *cursor*, the last sequence number it has
+//! seen (0 for none), and [`Hub::since`] returns every event after it in order — or says
+//! explicitly, with a [`Gap`], which events have fallen out of history. Nothing is ever skipped
+//! silently, so a client can switch technique or reconnect and miss nothing it could still get.
+//!
+//! [`Subscribers`] keeps, per topic, who follows it and how far each has read; the server keeps
+//! one per worker, beside the shared `Hub`.
+
+mod subscribers;
+#[cfg(test)]
+mod tests;
+
+pub use subscribers::Subscribers;
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::sync::Arc;
+
+/// One published event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// Its sequence number in its topic.
+    pub seq: u64,
+    /// The bytes every transport carries (the server formats them once, at publish).
+    pub data: Arc<[u8]>,
+}
+
+/// Events a cursor can no longer get.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gap {
+    /// Events `from..=to` were trimmed from history before this reader got them.
+    Lost {
+        /// The first missing sequence number.
+        from: u64,
+        /// The last missing sequence number.
+        to: u64,
+    },
+    /// The cursor is ahead of the topic (the server restarted and numbering began again):
+    /// everything in history follows.
+    Reset {
+        /// The cursor the reader gave.
+        cursor: u64,
+    },
+}
+
+/// The answer to [`Hub::since`].
+#[derive(Clone, Debug)]
+pub struct Since<'a> {
+    /// Events the reader missed, reported before `events`.
+    pub gap: Option<Gap>,
+    /// The events after the cursor, in order, at most the number asked for.
+    pub events: alloc::collections::vec_deque::Iter<'a, Event>,
+    /// Whether more events follow the ones returned (ask again from the last one's seq).
+    pub more: bool,
+    /// The cursor to use next: the last sequence number returned, or the one given.
+    pub next: u64,
+}
+
+/// Why a publish was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// `Limits::max_topics` topics exist already.
+    #[error("too many topics")]
+    TooManyTopics,
+    /// A topic name over `Limits::max_topic_name_bytes`, or empty.
+    #[error("invalid topic name")]
+    InvalidTopic,
+    /// One event larger than the whole history budget (`Limits::history_bytes`).
+    #[error("event larger than the history")]
+    EventTooLarge,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Topic {
+    last_seq: u64,
+    history: VecDeque<Event>,
+    bytes: usize,
+}
+
+/// Topics with their sequence numbers and history.
+#[derive(Clone, Debug)]
+pub struct Hub {
+    topics: BTreeMap<Box<str>, Topic>,
+    max_events: usize,
+    max_bytes: usize,
+    max_topics: usize,
+    max_name: usize,
+}
+
+impl Hub {
+    /// An empty hub with the history bounds of `limits`.
+    pub fn new(limits: &crate::Limits) -> Self {
+        Hub {
+            topics: BTreeMap::new(),
+            max_events: limits.history_events.max(1),
+            max_bytes: limits.history_bytes.max(1),
+            max_topics: limits.max_topics,
+            max_name: limits.max_topic_name_bytes,
+        }
+    }
+
+    /// Publishes to `topic` (created on first use). `make` receives the new sequence number and
+    /// returns the event's bytes (so a server can put the number inside them). Returns the
+    /// sequence number.
+    ///
+    /// # Errors
+    /// [`UsageError`] for a bad topic name, too many topics, or an event over the history
+    /// budget; nothing is published then.
+    pub fn publish(
+        &mut self,
+        topic: &str,
+        make: impl FnOnce(u64) -> Arc<[u8]>,
+    ) -> Result<u64, UsageError> {
+        self.check_topic(topic)?;
+        let t = self.topics.entry(topic.into()).or_default();
+        let seq = t.last_seq + 1;
+        let data = make(seq);
+        if data.len() > self.max_bytes {
+            return Err(UsageError::EventTooLarge);
+        }
+        t.last_seq = seq;
+        t.bytes += data.len();
+        t.history.push_back(Event { seq, data });
+        // Trim the oldest until both bounds hold (the newest always stays).
+        while t.history.len() > self.max_events || t.bytes > self.max_bytes {
+            match t.history.pop_front() {
+                Some(old) => t.bytes -= old.data.len(),
+                None => break,
+            }
+        }
+        Ok(seq)
+    }
+
+    fn check_topic(&self, topic: &str) -> Result<(), UsageError> {
+        if topic.is_empty() || topic.len() > self.max_name {
+            return Err(UsageError::InvalidTopic);
+        }
+        if !self.topics.contains_key(topic) && self.topics.len() >= self.max_topics {
+            return Err(UsageError::TooManyTopics);
+        }
+        Ok(())
+    }
+
+    /// The last sequence number published to `topic` (0 if none).
+    pub fn last_seq(&self, topic: &str) -> u64 {
+        self.topics.get(topic).map_or(0, |t| t.last_seq)
+    }
+
+    /// Every event of `topic` after `cursor`, at most `max`, in order; with a [`Gap`] first if
+    /// some of them are no longer in history.
+    pub fn since(&self, topic: &str, cursor: u64, max: usize) -> Since<'_> {
+        static EMPTY: VecDeque<Event> = VecDeque::new();
+        let Some(t) = self.topics.get(topic) else {
+            let gap = (cursor > 0).then_some(Gap::Reset { cursor });
+            return Since {
+                gap,
+                events: EMPTY.iter(),
+                more: false,
+                next: 0,
+            };
+        };
+        let len = t.history.len() as u64;
+        let first = t.last_seq + 1 - len; // the oldest seq still in history
+        let (gap, start) = if cursor > t.last_seq {
+            (Some(Gap::Reset { cursor }), 0)
+        } else if cursor + 1 < first {
+            (
+                Some(Gap::Lost {
+                    from: cursor + 1,
+                    to: first - 1,
+                }),
+                0,
+            )
+        } else {
+            (None, (cursor + 1 - first) as usize)
+        };
+        let available = t.history.len() - start.min(t.history.len());
+        let take = available.min(max);
+        let events = t.history.range(start..start + take);
+        let next = match (take, gap) {
+            (0, Some(Gap::Reset { .. })) => t.last_seq,
+            (0, _) => cursor.max(first.saturating_sub(1)),
+            _ => first + (start + take) as u64 - 1,
+        };
+        Since {
+            gap,
+            events,
+            more: take < available,
+            next,
+        }
+    }
+
+    /// The number of topics.
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+}

@@ -1,0 +1,203 @@
+//! The hub against its promise: every reader sees every sequence number in order exactly
+//! once, or an explicit gap.
+
+use super::*;
+use crate::Limits;
+use alloc::vec::Vec;
+use proptest::prelude::*;
+
+fn hub(events: usize, bytes: usize) -> Hub {
+    Hub::new(&Limits {
+        history_events: events,
+        history_bytes: bytes,
+        ..Limits::default()
+    })
+}
+
+fn text(seq: u64) -> Arc<[u8]> {
+    alloc::format!("event {seq}").into_bytes().into()
+}
+
+fn seqs(s: &Since<'_>) -> Vec<u64> {
+    s.events.clone().map(|e| e.seq).collect()
+}
+
+#[test]
+fn publish_numbers_from_one_per_topic() {
+    let mut h = hub(10, 1000);
+    assert_eq!(h.publish("a", text), Ok(1));
+    assert_eq!(h.publish("a", text), Ok(2));
+    assert_eq!(h.publish("b", text), Ok(1));
+    assert_eq!(h.last_seq("a"), 2);
+    assert_eq!(h.last_seq("nope"), 0);
+}
+
+#[test]
+fn since_returns_events_after_cursor_in_order() {
+    let mut h = hub(10, 1000);
+    for _ in 0..5 {
+        h.publish("t", text).unwrap();
+    }
+    let s = h.since("t", 2, 100);
+    assert_eq!(
+        (s.gap, seqs(&s), s.more, s.next),
+        (None, vec![3, 4, 5], false, 5)
+    );
+    let s = h.since("t", 5, 100);
+    assert_eq!((seqs(&s), s.next), (vec![], 5));
+}
+
+#[test]
+fn since_caps_and_says_where_to_continue() {
+    let mut h = hub(10, 1000);
+    for _ in 0..5 {
+        h.publish("t", text).unwrap();
+    }
+    let s = h.since("t", 0, 2);
+    assert_eq!((seqs(&s), s.more, s.next), (vec![1, 2], true, 2));
+}
+
+#[test]
+fn since_trimmed_cursor_reports_lost_gap() {
+    let mut h = hub(3, 1000);
+    for _ in 0..6 {
+        h.publish("t", text).unwrap();
+    }
+    let s = h.since("t", 1, 100);
+    assert_eq!(s.gap, Some(Gap::Lost { from: 2, to: 3 }));
+    assert_eq!(seqs(&s), vec![4, 5, 6]);
+}
+
+#[test]
+fn since_cursor_ahead_reports_reset() {
+    let mut h = hub(3, 1000);
+    h.publish("t", text).unwrap();
+    let s = h.since("t", 9, 100);
+    assert_eq!(s.gap, Some(Gap::Reset { cursor: 9 }));
+    assert_eq!(seqs(&s), vec![1]);
+    assert_eq!(
+        h.since("unknown", 4, 10).gap,
+        Some(Gap::Reset { cursor: 4 })
+    );
+}
+
+#[test]
+fn history_bounded_by_bytes() {
+    let mut h = hub(100, 20);
+    for _ in 0..5 {
+        h.publish("t", text).unwrap(); // 7 bytes each
+    }
+    let s = h.since("t", 0, 100);
+    assert_eq!(seqs(&s), vec![4, 5]);
+    assert_eq!(
+        h.publish("t", |_| vec![0u8; 21].into()),
+        Err(UsageError::EventTooLarge)
+    );
+    assert_eq!(h.last_seq("t"), 5, "a refused event takes no number");
+}
+
+#[test]
+fn topic_limits_enforced() {
+    let mut h = Hub::new(&Limits {
+        max_topics: 2,
+        max_topic_name_bytes: 4,
+        ..Limits::default()
+    });
+    h.publish("a", text).unwrap();
+    h.publish("b", text).unwrap();
+    assert_eq!(h.publish("c", text), Err(UsageError::TooManyTopics));
+    assert_eq!(
+        h.publish("a", text),
+        Ok(2),
+        "existing topics still take events"
+    );
+    assert_eq!(h.publish("toolong", text), Err(UsageError::InvalidTopic));
+    assert_eq!(h.publish("", text), Err(UsageError::InvalidTopic));
+}
+
+#[test]
+fn subscribers_follow_one_topic_with_cursor() {
+    let mut s = Subscribers::default();
+    s.subscribe(1u32, "a", 5);
+    s.subscribe(2, "a", 7);
+    s.subscribe(3, "b", 0);
+    assert_eq!(s.of_topic("a").collect::<Vec<_>>(), vec![(1, 5), (2, 7)]);
+    s.advance(1, 9);
+    s.advance(1, 3);
+    assert_eq!(s.cursor(1), Some(9), "cursors never move back");
+    s.subscribe(1, "b", 0);
+    assert_eq!(s.topic(1), Some("b"));
+    assert_eq!(s.unsubscribe(2), Some(7));
+    assert_eq!(s.of_topic("a").count(), 0);
+    assert_eq!(s.len(), 2);
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Publish(u8),
+    Subscribe(u8, u8),
+    Poll(u8, u8),
+    Disconnect(u8),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0u8..2).prop_map(Op::Publish),
+        1 => (0u8..4, 0u8..2).prop_map(|(s, t)| Op::Subscribe(s, t)),
+        3 => (0u8..4, 1u8..4).prop_map(|(s, m)| Op::Poll(s, m)),
+        1 => (0u8..4).prop_map(Op::Disconnect),
+    ]
+}
+
+proptest! {
+    /// Random publish / subscribe / poll / disconnect with a tiny history: each subscriber
+    /// sees strictly consecutive sequence numbers, with every jump covered by a Lost gap that
+    /// starts right after what it saw.
+    #[test]
+    fn every_reader_sees_each_seq_once_in_order_or_a_gap(ops in proptest::collection::vec(op(), 1..120)) {
+        let mut h = hub(4, 1 << 20);
+        let mut subs: Subscribers<u8> = Subscribers::default();
+        let topics = ["x", "y"];
+        let mut published = [0u64; 2];
+        for op in ops {
+            match op {
+                Op::Publish(t) => {
+                    let seq = h.publish(topics[t as usize], text).unwrap();
+                    published[t as usize] += 1;
+                    prop_assert_eq!(seq, published[t as usize]);
+                }
+                Op::Subscribe(s, t) => {
+                    let topic = topics[t as usize];
+                    subs.subscribe(s, topic, h.last_seq(topic));
+                }
+                Op::Poll(s, max) => {
+                    let (Some(topic), Some(cursor)) = (subs.topic(s).map(alloc::string::String::from), subs.cursor(s)) else { continue };
+                    let since = h.since(&topic, cursor, max as usize);
+                    let mut expect = cursor + 1;
+                    match since.gap {
+                        Some(Gap::Lost { from, to }) => {
+                            prop_assert_eq!(from, cursor + 1);
+                            prop_assert!(to >= from);
+                            expect = to + 1;
+                        }
+                        Some(Gap::Reset { .. }) => prop_assert!(false, "cursor ahead of the topic"),
+                        None => {}
+                    }
+                    for e in since.events.clone() {
+                        prop_assert_eq!(e.seq, expect);
+                        prop_assert_eq!(&*e.data, &*text(e.seq));
+                        expect += 1;
+                    }
+                    prop_assert_eq!(since.next, expect - 1);
+                    if !since.more {
+                        prop_assert_eq!(since.next, h.last_seq(&topic));
+                    }
+                    subs.advance(s, since.next);
+                }
+                Op::Disconnect(s) => {
+                    subs.unsubscribe(s);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! Long-polling ("hanging GET"), sans-IO: parked requests that wait for data or a deadline.
+//!
+//! [`Parking`] holds requests, each with a topic, the cursor it asked from and a deadline. A
+//! publish on a topic wakes every request parked on it; the deadline expires the rest; a
+//! client that disconnects is unparked. What is answered (the events after the cursor, capped
+//! per response, from [`crate::hub::Hub::since`]) is the caller's business; this module only
+//! decides *who* is answered *when*. Short polling is the same request that is never parked.
+
+#[cfg(test)]
+mod tests;
+
+use crate::time::Instant;
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::vec::Vec;
+
+/// A parked request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parked {
+    /// The topic it waits on.
+    pub topic: Box<str>,
+    /// The last sequence number the client had.
+    pub cursor: u64,
+    /// When it is answered with no events.
+    pub deadline: Instant,
+}
+
+/// Why a request could not be parked (answer `503` with `Retry-After`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParkError {
+    /// `Limits::max_parked_per_topic` requests already wait on this topic.
+    #[error("too many requests parked on this topic")]
+    TopicFull,
+    /// `Limits::max_parked` requests already wait.
+    #[error("too many parked requests")]
+    Full,
+}
+
+/// Requests waiting for events, keyed by `K` (a connection id).
+#[derive(Clone, Debug)]
+pub struct Parking<K: Ord + Copy> {
+    parked: BTreeMap<K, Parked>,
+    by_topic: BTreeMap<Box<str>, BTreeSet<K>>,
+    by_deadline: BTreeSet<(Instant, K)>,
+    max_per_topic: usize,
+    max_total: usize,
+}
+
+impl<K: Ord + Copy> Parking<K> {
+    /// Empty, with the bounds of `limits`.
+    pub fn new(limits: &crate::Limits) -> Self {
+        Parking {
+            parked: BTreeMap::new(),
+            by_topic: BTreeMap::new(),
+            by_deadline: BTreeSet::new(),
+            max_per_topic: limits.max_parked_per_topic,
+            max_total: limits.max_parked,
+        }
+    }
+
+    /// Parks `key` on `topic` from `cursor` until `deadline` (replacing an earlier parking of
+    /// the same key).
+    ///
+    /// # Errors
+    /// [`ParkError`] when a bound is reached; nothing is parked then.
+    pub fn park(
+        &mut self,
+        key: K,
+        topic: &str,
+        cursor: u64,
+        deadline: Instant,
+    ) -> Result<(), ParkError> {
+        self.unpark(key);
+        if self.parked.len() >= self.max_total {
+            return Err(ParkError::Full);
+        }
+        let waiting = self.by_topic.get(topic).map_or(0, BTreeSet::len);
+        if waiting >= self.max_per_topic {
+            return Err(ParkError::TopicFull);
+        }
+        self.by_topic.entry(topic.into()).or_default().insert(key);
+        self.by_deadline.insert((deadline, key));
+        self.parked.insert(
+            key,
+            Parked {
+                topic: topic.into(),
+                cursor,
+                deadline,
+            },
+        );
+        Ok(())
+    }
+
+    /// Removes `key` (its client disconnected, or it was answered another way).
+    pub fn unpark(&mut self, key: K) -> Option<Parked> {
+        let p = self.parked.remove(&key)?;
+        self.by_deadline.remove(&(p.deadline, key));
+        if let Some(set) = self.by_topic.get_mut(&p.topic) {
+            set.remove(&key);
+            if set.is_empty() {
+                self.by_topic.remove(&p.topic);
+            }
+        }
+        Some(p)
+    }
+
+    /// A publish on `topic` with last sequence number `last_seq`: unparks and returns every
+    /// request on it whose cursor is behind, with that cursor, to be answered now.
+    pub fn wake(&mut self, topic: &str, last_seq: u64) -> Vec<(K, u64)> {
+        let keys: Vec<K> = match self.by_topic.get(topic) {
+            Some(set) => set.iter().copied().collect(),
+            None => return Vec::new(),
+        };
+        let mut woken = Vec::new();
+        for key in keys {
+            if self.parked.get(&key).is_some_and(|p| p.cursor < last_seq) {
+                if let Some(p) = self.unpark(key) {
+                    woken.push((key, p.cursor));
+                }
+            }
+        }
+        woken
+    }
+
+    /// Unparks and returns the requests whose deadline is at or before `now`, to be answered
+    /// with no events.
+    pub fn expire(&mut self, now: Instant) -> Vec<K> {
+        let mut expired = Vec::new();
+        while let Some(&(deadline, key)) = self.by_deadline.first() {
+            if deadline > now {
+                break;
+            }
+            self.unpark(key);
+            expired.push(key);
+        }
+        expired
+    }
+
+    /// The earliest deadline.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.by_deadline.first().map(|(d, _)| *d)
+    }
+
+    /// Whether `key` is parked.
+    pub fn is_parked(&self, key: K) -> bool {
+        self.parked.contains_key(&key)
+    }
+
+    /// The number parked.
+    pub fn len(&self) -> usize {
+        self.parked.len()
+    }
+
+    /// Whether none are parked.
+    pub fn is_empty(&self) -> bool {
+        self.parked.is_empty()
+    }
+}

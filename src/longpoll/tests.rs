@@ -1,0 +1,138 @@
+//! Parking against a model: every parked request is answered exactly once — woken by a
+//! publish after its cursor, expired at its deadline, or unparked by a disconnect.
+
+use super::*;
+use crate::Limits;
+use crate::hub::Hub;
+use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
+use core::time::Duration;
+use proptest::prelude::*;
+
+fn at(ms: u64) -> Instant {
+    Instant::ZERO + Duration::from_millis(ms)
+}
+
+#[test]
+fn publish_wakes_every_request_on_the_topic() {
+    let mut p = Parking::new(&Limits::default());
+    p.park(1u32, "a", 0, at(100)).unwrap();
+    p.park(2, "a", 0, at(100)).unwrap();
+    p.park(3, "b", 0, at(100)).unwrap();
+    assert_eq!(p.wake("a", 1), vec![(1, 0), (2, 0)]);
+    assert_eq!(p.len(), 1);
+    assert!(p.wake("a", 2).is_empty());
+}
+
+#[test]
+fn deadline_expires_in_order() {
+    let mut p = Parking::new(&Limits::default());
+    p.park(1u32, "a", 0, at(300)).unwrap();
+    p.park(2, "a", 0, at(100)).unwrap();
+    assert_eq!(p.poll_timeout(), Some(at(100)));
+    assert!(p.expire(at(99)).is_empty());
+    assert_eq!(p.expire(at(100)), vec![2]);
+    assert_eq!(p.expire(at(1000)), vec![1]);
+    assert_eq!(p.poll_timeout(), None);
+}
+
+#[test]
+fn disconnect_unparks() {
+    let mut p = Parking::new(&Limits::default());
+    p.park(1u32, "a", 4, at(100)).unwrap();
+    assert_eq!(p.unpark(1).map(|x| x.cursor), Some(4));
+    assert!(p.wake("a", 9).is_empty());
+    assert!(p.expire(at(1000)).is_empty());
+}
+
+#[test]
+fn parking_limits_per_topic_and_total() {
+    let limits = Limits {
+        max_parked_per_topic: 2,
+        max_parked: 3,
+        ..Limits::default()
+    };
+    let mut p = Parking::new(&limits);
+    p.park(1u32, "a", 0, at(1)).unwrap();
+    p.park(2, "a", 0, at(1)).unwrap();
+    assert_eq!(p.park(3, "a", 0, at(1)), Err(ParkError::TopicFull));
+    p.park(3, "b", 0, at(1)).unwrap();
+    assert_eq!(p.park(4, "c", 0, at(1)), Err(ParkError::Full));
+    assert_eq!(
+        p.park(1, "a", 0, at(5)),
+        Ok(()),
+        "re-parking the same key replaces it"
+    );
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Park(u8),
+    Publish,
+    Advance(u8),
+    Disconnect(u8),
+}
+
+proptest! {
+    #[test]
+    fn every_parked_request_answered_exactly_once_with_no_event_lost(
+        ops in proptest::collection::vec(prop_oneof![
+            3 => (0u8..6).prop_map(Op::Park),
+            2 => Just(Op::Publish),
+            2 => (1u8..50).prop_map(Op::Advance),
+            1 => (0u8..6).prop_map(Op::Disconnect),
+        ], 1..100)
+    ) {
+        let limits = Limits { history_events: 1000, ..Limits::default() };
+        let mut hub = Hub::new(&limits);
+        let mut parking = Parking::new(&limits);
+        let mut now = at(0);
+        // Each client's cursor (what it has received), and whether it is waiting.
+        let mut cursor: BTreeMap<u8, u64> = BTreeMap::new();
+        let mut waiting: BTreeMap<u8, bool> = BTreeMap::new();
+        for op in ops {
+            match op {
+                Op::Park(k) => {
+                    if waiting.get(&k) == Some(&true) { continue; }
+                    let c = *cursor.entry(k).or_insert(0);
+                    // Answered at once when events exist (the server's rule), else parked.
+                    let since = hub.since("t", c, 1000);
+                    if since.events.len() > 0 {
+                        cursor.insert(k, since.next);
+                    } else {
+                        parking.park(k, "t", c, now + Duration::from_millis(30)).unwrap();
+                        waiting.insert(k, true);
+                    }
+                }
+                Op::Publish => {
+                    let last = hub.publish("t", |s| Arc::from(alloc::format!("{s}").into_bytes())).unwrap();
+                    for (k, c) in parking.wake("t", last) {
+                        prop_assert_eq!(waiting.insert(k, false), Some(true), "woken twice or never parked");
+                        let since = hub.since("t", c, 1000);
+                        let first = since.events.clone().next().map(|e| e.seq);
+                        prop_assert_eq!(first, Some(c + 1), "events after the cursor, none skipped");
+                        cursor.insert(k, since.next);
+                    }
+                }
+                Op::Advance(ms) => {
+                    now = now + Duration::from_millis(u64::from(ms));
+                    for k in parking.expire(now) {
+                        prop_assert_eq!(waiting.insert(k, false), Some(true));
+                    }
+                }
+                Op::Disconnect(k) => {
+                    let was = parking.unpark(k).is_some();
+                    prop_assert_eq!(was, waiting.get(&k) == Some(&true));
+                    waiting.insert(k, false);
+                }
+            }
+            // Nobody waits while events after its cursor exist.
+            for (k, w) in &waiting {
+                if *w {
+                    prop_assert!(parking.is_parked(*k));
+                    prop_assert_eq!(cursor[k], hub.last_seq("t"));
+                }
+            }
+        }
+    }
+}
