@@ -81,6 +81,11 @@ pub struct Limits {
     /// Most events in one long-poll response; the response says where to continue.
     /// Default 1000.
     pub max_events_per_response: usize,
+    /// How long a long-poll request is held before `204 No Content`. Default 30 s.
+    pub longpoll_timeout: Duration,
+    /// Most open event streams; past it a new one gets `200` with a `retry:` hint and is
+    /// closed (a browser's EventSource gives up for good on 503). Default 50 000.
+    pub max_streams: usize,
     /// SSE keep-alive: a comment is sent when a stream has been quiet this long (proxies close
     /// idle connections). Default 15 s.
     pub sse_keepalive: Duration,
@@ -126,6 +131,8 @@ impl Default for Limits {
             max_parked_per_topic: 20_000,
             max_parked: 50_000,
             max_events_per_response: 1000,
+            longpoll_timeout: Duration::from_secs(30),
+            max_streams: 50_000,
             sse_keepalive: Duration::from_secs(15),
             max_connections: 50_000,
             write_queue_bytes: 1024 * 1024,

@@ -62,6 +62,7 @@ pub struct Builder {
     addr: Vec<SocketAddr>,
     threads: usize,
     limits: Limits,
+    tick: Option<std::time::Duration>,
 }
 
 impl Builder {
@@ -77,6 +78,12 @@ impl Builder {
     /// Worker threads (default: the available cores).
     pub fn threads(mut self, threads: usize) -> Self {
         self.threads = threads.max(1);
+        self
+    }
+
+    /// Calls [`App::tick`] on every worker this often.
+    pub fn tick(mut self, every: std::time::Duration) -> Self {
+        self.tick = Some(every);
         self
     }
 
@@ -126,6 +133,7 @@ impl Builder {
                 handle: handle.clone(),
                 index,
                 clock,
+                tick: self.tick,
             })
             .collect();
         Ok(Server { workers, handle })
@@ -174,6 +182,7 @@ impl Server<crate::server::NoApp> {
             addr: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: Limits::default(),
+            tick: None,
         }
     }
 }

@@ -31,6 +31,7 @@ pub(crate) struct Worker<A: App> {
     pub handle: Handle<A::Notice>,
     pub index: usize,
     pub clock: std::time::Instant,
+    pub tick: Option<Duration>,
 }
 
 struct Running<A: App> {
@@ -45,6 +46,8 @@ struct Running<A: App> {
     rbuf: Vec<u8>,
     accept_paused_until: Option<Instant>,
     shutdown_deadline: Option<Instant>,
+    tick_every: Option<Duration>,
+    next_tick: Option<Instant>,
 }
 
 impl<A: App> Worker<A> {
@@ -62,7 +65,11 @@ impl<A: App> Worker<A> {
             rbuf: vec![0; READ_CHUNK],
             accept_paused_until: None,
             shutdown_deadline: None,
+            tick_every: self.tick,
+            next_tick: None,
         };
+        running.tick();
+        running.next_tick = running.tick_every.map(|t| running.core.now + t);
         running.run()
     }
 }
@@ -100,6 +107,14 @@ impl<A: App> Running<A> {
             }
             self.run_timers();
             self.follow_up();
+            if let (Some(every), Some(due)) = (self.tick_every, self.next_tick) {
+                if self.core.now >= due {
+                    self.next_tick = Some(self.core.now + every);
+                    let (app, local, mut cx) = self.ctx(None);
+                    app.tick(local, &mut cx);
+                    self.follow_up();
+                }
+            }
             if let Some(deadline) = self.shutdown_deadline {
                 if self.core.slab.len() == 0 || self.core.now >= deadline {
                     return Ok(());
@@ -121,9 +136,13 @@ impl<A: App> Running<A> {
     fn poll_timeout(&mut self) -> Option<Duration> {
         self.tick();
         let mut next = self.core.timers.next_deadline();
-        for t in [self.accept_paused_until, self.shutdown_deadline]
-            .into_iter()
-            .flatten()
+        for t in [
+            self.accept_paused_until,
+            self.shutdown_deadline,
+            self.next_tick,
+        ]
+        .into_iter()
+        .flatten()
         {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
@@ -579,6 +598,14 @@ fn process<A: App>(
                         let mut ws = ws::Connection::new(proof, &core.limits);
                         ws.start(now);
                         conn.proto = Proto::Ws(ws);
+                        app.ws_open(
+                            local,
+                            &mut Ctx {
+                                core: &mut *core,
+                                handle,
+                                current: Some(ConnId(key)),
+                            },
+                        );
                         continue;
                     }
                     _ => pos += consumed,

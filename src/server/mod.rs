@@ -10,12 +10,14 @@
 //! The reactor ([`crate::reactor`]) runs it; nothing here names a socket.
 
 mod date;
+pub mod hub_server;
 
 use crate::http;
 use alloc::borrow::Cow;
 use core::time::Duration;
 
 pub(crate) use date::HttpDate;
+pub use hub_server::HubServer;
 
 /// A connection, as the application names it. Valid on the worker that reported it; a stale
 /// id (its connection closed) is refused by every [`Ctx`] method rather than reaching a new
@@ -157,6 +159,17 @@ pub trait App: Send + Sync + 'static {
         cx: &mut Ctx<'_, Self::Notice>,
     ) {
         let _ = (local, message, cx);
+    }
+
+    /// A WebSocket this app accepted is open: messages may be sent on it now.
+    fn ws_open(&self, local: &mut Self::Local, cx: &mut Ctx<'_, Self::Notice>) {
+        let _ = (local, cx);
+    }
+
+    /// Called every `Builder::tick` interval on each worker (never, without one): for work
+    /// on many connections at once, such as keep-alive comments on quiet event streams.
+    fn tick(&self, local: &mut Self::Local, cx: &mut Ctx<'_, Self::Notice>) {
+        let _ = (local, cx);
     }
 
     /// A connection that got a WebSocket, Stream or Defer reply closed: forget it.
