@@ -1,0 +1,348 @@
+//! The ready hub server over loopback: every endpoint, one cursor model across techniques,
+//! resume without loss, explicit gaps, timeouts, limits, slow consumers.
+
+mod common;
+
+use common::{Client, TestServer, WsClient, WsEv, connect};
+use pushwire::Limits;
+use pushwire::server::HubServer;
+use pushwire::server::hub_server::Published;
+use pushwire::sse::{Item, Parser};
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+fn server(limits: Limits) -> TestServer<Published> {
+    TestServer::start(
+        HubServer::new(limits.clone(), b"<!doctype html><title>demo</title>"),
+        limits,
+        2,
+    )
+}
+
+fn publish(addr: std::net::SocketAddr, topic: &str, body: &str) -> u64 {
+    let mut c = Client::new(addr);
+    c.send(
+        "POST",
+        &format!("/publish?topic={topic}"),
+        Some(body.as_bytes()),
+    );
+    let r = c.recv().expect("publish answered");
+    assert_eq!(r.status, 200);
+    String::from_utf8(r.body).unwrap().parse().unwrap()
+}
+
+fn seq_of(text: &str) -> u64 {
+    let rest = &text[text.find("\"seq\":").expect("a seq") + 6..];
+    rest[..rest.find(',').unwrap()].parse().unwrap()
+}
+
+/// An SSE client reading parsed events.
+struct Sse {
+    stream: std::net::TcpStream,
+    parser: Parser,
+    head_done: bool,
+    buf: Vec<u8>,
+}
+
+impl Sse {
+    fn open(addr: std::net::SocketAddr, target: &str, last_event_id: Option<u64>) -> Sse {
+        let mut stream = connect(addr);
+        let id = last_event_id
+            .map(|i| format!("Last-Event-ID: {i}\r\n"))
+            .unwrap_or_default();
+        stream
+            .write_all(
+                format!("GET {target} HTTP/1.0\r\nAccept: text/event-stream\r\n{id}\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+        Sse {
+            stream,
+            parser: Parser::new(1 << 16, 1 << 20),
+            head_done: false,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next event (type, data), or None at EOF / timeout.
+    fn next(&mut self) -> Option<(String, String, String)> {
+        loop {
+            if self.head_done {
+                while !self.buf.is_empty() {
+                    let step = self.parser.feed(&self.buf).ok()?;
+                    self.buf.drain(..step.consumed);
+                    if let Some(Item::Event(e)) = step.item {
+                        return Some((e.event_type, e.data, e.last_event_id));
+                    }
+                }
+            } else if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
+                assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                assert!(head.contains("Content-Type: text/event-stream"), "{head}");
+                assert!(head.contains("Cache-Control: no-store"), "{head}");
+                self.buf.drain(..end + 4);
+                self.head_done = true;
+                continue;
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stream.read(&mut chunk) {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+}
+
+#[test]
+fn publish_answers_sequence_numbers_per_topic() {
+    let s = server(Limits::default());
+    assert_eq!(publish(s.addr, "a", "x"), 1);
+    assert_eq!(publish(s.addr, "a", "y"), 2);
+    assert_eq!(publish(s.addr, "b", "z"), 1);
+}
+
+#[test]
+fn same_events_on_every_transport() {
+    let s = server(Limits::default());
+    let mut sse = Sse::open(s.addr, "/events?topic=t", None);
+    let mut ws = WsClient::connect(s.addr, "/ws?topic=t");
+    let mut lp = Client::new(s.addr);
+    lp.send("GET", "/poll?topic=t&cursor=0", None);
+    std::thread::sleep(Duration::from_millis(100));
+    publish(s.addr, "t", "first");
+    publish(s.addr, "t", "second \"quoted\"");
+
+    let (_, a, id) = sse.next().unwrap();
+    let (_, b, _) = sse.next().unwrap();
+    assert_eq!(id, "1");
+    let WsEv::Text(wa) = ws.recv().unwrap() else {
+        panic!()
+    };
+    let WsEv::Text(wb) = ws.recv().unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        (&a, &b),
+        (&wa, &wb),
+        "SSE and WebSocket carry the same event text"
+    );
+    assert!(a.contains("\"data\":\"first\""));
+    assert!(b.contains("\"data\":\"second _quoted_\""), "{b}");
+    // The parked long-poll was answered by the first publish; polling on gives the second.
+    let r = lp.recv().unwrap();
+    let first_poll = String::from_utf8(r.body).unwrap();
+    assert_eq!(first_poll.lines().next().unwrap(), a);
+    let r = lp.get(&format!(
+        "/poll?topic=t&cursor={}",
+        seq_of(first_poll.lines().last().unwrap())
+    ));
+    let lines: Vec<String> = String::from_utf8(r.body.clone())
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert_eq!(lines.last().unwrap(), &b);
+    assert_eq!(r.header("content-type"), Some(&b"application/x-ndjson"[..]));
+    // Short polling sees the same.
+    let r = lp.get("/poll?topic=t&cursor=0&wait=0");
+    assert_eq!(String::from_utf8(r.body).unwrap(), format!("{a}\n{b}\n"));
+}
+
+#[test]
+fn short_poll_with_nothing_new_is_204_at_once() {
+    let s = server(Limits::default());
+    publish(s.addr, "t", "x");
+    let mut c = Client::new(s.addr);
+    let started = Instant::now();
+    let r = c.get("/poll?topic=t&cursor=1&wait=0");
+    assert_eq!(r.status, 204);
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[test]
+fn long_poll_times_out_with_204() {
+    let limits = Limits {
+        longpoll_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let s = server(limits);
+    let mut c = Client::new(s.addr);
+    let started = Instant::now();
+    let r = c.get("/poll?topic=t&cursor=0");
+    assert_eq!(r.status, 204);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // The connection is kept alive.
+    assert_eq!(c.get("/plaintext").body, b"Hello, World!");
+}
+
+#[test]
+fn sse_resume_with_last_event_id_misses_nothing() {
+    let s = server(Limits::default());
+    let mut sse = Sse::open(s.addr, "/events?topic=r", None);
+    std::thread::sleep(Duration::from_millis(50));
+    for i in 0..3 {
+        publish(s.addr, "r", &format!("e{i}"));
+    }
+    let mut last = String::new();
+    for _ in 0..3 {
+        last = sse.next().unwrap().2;
+    }
+    assert_eq!(last, "3");
+    drop(sse);
+    // While the client is away, more events.
+    for i in 3..6 {
+        publish(s.addr, "r", &format!("e{i}"));
+    }
+    let mut sse = Sse::open(s.addr, "/events?topic=r", Some(3));
+    let ids: Vec<String> = (0..3).map(|_| sse.next().unwrap().2).collect();
+    assert_eq!(ids, ["4", "5", "6"]);
+    // The query parameter works too, for clients that cannot set headers.
+    let mut sse = Sse::open(s.addr, "/events?topic=r&lastEventId=5", None);
+    assert_eq!(sse.next().unwrap().2, "6");
+}
+
+#[test]
+fn fallen_out_of_history_gets_explicit_gap_everywhere() {
+    let limits = Limits {
+        history_events: 3,
+        ..Limits::default()
+    };
+    let s = server(limits);
+    for i in 0..6 {
+        publish(s.addr, "g", &format!("e{i}"));
+    }
+    let mut sse = Sse::open(s.addr, "/events?topic=g", Some(1));
+    let (kind, data, _) = sse.next().unwrap();
+    assert_eq!(
+        (kind.as_str(), data.as_str()),
+        ("gap", "{\"gap\":{\"from\":2,\"to\":3}}")
+    );
+    assert_eq!(sse.next().unwrap().2, "4");
+
+    let mut c = Client::new(s.addr);
+    let body = String::from_utf8(c.get("/poll?topic=g&cursor=1").body).unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines[0], "{\"gap\":{\"from\":2,\"to\":3}}");
+    assert_eq!(seq_of(lines[1]), 4);
+
+    let mut ws = WsClient::connect(s.addr, "/ws?topic=g&cursor=1");
+    assert_eq!(
+        ws.recv(),
+        Some(WsEv::Text("{\"gap\":{\"from\":2,\"to\":3}}".into()))
+    );
+    let WsEv::Text(t) = ws.recv().unwrap() else {
+        panic!()
+    };
+    assert_eq!(seq_of(&t), 4);
+}
+
+#[test]
+fn websocket_text_is_published_to_its_topic() {
+    let s = server(Limits::default());
+    let mut a = WsClient::connect(s.addr, "/ws?topic=chat");
+    let mut b = WsClient::connect(s.addr, "/ws?topic=chat");
+    std::thread::sleep(Duration::from_millis(50));
+    a.send_text("hi from a");
+    for c in [&mut a, &mut b] {
+        let WsEv::Text(t) = c.recv().unwrap() else {
+            panic!()
+        };
+        assert!(t.contains("\"data\":\"hi from a\""), "{t}");
+    }
+}
+
+#[test]
+fn echo_endpoints() {
+    let s = server(Limits::default());
+    let mut ws = WsClient::connect(s.addr, "/echo");
+    ws.send_binary(b"\x00\x01");
+    assert_eq!(ws.recv(), Some(WsEv::Binary(vec![0, 1])));
+    let mut c = Client::new(s.addr);
+    c.send("POST", "/echo", Some(b"body"));
+    assert_eq!(c.recv().unwrap().body, b"body");
+    assert_eq!(c.get("/plaintext").body, b"Hello, World!");
+    assert_eq!(c.get("/").status, 200);
+    assert_eq!(c.get("/nope").status, 404);
+}
+
+#[test]
+fn stats_count_per_technique() {
+    let s = server(Limits::default());
+    publish(s.addr, "s", "x");
+    let mut c = Client::new(s.addr);
+    c.get("/poll?topic=s&cursor=0&wait=0");
+    c.get("/poll?topic=s&cursor=1&wait=0");
+    let stats = String::from_utf8(c.get("/stats").body).unwrap();
+    assert!(
+        stats.contains("\"short_poll\":{\"connections\":0,\"requests\":2,\"empty\":1,\"events\":1"),
+        "{stats}"
+    );
+    assert!(stats.contains("\"published\":1"), "{stats}");
+}
+
+#[test]
+fn parking_limit_answers_503() {
+    let limits = Limits {
+        max_parked_per_topic: 2,
+        ..Limits::default()
+    };
+    let s = server(limits);
+    // One worker thread per connection is not guaranteed: limits apply per worker, so use
+    // enough requests to exceed them on every worker.
+    let mut clients: Vec<Client> = (0..6).map(|_| Client::new(s.addr)).collect();
+    for c in &mut clients {
+        c.send("GET", "/poll?topic=p&cursor=0", None);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    publish(s.addr, "p", "wake");
+    let statuses: Vec<u16> = clients
+        .iter_mut()
+        .map(|c| c.recv().unwrap().status)
+        .collect();
+    assert!(statuses.contains(&503), "{statuses:?}");
+    assert!(statuses.contains(&200), "{statuses:?}");
+}
+
+#[test]
+fn slow_websocket_consumer_is_cut_off() {
+    let limits = Limits {
+        write_queue_bytes: 32 * 1024,
+        slow_consumer_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let s = server(limits);
+    let mut slow = WsClient::connect(s.addr, "/ws?topic=f");
+    let mut fast = WsClient::connect(s.addr, "/ws?topic=f");
+    std::thread::sleep(Duration::from_millis(50));
+    // Enough bytes to fill the kernel's socket buffers (several MiB on loopback) and then
+    // the write queue.
+    let body = "x".repeat(64 * 1024);
+    let mut c = Client::new(s.addr);
+    // The slow client never reads; the fast one does. Publish until the slow one is dropped.
+    let mut fast_got = 0;
+    for _ in 0..300 {
+        c.send("POST", "/publish?topic=f", Some(body.as_bytes()));
+        assert_eq!(c.recv().unwrap().status, 200);
+        if let Some(WsEv::Text(_)) = fast.recv() {
+            fast_got += 1;
+        }
+    }
+    assert_eq!(fast_got, 300, "the fast consumer got every event");
+    std::thread::sleep(Duration::from_millis(500));
+    // The slow one sees a close (1013, with where to resume) or a dropped connection.
+    slow.stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut events = Vec::new();
+    while let Some(e) = slow.recv() {
+        events.push(e);
+        if events.len() > 1000 {
+            break;
+        }
+    }
+    assert!(events.len() < 300, "the slow consumer was not cut off");
+    if let Some(WsEv::Close(code, reason)) = events.last() {
+        assert_eq!(*code, Some(1013));
+        assert!(reason.starts_with("cursor="));
+    }
+}
