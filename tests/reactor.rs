@@ -18,6 +18,7 @@ struct TestApp;
 #[derive(Default)]
 struct Local {
     sockets: BTreeSet<ConnId>,
+    streams: BTreeSet<ConnId>,
 }
 
 impl App for TestApp {
@@ -30,7 +31,7 @@ impl App for TestApp {
 
     fn request(
         &self,
-        _: &mut Local,
+        local: &mut Local,
         req: &Request<'_>,
         body: &[u8],
         cx: &mut Ctx<'_, String>,
@@ -44,11 +45,14 @@ impl App for TestApp {
                     .notify(String::from_utf8_lossy(body).into_owned());
                 Response::new(204).into()
             }
-            "/stream" => Reply::Stream {
-                status: 200,
-                headers: vec![("Content-Type".into(), b"text/plain".as_slice().into())],
-                first: b"start\n".as_slice().into(),
-            },
+            "/stream" => {
+                local.streams.insert(cx.conn().unwrap());
+                Reply::Stream {
+                    status: 200,
+                    headers: vec![("Content-Type".into(), b"text/plain".as_slice().into())],
+                    first: b"start\n".as_slice().into(),
+                }
+            }
             "/defer" => Reply::Defer {
                 timeout: Some(Duration::from_millis(200)),
             },
@@ -67,6 +71,13 @@ impl App for TestApp {
     }
 
     fn notice(&self, local: &mut Local, notice: &String, cx: &mut Ctx<'_, String>) {
+        if notice == "end streams" {
+            for conn in std::mem::take(&mut local.streams) {
+                let _ = cx.stream_write(conn, b"last\n");
+                let _ = cx.stream_end(conn);
+            }
+            return;
+        }
         for &conn in &local.sockets {
             let _ = cx.send_text(conn, notice);
         }
@@ -485,4 +496,20 @@ fn stale_ids_never_reach_new_connections() {
     std::thread::sleep(Duration::from_millis(100));
     let mut c = Client::new(s.addr);
     assert_eq!(c.get("/old").body, b"0");
+}
+
+#[test]
+fn ended_stream_lets_the_connection_serve_the_next_request() {
+    let s = server(Limits::default());
+    let mut c = Client::new(s.addr);
+    c.send("GET", "/stream", None);
+    std::thread::sleep(Duration::from_millis(100));
+    s.handle.notify("end streams".into());
+    let r = c.recv().expect("the stream ends");
+    assert_eq!(r.body, b"start\nlast\n");
+    assert_eq!(
+        c.get("/").body,
+        b"Hello, World!",
+        "keep-alive after the stream"
+    );
 }

@@ -26,6 +26,6 @@ mod tests;
 pub use body::{encode_chunk, encode_last_chunk};
 pub use error::{PeerError, UsageError};
 pub use head::{BodyKind, Fields, OwnedRequest, Request, Version, reason_phrase};
-pub use server::{Connection, Event, ResponseBody, Step};
+pub use server::{BodyStream, Connection, Event, ResponseBody, Step};
 
 pub(crate) use head::{is_token, list_contains, list_elements, push_decimal as push_decimal_pub};

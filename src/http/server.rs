@@ -505,6 +505,33 @@ impl Connection {
         }
     }
 
+    /// The streamed response body in progress, as a detached [`BodyStream`], when the request
+    /// is fully read and a [`ResponseBody::Stream`] head has been sent. A driver that holds
+    /// many long-lived streams (Server-Sent Events) keeps the small `BodyStream` and drops the
+    /// connection; when the stream ends with [`BodyStream::keeps_alive`], a new `Connection`
+    /// reads the next request.
+    pub fn body_stream(&self) -> Option<BodyStream> {
+        let request_done = matches!(
+            self.read,
+            Read::Done
+                | Read::Body {
+                    decoder: BodyDecoder::Length { remaining: 0 },
+                    ..
+                }
+        );
+        match self.write {
+            Write::Body(ex, OutBody::Chunked) if request_done => Some(BodyStream {
+                chunked: true,
+                keep_alive: ex.keep_alive,
+            }),
+            Write::Body(_, OutBody::UntilClose) if request_done => Some(BodyStream {
+                chunked: false,
+                keep_alive: false,
+            }),
+            _ => None,
+        }
+    }
+
     /// Writes `100 Continue` if the client is waiting for it (RFC 9110 §10.1.1): call this when
     /// the application decides to read the body. Does nothing otherwise.
     ///
@@ -755,6 +782,38 @@ impl Connection {
         self.read = Read::Closed;
         self.write = Write::Idle;
         error
+    }
+}
+
+/// A streamed response body detached from its [`Connection`] (see
+/// [`Connection::body_stream`]): chunked in HTTP/1.1 (RFC 9112 §7.1), delimited by the close of
+/// the connection in HTTP/1.0 (§6.3). Two bytes of state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BodyStream {
+    chunked: bool,
+    keep_alive: bool,
+}
+
+impl BodyStream {
+    /// Writes body bytes.
+    pub fn send(&self, data: &[u8], out: &mut Vec<u8>) {
+        if self.chunked {
+            encode_chunk(data, out);
+        } else {
+            out.extend_from_slice(data);
+        }
+    }
+
+    /// Ends the body (the last chunk, for a chunked one).
+    pub fn end(&self, out: &mut Vec<u8>) {
+        if self.chunked {
+            encode_last_chunk(&[], out);
+        }
+    }
+
+    /// Whether the connection can carry another request once the body has ended.
+    pub fn keeps_alive(&self) -> bool {
+        self.chunked && self.keep_alive
     }
 }
 

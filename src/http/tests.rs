@@ -1083,3 +1083,37 @@ fn owned_request_round_trips_the_view() {
     );
     assert_eq!(view.query_param("q"), Some("1"));
 }
+
+#[test]
+fn body_stream_detaches_chunked_stream_and_says_keep_alive() {
+    let mut conn = answered(b"GET /events HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut out = Vec::new();
+    assert_eq!(conn.body_stream(), None, "no head sent yet");
+    conn.send_response(200, &[], ResponseBody::Stream, &mut out)
+        .unwrap();
+    let stream = conn.body_stream().expect("a streamed body");
+    out.clear();
+    stream.send(b"data: x\n\n", &mut out);
+    stream.end(&mut out);
+    assert_eq!(out, b"9\r\ndata: x\n\n\r\n0\r\n\r\n");
+    assert!(stream.keeps_alive());
+
+    let mut conn = answered(b"GET /events HTTP/1.0\r\n\r\n");
+    conn.send_response(200, &[], ResponseBody::Stream, &mut out)
+        .unwrap();
+    let stream = conn.body_stream().unwrap();
+    out.clear();
+    stream.send(b"raw", &mut out);
+    stream.end(&mut out);
+    assert_eq!(out, b"raw");
+    assert!(!stream.keeps_alive());
+
+    let mut conn = answered(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    conn.send_response(200, &[], ResponseBody::Length(3), &mut out)
+        .unwrap();
+    assert_eq!(
+        conn.body_stream(),
+        None,
+        "a body of known length is not a stream"
+    );
+}

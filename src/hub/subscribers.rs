@@ -1,13 +1,15 @@
 //! Who follows which topic, and how far each has read.
 
-use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
+use alloc::sync::Arc;
 
 /// Subscriber sets for fan-out: each subscriber `S` follows one topic with a cursor.
 #[derive(Clone, Debug)]
 pub struct Subscribers<S: Ord + Copy> {
-    by_topic: BTreeMap<Box<str>, BTreeMap<S, u64>>,
-    topic_of: BTreeMap<S, Box<str>>,
+    by_topic: BTreeMap<Arc<str>, BTreeMap<S, u64>>,
+    /// Each subscriber's topic, sharing the name with `by_topic` (no allocation per
+    /// subscriber).
+    topic_of: BTreeMap<S, Arc<str>>,
 }
 
 impl<S: Ord + Copy> Default for Subscribers<S> {
@@ -67,6 +69,11 @@ impl<S: Ord + Copy> Subscribers<S> {
             .get(topic)
             .into_iter()
             .flat_map(|s| s.iter().map(|(&id, &c)| (id, c)))
+    }
+
+    /// The topics with at least one subscriber.
+    pub fn topics(&self) -> impl Iterator<Item = &str> + '_ {
+        self.by_topic.keys().map(|t| &**t)
     }
 
     /// Number of subscribers.

@@ -337,6 +337,8 @@ impl<A: App> Running<A> {
                 let _ = w.feed_eof(now);
                 return self.core.close_now(key);
             }
+            // A client that leaves an event stream is gone.
+            Proto::Stream(_) | Proto::Finished => return self.core.close_now(key),
         }
         self.core.flush(key);
         self.core.settle(key);
@@ -377,6 +379,17 @@ impl<A: App> Running<A> {
                         self.core
                             .ws_close(key, ws::CloseCode::GOING_AWAY, "server shutting down");
                 }
+                Proto::Stream(_) => {
+                    let _ = self.core.stream_end(key);
+                    if let Some(Conn {
+                        proto: Proto::Http(h),
+                        ..
+                    }) = self.core.slab.get_mut(key)
+                    {
+                        h.http.close_after_response();
+                    }
+                }
+                Proto::Finished => {}
                 Proto::Http(h) => {
                     h.http.close_after_response();
                     match h.pending {
@@ -445,6 +458,7 @@ impl<A: App> Running<A> {
                 }
             }
             Proto::Ws(w) => w.handle_timeout(now, &mut self.core.scratch),
+            Proto::Stream(_) | Proto::Finished => {}
         }
         self.core.flush(key);
         if deferred_due {
@@ -509,6 +523,9 @@ fn process<A: App>(
         }
         let rest = input.get_mut(pos..).unwrap_or_default();
         match &mut conn.proto {
+            // Bytes sent during an event stream wait (a pipelined request is read after it).
+            Proto::Stream(_) => break,
+            Proto::Finished => return input.len(),
             Proto::Http(h) => {
                 let step = match h.http.feed(now, rest, &mut core.scratch) {
                     Ok(step) => step,
@@ -597,7 +614,7 @@ fn process<A: App>(
                         };
                         let mut ws = ws::Connection::new(proof, &core.limits);
                         ws.start(now);
-                        conn.proto = Proto::Ws(ws);
+                        conn.proto = Proto::Ws(Box::new(ws));
                         app.ws_open(
                             local,
                             &mut Ctx {

@@ -110,8 +110,9 @@ pub struct HubServer {
 #[derive(Default)]
 pub struct Local {
     sse: Subscribers<ConnId>,
-    /// When each event stream last sent something (for keep-alive comments).
-    sse_last: BTreeMap<ConnId, Instant>,
+    /// When each topic's event streams last got something (keep-alive comments go to a
+    /// topic's streams together: one clock per topic, not per connection).
+    sse_last: BTreeMap<Arc<str>, Instant>,
     ws: Subscribers<ConnId>,
     echo: BTreeSet<ConnId>,
     parking: Option<Parking<ConnId>>,
@@ -273,7 +274,9 @@ impl HubServer {
         Counters::add(&self.stats.sse.connections, 1);
         Counters::add(&self.stats.sse.bytes_out, first.len() as u64);
         local.sse.subscribe(conn, topic, cursor);
-        local.sse_last.insert(conn, cx.now());
+        if !local.sse_last.contains_key(topic) {
+            local.sse_last.insert(topic.into(), cx.now());
+        }
         Reply::Stream {
             status: 200,
             headers,
@@ -310,6 +313,9 @@ impl HubServer {
         if followers.is_empty() {
             return;
         }
+        if let Some(last) = local.sse_last.get_mut(topic) {
+            *last = cx.now();
+        }
         // Followers at the same cursor (nearly all of them) share one encoding.
         let mut encoded: BTreeMap<u64, (Vec<u8>, u64, u64)> = BTreeMap::new();
         for (conn, cursor) in followers {
@@ -325,7 +331,6 @@ impl HubServer {
                 Ok(()) => {
                     Counters::add(&self.stats.sse.events, *count);
                     local.sse.advance(conn, *next);
-                    local.sse_last.insert(conn, cx.now());
                     Counters::add(&self.stats.sse.bytes_out, bytes.len() as u64);
                 }
                 // A consumer that cannot keep up is cut off; it resumes with Last-Event-ID.
@@ -580,18 +585,23 @@ impl App for HubServer {
     }
 
     fn tick(&self, local: &mut Local, cx: &mut Ctx<'_, Published>) {
-        // Keep-alive comments on streams quiet for the interval.
+        // Keep-alive comments on the streams of topics quiet for the interval.
         let now = cx.now();
-        let quiet: Vec<ConnId> = local
+        local
+            .sse_last
+            .retain(|topic, _| local.sse.of_topic(topic).next().is_some());
+        let quiet: Vec<Arc<str>> = local
             .sse_last
             .iter()
             .filter(|(_, last)| now >= **last + self.limits.sse_keepalive)
-            .map(|(c, _)| *c)
+            .map(|(t, _)| t.clone())
             .collect();
-        for conn in quiet {
-            if cx.stream_write(conn, b":\n\n").is_ok() {
-                local.sse_last.insert(conn, now);
+        for topic in quiet {
+            let followers: Vec<ConnId> = local.sse.of_topic(&topic).map(|(c, _)| c).collect();
+            for conn in followers {
+                let _ = cx.stream_write(conn, b":\n\n");
             }
+            local.sse_last.insert(topic, now);
         }
     }
 
@@ -610,7 +620,6 @@ impl App for HubServer {
 
     fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, Published>) {
         if local.sse.unsubscribe(conn).is_some() {
-            local.sse_last.remove(&conn);
             self.streams.fetch_sub(1, Ordering::Relaxed);
             Counters::sub_connection(&self.stats.sse);
         }
