@@ -81,3 +81,8 @@ pub(crate) fn clamp_len(remaining: u64, available: usize) -> usize {
 
 pub use limits::Limits;
 pub use time::Instant;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
