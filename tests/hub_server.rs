@@ -6,7 +6,7 @@ mod common;
 use common::{Client, TestServer, WsClient, WsEv, connect};
 use pushwire::Limits;
 use pushwire::server::HubServer;
-use pushwire::server::hub_server::Published;
+use pushwire::server::hub_server::Notice as Published;
 use pushwire::sse::{Item, Parser};
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};

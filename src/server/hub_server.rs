@@ -38,12 +38,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The topic a request names, or this.
 pub const DEFAULT_TOPIC: &str = "default";
 
-/// What one publish tells every worker.
+/// What the hub server tells every worker.
 #[derive(Debug)]
-pub struct Published {
-    /// The topic published to.
-    pub topic: Arc<str>,
+#[non_exhaustive]
+pub enum Notice {
+    /// Something was published to this topic.
+    Published(Arc<str>),
+    /// Close every event stream (`POST /drop-streams`): browsers reconnect with
+    /// `Last-Event-ID`, which the demo page uses to show resuming.
+    DropStreams,
 }
+
+/// The topic that carries wire samples for `GET /wire`.
+pub const WIRE_TOPIC: &str = "_wire";
 
 /// Counters of one push technique.
 #[derive(Debug, Default)]
@@ -104,12 +111,42 @@ pub struct HubServer {
     stats: Stats,
     streams: AtomicUsize,
     page: &'static [u8],
+    /// Open `GET /wire` streams: samples are taken only while someone watches.
+    wire_watchers: AtomicUsize,
+    /// When each technique was last sampled (ns since the Unix epoch), to keep the wire panel
+    /// readable: at most one sample per technique every `WIRE_SAMPLE_NS`.
+    wire_last: [AtomicU64; 4],
+}
+
+/// The least time between two wire samples of one technique.
+const WIRE_SAMPLE_NS: u64 = 300_000_000;
+
+/// The techniques, as the wire panel names them.
+#[derive(Clone, Copy, Debug)]
+enum Technique {
+    ShortPoll,
+    LongPoll,
+    Sse,
+    WebSocket,
+}
+
+impl Technique {
+    fn name(self) -> &'static str {
+        match self {
+            Technique::ShortPoll => "short-poll",
+            Technique::LongPoll => "long-poll",
+            Technique::Sse => "sse",
+            Technique::WebSocket => "websocket",
+        }
+    }
 }
 
 /// One worker's followers.
 #[derive(Default)]
 pub struct Local {
     sse: Subscribers<ConnId>,
+    /// Streams of `GET /wire`.
+    wire: BTreeSet<ConnId>,
     /// When each topic's event streams last got something (keep-alive comments go to a
     /// topic's streams together: one clock per topic, not per connection).
     sse_last: BTreeMap<Arc<str>, Instant>,
@@ -127,6 +164,8 @@ impl HubServer {
             stats: Stats::default(),
             streams: AtomicUsize::new(0),
             page,
+            wire_watchers: AtomicUsize::new(0),
+            wire_last: Default::default(),
         }
     }
 
@@ -140,12 +179,7 @@ impl HubServer {
     }
 
     /// Publishes `body` to `topic`; returns the sequence number.
-    fn publish(
-        &self,
-        topic: &str,
-        body: &[u8],
-        cx: &mut Ctx<'_, Published>,
-    ) -> Result<u64, Response> {
+    fn publish(&self, topic: &str, body: &[u8], cx: &mut Ctx<'_, Notice>) -> Result<u64, Response> {
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -155,15 +189,38 @@ impl HubServer {
         match seq {
             Ok(seq) => {
                 self.stats.published.fetch_add(1, Ordering::Relaxed);
-                cx.handle().notify(Published {
-                    topic: topic.into(),
-                });
+                cx.handle().notify(Notice::Published(topic.into()));
                 Ok(seq)
             }
             Err(crate::hub::UsageError::TooManyTopics) => Err(Response::new(409)),
             Err(crate::hub::UsageError::InvalidTopic) => Err(Response::new(400)),
             Err(_) => Err(Response::new(413)),
         }
+    }
+
+    /// Publishes a sample of raw protocol text to the wire topic, if anyone watches and the
+    /// technique was not sampled just now.
+    fn wire(&self, technique: Technique, cx: &mut Ctx<'_, Notice>, text: impl FnOnce() -> String) {
+        if self.wire_watchers.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let now = unix_nanos();
+        let last = &self.wire_last[technique as usize];
+        let prev = last.load(Ordering::Relaxed);
+        if now < prev + WIRE_SAMPLE_NS
+            || last
+                .compare_exchange(prev, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let mut json = String::from("{\"technique\":\"");
+        json.push_str(technique.name());
+        json.push_str("\",\"text\":");
+        json_string(&text(), &mut json);
+        json.push('}');
+        let _ = self.hub().publish(WIRE_TOPIC, |_| json.into_bytes().into());
+        cx.handle().notify(Notice::Published(WIRE_TOPIC.into()));
     }
 
     fn parking<'a>(&self, local: &'a mut Local) -> &'a mut Parking<ConnId> {
@@ -173,7 +230,7 @@ impl HubServer {
     }
 
     /// `GET /poll`: answer now if anything is new (or when `wait=0`), else park.
-    fn poll(&self, local: &mut Local, req: &Request<'_>, cx: &mut Ctx<'_, Published>) -> Reply {
+    fn poll(&self, local: &mut Local, req: &Request<'_>, cx: &mut Ctx<'_, Notice>) -> Reply {
         let topic = topic_of(req);
         let short = req.query_param("wait") == Some("0");
         let counters = if short {
@@ -186,12 +243,22 @@ impl HubServer {
             .query_param("cursor")
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
+        let technique = if short {
+            Technique::ShortPoll
+        } else {
+            Technique::LongPoll
+        };
         if let Some(response) = self.poll_response(topic, cursor, counters) {
+            self.wire(technique, cx, || {
+                request_text(req) + &head_text(&response) + &preview(&response.body)
+            });
             return response.into();
         }
         if short {
             Counters::add(&counters.empty, 1);
-            return Response::new(204).into();
+            let response = Response::new(204);
+            self.wire(technique, cx, || request_text(req) + &head_text(&response));
+            return response.into();
         }
         let Some(conn) = cx.conn() else {
             return Response::new(500).into();
@@ -242,7 +309,17 @@ impl HubServer {
     }
 
     /// `GET /events`: an event stream, replaying history after `Last-Event-ID`.
-    fn events(&self, local: &mut Local, req: &Request<'_>, cx: &mut Ctx<'_, Published>) -> Reply {
+    fn events(&self, local: &mut Local, req: &Request<'_>, cx: &mut Ctx<'_, Notice>) -> Reply {
+        self.events_on(local, req, topic_of(req), cx)
+    }
+
+    fn events_on(
+        &self,
+        local: &mut Local,
+        req: &Request<'_>,
+        topic: &str,
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
         Counters::add(&self.stats.sse.requests, 1);
         let Some(conn) = cx.conn() else {
             return Response::new(500).into();
@@ -259,9 +336,10 @@ impl HubServer {
             response.headers = headers;
             return response.into();
         }
-        let topic = topic_of(req);
         let mut first = Vec::new();
         sse::encode_comment("ok", &mut first);
+        // Reconnect after 1 s rather than the browser's default 3 s.
+        first.extend_from_slice(b"retry: 1000\n\n");
         let cursor = match sse::resume_cursor(req) {
             Some(cursor) => {
                 let (next, count) = self.sse_catch_up(topic, cursor, &mut first);
@@ -302,13 +380,13 @@ impl HubServer {
     }
 
     /// A publish on `topic`: deliver to this worker's followers.
-    fn deliver(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Published>) {
+    fn deliver(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
         self.deliver_sse(local, topic, cx);
         self.deliver_ws(local, topic, cx);
         self.deliver_polls(local, topic, cx);
     }
 
-    fn deliver_sse(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Published>) {
+    fn deliver_sse(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
         let followers: Vec<(ConnId, u64)> = local.sse.of_topic(topic).collect();
         if followers.is_empty() {
             return;
@@ -332,6 +410,11 @@ impl HubServer {
                     Counters::add(&self.stats.sse.events, *count);
                     local.sse.advance(conn, *next);
                     Counters::add(&self.stats.sse.bytes_out, bytes.len() as u64);
+                    if topic != WIRE_TOPIC {
+                        self.wire(Technique::Sse, cx, || {
+                            format!("{:x}\r\n{}\r\n", bytes.len(), preview(bytes))
+                        });
+                    }
                 }
                 // A consumer that cannot keep up is cut off; it resumes with Last-Event-ID.
                 Err(_) => cx.close(conn),
@@ -339,7 +422,7 @@ impl HubServer {
         }
     }
 
-    fn deliver_ws(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Published>) {
+    fn deliver_ws(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
         let followers: Vec<(ConnId, u64)> = local.ws.of_topic(topic).collect();
         for (conn, cursor) in followers {
             self.ws_catch_up(local, conn, topic, cursor, cx);
@@ -353,7 +436,7 @@ impl HubServer {
         conn: ConnId,
         topic: &str,
         mut cursor: u64,
-        cx: &mut Ctx<'_, Published>,
+        cx: &mut Ctx<'_, Notice>,
     ) {
         loop {
             let (messages, next, more) = {
@@ -378,6 +461,11 @@ impl HubServer {
                 }
                 Counters::add(&self.stats.websocket.events, 1);
                 Counters::add(&self.stats.websocket.bytes_out, m.len() as u64 + 2);
+                if topic != WIRE_TOPIC {
+                    self.wire(Technique::WebSocket, cx, || {
+                        frame_text("server → client", false, text)
+                    });
+                }
             }
             cursor = next;
             local.ws.advance(conn, cursor);
@@ -387,7 +475,7 @@ impl HubServer {
         }
     }
 
-    fn deliver_polls(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Published>) {
+    fn deliver_polls(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
         let last = self.hub().last_seq(topic);
         let woken = self.parking(local).wake(topic, last);
         let counters = &self.stats.long_poll;
@@ -395,6 +483,11 @@ impl HubServer {
             if let Some(response) = self.poll_response(topic, cursor, counters) {
                 Counters::sub_connection(counters);
                 let _ = cx.respond(conn, &response);
+                self.wire(Technique::LongPoll, cx, || {
+                    format!("GET /poll?topic={topic}&cursor={cursor} HTTP/1.1  (parked until this publish)\r\n…\r\n\r\n")
+                        + &head_text(&response)
+                        + &preview(&response.body)
+                });
             }
         }
     }
@@ -405,6 +498,91 @@ impl Counters {
         let _ = counters
             .connections
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| c.checked_sub(1));
+    }
+}
+
+fn unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// Appends `text` as a JSON string (RFC 8259 §7).
+fn json_string(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A response head as it goes on the wire (Date abbreviated), for the wire panel.
+fn head_text(response: &Response) -> String {
+    let mut text = format!(
+        "HTTP/1.1 {} {}\r\n",
+        response.status,
+        crate::http::reason_phrase(response.status)
+    );
+    for (name, value) in &response.headers {
+        let _ = write!(text, "{name}: {}\r\n", String::from_utf8_lossy(value));
+    }
+    if response.status != 204 {
+        let _ = write!(text, "Content-Length: {}\r\n", response.body.len());
+    }
+    text.push_str("Date: …\r\n\r\n");
+    text
+}
+
+/// A request head reconstructed from the parsed request, for the wire panel.
+fn request_text(req: &Request<'_>) -> String {
+    let mut text = format!(
+        "{} {} HTTP/1.{}\r\n",
+        req.method,
+        req.target,
+        u8::from(req.version == crate::http::Version::Http11)
+    );
+    for (name, value) in req.headers() {
+        let _ = write!(text, "{name}: {}\r\n", String::from_utf8_lossy(value));
+    }
+    text.push_str("\r\n");
+    text
+}
+
+/// A text frame's header decoded field by field (RFC 6455 §5.2), then its payload.
+fn frame_text(direction: &str, masked: bool, payload: &str) -> String {
+    let len = payload.len();
+    let length_form = match len {
+        0..=125 => format!("len={len}"),
+        126..=65535 => format!("len=126 → 16-bit length {len}"),
+        _ => format!("len=127 → 64-bit length {len}"),
+    };
+    let mask = if masked {
+        "MASK=1 + 4-byte masking key (the payload is XORed with it)"
+    } else {
+        "MASK=0"
+    };
+    format!(
+        "{direction} frame: FIN=1 RSV1-3=000 opcode=0x1 (text) {mask} {length_form}\n{}",
+        preview(payload.as_bytes())
+    )
+}
+
+/// Text shortened for display.
+fn preview(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    match text.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.into_owned(),
     }
 }
 
@@ -476,7 +654,7 @@ fn topic_of<'a>(req: &Request<'a>) -> &'a str {
 
 impl App for HubServer {
     type Local = Local;
-    type Notice = Published;
+    type Notice = Notice;
 
     fn local(&self) -> Local {
         Local::default()
@@ -487,7 +665,7 @@ impl App for HubServer {
         local: &mut Local,
         req: &Request<'_>,
         body: &[u8],
-        cx: &mut Ctx<'_, Published>,
+        cx: &mut Ctx<'_, Notice>,
     ) -> Reply {
         match (req.method, req.path()) {
             ("POST", "/publish") => match self.publish(topic_of(req), body, cx) {
@@ -516,6 +694,21 @@ impl App for HubServer {
                 Reply::WebSocket { protocol: None }
             }
             ("POST", "/echo") => Response::new(200).body(body.to_vec()).into(),
+            ("GET", "/cursor") => Response::text(self.hub().last_seq(topic_of(req)).to_string())
+                .header("Cache-Control", "no-store")
+                .into(),
+            ("POST", "/drop-streams") => {
+                cx.handle().notify(Notice::DropStreams);
+                Response::new(204).into()
+            }
+            ("GET", "/wire") => {
+                let reply = self.events_on(local, req, WIRE_TOPIC, cx);
+                if let (Reply::Stream { .. }, Some(conn)) = (&reply, cx.conn()) {
+                    local.wire.insert(conn);
+                    self.wire_watchers.fetch_add(1, Ordering::Relaxed);
+                }
+                reply
+            }
             ("GET", "/plaintext") => Response::text("Hello, World!").into(),
             ("GET", "/stats") => {
                 let mut json = String::from("{\"short_poll\":");
@@ -543,13 +736,14 @@ impl App for HubServer {
                 .into(),
             (
                 _,
-                "/publish" | "/events" | "/poll" | "/ws" | "/echo" | "/plaintext" | "/stats" | "/",
+                "/publish" | "/events" | "/poll" | "/ws" | "/echo" | "/plaintext" | "/stats"
+                | "/cursor" | "/drop-streams" | "/wire" | "/",
             ) => Response::new(405).into(),
             _ => Response::new(404).into(),
         }
     }
 
-    fn ws_open(&self, local: &mut Local, cx: &mut Ctx<'_, Published>) {
+    fn ws_open(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
         let Some(conn) = cx.conn() else { return };
         if let (Some(topic), Some(cursor)) = (
             local.ws.topic(conn).map(String::from),
@@ -561,7 +755,7 @@ impl App for HubServer {
         }
     }
 
-    fn ws_message(&self, local: &mut Local, message: Message<'_>, cx: &mut Ctx<'_, Published>) {
+    fn ws_message(&self, local: &mut Local, message: Message<'_>, cx: &mut Ctx<'_, Notice>) {
         let Some(conn) = cx.conn() else { return };
         if local.echo.contains(&conn) {
             let _ = match message {
@@ -573,6 +767,9 @@ impl App for HubServer {
         if let (Message::Text(text), Some(topic)) =
             (message, local.ws.topic(conn).map(String::from))
         {
+            self.wire(Technique::WebSocket, cx, || {
+                frame_text("client → server", true, text)
+            });
             Counters::add(&self.stats.websocket.bytes_in, text.len() as u64);
             if self.publish(&topic, text.as_bytes(), cx).is_err() {
                 let _ = cx.close_ws(conn, CloseCode::POLICY_VIOLATION, "publish refused");
@@ -580,11 +777,24 @@ impl App for HubServer {
         }
     }
 
-    fn notice(&self, local: &mut Local, notice: &Published, cx: &mut Ctx<'_, Published>) {
-        self.deliver(local, &notice.topic, cx);
+    fn notice(&self, local: &mut Local, notice: &Notice, cx: &mut Ctx<'_, Notice>) {
+        match notice {
+            Notice::Published(topic) => self.deliver(local, topic, cx),
+            Notice::DropStreams => {
+                let streams: Vec<ConnId> = local
+                    .sse
+                    .topics()
+                    .filter(|t| *t != WIRE_TOPIC)
+                    .flat_map(|t| local.sse.of_topic(t).map(|(c, _)| c).collect::<Vec<_>>())
+                    .collect();
+                for conn in streams {
+                    cx.close(conn);
+                }
+            }
+        }
     }
 
-    fn tick(&self, local: &mut Local, cx: &mut Ctx<'_, Published>) {
+    fn tick(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
         // Keep-alive comments on the streams of topics quiet for the interval.
         let now = cx.now();
         local
@@ -609,7 +819,7 @@ impl App for HubServer {
         &self,
         local: &mut Local,
         conn: ConnId,
-        _: &mut Ctx<'_, Published>,
+        _: &mut Ctx<'_, Notice>,
     ) -> Response {
         self.parking(local).unpark(conn);
         let counters = &self.stats.long_poll;
@@ -618,7 +828,10 @@ impl App for HubServer {
         Response::new(204)
     }
 
-    fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, Published>) {
+    fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, Notice>) {
+        if local.wire.remove(&conn) {
+            self.wire_watchers.fetch_sub(1, Ordering::Relaxed);
+        }
         if local.sse.unsubscribe(conn).is_some() {
             self.streams.fetch_sub(1, Ordering::Relaxed);
             Counters::sub_connection(&self.stats.sse);

@@ -1,0 +1,98 @@
+// The demo page in a real browser: starts the ready server, opens the page in headless
+// Chromium (the system's, through playwright-core) and checks, in the browser itself:
+// WebSocket messages both ways; EventSource receives events and, after the server drops the
+// stream, reconnects with Last-Event-ID and misses nothing; long and short polling receive the
+// same sequence numbers; all four panels show the same events in the same order.
+//
+//   node tests/browser/run.mjs <path to the demo binary> [screenshot path]
+
+import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+const [bin, shot = "target/browser/demo.png"] = process.argv.slice(2);
+if (!bin) {
+  console.error("usage: node run.mjs <demo binary> [screenshot]");
+  process.exit(2);
+}
+const port = 20000 + Math.floor(Math.random() * 5000);
+const base = `http://127.0.0.1:${port}`;
+const results = [];
+const check = (name, ok, detail = "") => {
+  results.push({ name, ok });
+  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` (${detail})` : ""}`);
+};
+
+const server = spawn(bin, ["--port", String(port), "--threads", "2"], { stdio: ["ignore", "pipe", "inherit"] });
+await new Promise((resolve, reject) => {
+  server.stdout.on("data", d => { if (String(d).includes("pushwire demo")) resolve(); });
+  server.on("exit", code => reject(new Error(`server exited with ${code}`)));
+  setTimeout(() => reject(new Error("server did not start")), 10000);
+});
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic"],
+});
+const topic = `browser${Date.now()}`;
+const publish = async text => Number(await (await fetch(`${base}/publish?topic=${topic}`, { method: "POST", body: text })).text());
+const until = async (page, fn, arg, what) => {
+  try { await page.waitForFunction(fn, arg, { timeout: 15000, polling: 50 }); return true; }
+  catch { console.log(`timed out waiting for ${what}`); return false; }
+};
+
+try {
+  const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
+  page.on("pageerror", e => console.log("page error:", e.message));
+  await page.goto(`${base}/?topic=${topic}`);
+  await page.fill("#interval", "200");
+  check("page loads and all four techniques connect",
+    await until(page, () => window.pushwire?.ready && pushwire.state.ws.conns === 1 && pushwire.state.sse.conns === 1, null, "connections"));
+  const start = await page.evaluate(() => pushwire.start);
+
+  // WebSocket both ways: a message sent from the browser is published and comes back to every panel.
+  await page.evaluate(() => pushwire.sendWs("sent by the browser over its WebSocket"));
+  check("WebSocket carries a message from the browser to the server and back",
+    await until(page, () => pushwire.state.ws.data.includes("sent by the browser over its WebSocket"), null, "ws echo"));
+
+  for (let i = 1; i <= 5; i++) await publish(`event ${i}`);
+  const want1 = Array.from({ length: 6 }, (_, i) => start + 1 + i);
+  check("every panel receives the first six events",
+    await until(page, n => Object.values(pushwire.state).every(s => s.seqs.length >= n), want1.length, "six events"));
+
+  // The server drops every event stream; events published while EventSource reconnects must
+  // still arrive (it resumes with Last-Event-ID).
+  await fetch(`${base}/drop-streams`, { method: "POST" });
+  for (let i = 6; i <= 8; i++) await publish(`event ${i}`);
+  const want = Array.from({ length: 9 }, (_, i) => start + 1 + i);
+  check("EventSource reconnected after the server dropped the stream",
+    await until(page, () => pushwire.state.sse.reconnects >= 1 && pushwire.state.sse.conns === 1, null, "reconnect"));
+  check("every panel receives all nine events",
+    await until(page, n => Object.values(pushwire.state).every(s => s.seqs.length >= n), want.length, "nine events"));
+  const seqs = await page.evaluate(() => Object.fromEntries(Object.entries(pushwire.state).map(([k, s]) => [k, s.seqs])));
+  check("SSE missed nothing across the reconnect", JSON.stringify(seqs.sse) === JSON.stringify(want), JSON.stringify(seqs.sse));
+  check("long-polling and short polling receive the same sequence numbers",
+    JSON.stringify(seqs.long) === JSON.stringify(want) && JSON.stringify(seqs.short) === JSON.stringify(want),
+    `long ${JSON.stringify(seqs.long)} short ${JSON.stringify(seqs.short)}`);
+  const data = await page.evaluate(() => Object.values(pushwire.state).map(s => JSON.stringify(s.data)));
+  check("all four panels show the same events in the same order", data.every(d => d === data[0]));
+  const stats = await (await fetch(`${base}/stats`)).json();
+  check("the server saw the EventSource reconnect", stats.sse.requests >= 2, `sse requests ${stats.sse.requests}`);
+  check("the wire panel shows raw protocol text",
+    await until(page, () => ["sse", "websocket", "short-poll"].every(t => document.getElementById(`wire-${t}`).textContent.length > 0), null, "wire samples"));
+  check("short polling shows empty responses",
+    await until(page, () => pushwire.state.short.empty > 0, null, "an empty short poll"));
+
+  mkdirSync(dirname(shot), { recursive: true });
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(`screenshot: ${shot}`);
+} finally {
+  await browser.close();
+  server.kill();
+}
+
+const failed = results.filter(r => !r.ok).length;
+console.log(`browser: ${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
