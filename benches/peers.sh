@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# pushwire side by side with the peer servers of ../shared/bench (tokio-tungstenite,
+# fastwebsockets, hyper, axum SSE and long-poll), through the same load generator, interleaved
+# in one run. Writes raw result lines to $OUT and prints median tables (summarize.py).
+#
+#   benches/peers.sh [FILTER]      e.g. benches/peers.sh 'echo|idle'
+#   REPS=3 DUR=10 BENCH=../shared/bench benches/peers.sh
+#
+# The server is pinned to CPU 0 and the load generator to CPU 1 (run.sh's defaults), so
+# pushwire runs one worker thread (--threads 1), like the peers' current-thread runtimes.
+set -u
+here=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=${BENCH:-$here/../shared/bench}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/tmp/bench-target}
+B=$CARGO_TARGET_DIR/release
+P=$here/target/release/examples
+REPS=${REPS:-3}
+DUR=${DUR:-10}
+WARM=${WARM:-2}
+FILTER=${1:-.}
+OUT=${OUT:-$here/target/bench-peers-$(date +%Y%m%d-%H%M%S).txt}
+mkdir -p "$(dirname "$OUT")"
+ulimit -n "$(ulimit -Hn)"
+
+(cd "$BENCH" && cargo build --release -q) || exit 1
+(cd "$here" && cargo build --release -q --example demo --example hello --example ws_echo) || exit 1
+
+run() { # ID 'SERVER CMD' -- loadgen args...
+  local id=$1 srv=$2; shift 3
+  [[ $id =~ $FILTER ]] || return 0
+  for _ in $(seq "$REPS"); do
+    "$BENCH/run.sh" --name "$id" --timeout 150 --server "$srv" -- "$@" | tee -a "$OUT"
+  done
+}
+
+C=(--duration "$DUR" --warmup "$WARM")
+WS='ws://127.0.0.1:{port}/'
+for size in 20 16384; do
+  run "echo-$size/pushwire" "$P/ws_echo --threads 1 --port {port}" -- ws-echo --url "$WS" --conns 100 --size $size "${C[@]}"
+  run "echo-$size/fastws-st" "$B/ws-echo-fastws --port {port}" -- ws-echo --url "$WS" --conns 100 --size $size "${C[@]}"
+  run "echo-$size/tt-st" "$B/ws-echo-tt --port {port}" -- ws-echo --url "$WS" --conns 100 --size $size "${C[@]}"
+done
+run "echo-1MiB/pushwire" "$P/ws_echo --threads 1 --port {port}" -- ws-echo --url "$WS" --conns 10 --size 1048576 "${C[@]}"
+run "echo-1MiB/fastws-st" "$B/ws-echo-fastws --port {port}" -- ws-echo --url "$WS" --conns 10 --size 1048576 "${C[@]}"
+run "http-get/pushwire" "$P/hello --threads 1 --port {port}" -- http-get --url 'http://127.0.0.1:{port}/' --conns 100 "${C[@]}"
+run "http-get/hyper" "$B/http-hello --port {port}" -- http-get --url 'http://127.0.0.1:{port}/' --conns 100 "${C[@]}"
+run "ws-idle-19900/pushwire" "$P/ws_echo --threads 1 --port {port}" -- ws-idle --url "$WS" --conns 19900
+run "ws-idle-19900/fastws-st" "$B/ws-echo-fastws --port {port}" -- ws-idle --url "$WS" --conns 19900
+run "ws-idle-19900/tt-st" "$B/ws-echo-tt --port {port}" -- ws-idle --url "$WS" --conns 19900
+run "sse-idle-19900/pushwire" "$P/demo --threads 1 --port {port}" -- sse-idle --url 'http://127.0.0.1:{port}/events' --conns 19900
+run "sse-idle-19900/sse-axum" "$B/sse-axum --port {port}" -- sse-idle --url 'http://127.0.0.1:{port}/events' --conns 19900
+for r in ${RATES:-100 1000}; do
+  run "sse-fanout-1k-r$r/pushwire" "$P/demo --threads 1 --port {port}" -- sse-fanout --url 'http://127.0.0.1:{port}/events' --subs 1000 --rate $r "${C[@]}"
+  run "sse-fanout-1k-r$r/sse-axum" "$B/sse-axum --port {port}" -- sse-fanout --url 'http://127.0.0.1:{port}/events' --subs 1000 --rate $r "${C[@]}"
+  run "ws-fanout-1k-r$r/pushwire" "$P/demo --threads 1 --port {port}" -- ws-fanout --url 'ws://127.0.0.1:{port}/ws' --subs 1000 --rate $r "${C[@]}"
+  run "ws-fanout-1k-r$r/ws-fanout-tt" "$B/ws-fanout-tt --port {port}" -- ws-fanout --url 'ws://127.0.0.1:{port}/ws' --subs 1000 --rate $r "${C[@]}"
+  run "longpoll-1k-r$r/pushwire" "$P/demo --threads 1 --port {port}" -- longpoll --url 'http://127.0.0.1:{port}/poll' --clients 1000 --rate $r "${C[@]}"
+  run "longpoll-1k-r$r/longpoll-axum" "$B/longpoll-axum --port {port}" -- longpoll --url 'http://127.0.0.1:{port}/poll' --clients 1000 --rate $r "${C[@]}"
+done
+
+echo "raw results: $OUT"
+python3 "$BENCH/summarize.py" "$OUT"
