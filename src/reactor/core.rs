@@ -117,6 +117,13 @@ impl Conn {
     }
 }
 
+/// A message to send on a WebSocket.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum WsMessage<'a> {
+    Text(&'a str),
+    Binary(&'a [u8]),
+}
+
 /// Why a send to a connection did not happen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -197,7 +204,14 @@ impl Core {
                     }
                 }
             }
-            if written < self.scratch.len() {
+            let rest = self.scratch.len() - written;
+            if rest >= super::READ_CHUNK {
+                // A large remainder (a big message): hand the buffer over instead of copying.
+                let full =
+                    std::mem::replace(&mut self.scratch, Vec::with_capacity(super::READ_CHUNK));
+                conn.outbuf.set_at(full, written);
+                return;
+            } else if rest > 0 {
                 conn.outbuf.push(&self.scratch[written..]);
             }
         } else {
@@ -484,7 +498,11 @@ impl Core {
     }
 
     /// Sends a WebSocket message.
-    pub fn ws_send(&mut self, key: u64, text: bool, data: &[u8]) -> Result<(), SendError> {
+    pub fn ws_send<'a>(
+        &mut self,
+        key: u64,
+        messages: impl IntoIterator<Item = WsMessage<'a>>,
+    ) -> Result<(), SendError> {
         let limit = self.limits.write_queue_bytes.saturating_mul(2);
         let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
         if conn.queued() > limit {
@@ -493,16 +511,17 @@ impl Core {
         let Proto::Ws(w) = &mut conn.proto else {
             return Err(SendError::WrongState);
         };
-        let sent = if text {
-            // The application hands us text it checked; binary otherwise.
-            match std::str::from_utf8(data) {
-                Ok(t) => w.send_text(t, &mut self.scratch),
-                Err(_) => return Err(SendError::WrongState),
+        // Every frame goes into one buffer and out in one write.
+        for message in messages {
+            let sent = match message {
+                WsMessage::Text(t) => w.send_text(t, &mut self.scratch),
+                WsMessage::Binary(b) => w.send_binary(b, &mut self.scratch),
+            };
+            if sent.is_err() {
+                self.scratch.clear();
+                return Err(SendError::WrongState);
             }
-        } else {
-            w.send_binary(data, &mut self.scratch)
-        };
-        sent.map_err(|_| SendError::WrongState)?;
+        }
         self.flush(key);
         self.settle(key);
         Ok(())

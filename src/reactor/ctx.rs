@@ -1,7 +1,7 @@
 //! [`Ctx`]: what an application callback can do to connections on its worker.
 
 use super::Handle;
-use super::core::{Core, Proto, SendError};
+use super::core::{Core, Proto, SendError, WsMessage};
 use crate::server::{ConnId, Response};
 use crate::time::Instant;
 use crate::ws::CloseCode;
@@ -37,7 +37,20 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// # Errors
     /// [`SendError`] if the connection is gone, not a WebSocket, or not keeping up.
     pub fn send_text(&mut self, conn: ConnId, text: &str) -> Result<(), SendError> {
-        self.core.ws_send(conn.0, true, text.as_bytes())
+        self.core.ws_send(conn.0, [WsMessage::Text(text)])
+    }
+
+    /// Sends several text messages on a WebSocket connection in one write.
+    ///
+    /// # Errors
+    /// As [`Ctx::send_text`]; nothing is sent then.
+    pub fn send_texts<'t>(
+        &mut self,
+        conn: ConnId,
+        texts: impl IntoIterator<Item = &'t str>,
+    ) -> Result<(), SendError> {
+        self.core
+            .ws_send(conn.0, texts.into_iter().map(WsMessage::Text))
     }
 
     /// Sends a binary message on a WebSocket connection.
@@ -45,7 +58,7 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// # Errors
     /// As [`Ctx::send_text`].
     pub fn send_binary(&mut self, conn: ConnId, data: &[u8]) -> Result<(), SendError> {
-        self.core.ws_send(conn.0, false, data)
+        self.core.ws_send(conn.0, [WsMessage::Binary(data)])
     }
 
     /// Starts the closing handshake on a WebSocket (RFC 6455 §7.1.2).

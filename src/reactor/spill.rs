@@ -70,6 +70,15 @@ impl Spill {
         };
     }
 
+    /// Replaces the contents with `bytes[pos..]`, taking the vector as it is (no copy).
+    pub fn set_at(&mut self, bytes: Vec<u8>, pos: usize) {
+        self.0 = if pos >= bytes.len() {
+            None
+        } else {
+            Some(Box::new(Inner { bytes, pos }))
+        };
+    }
+
     /// Drops everything.
     pub fn clear(&mut self) {
         self.0 = None;
