@@ -368,6 +368,61 @@ pub(crate) fn parse_request<'a>(
         Ok(_) => return Err(PeerError::MalformedHead),
         Err(e) => return Err(classify(head, e)),
     }
+    let first_lf = find_byte(head, b'\n').unwrap_or(head.len());
+    finish_request(head, first_lf, &req, limits)
+}
+
+/// The fast path for a head that arrived whole in the first read: one httparse pass instead of
+/// scan-then-parse. `None` when anything needs the careful path (a partial head, leading empty
+/// lines, a limit, a bare LF, any parse error): the caller then scans as usual, so limits and
+/// errors are reported exactly as there. Returns the request and the head's length.
+pub(crate) fn parse_request_whole<'a>(
+    input: &'a [u8],
+    limits: &Limits,
+) -> Option<Result<(Request<'a>, usize), PeerError>> {
+    if matches!(input.first(), Some(b'\r' | b'\n')) {
+        return None;
+    }
+    let mut slots = [const { MaybeUninit::<httparse::Header<'a>>::uninit() }; MAX_HEADER_SLOTS];
+    let slots = slots.get_mut(..limits.max_headers.clamp(1, MAX_HEADER_SLOTS))?;
+    let mut req = httparse::Request::new(&mut []);
+    let Ok(httparse::Status::Complete(len)) = req.parse_with_uninit_headers(input, slots) else {
+        return None;
+    };
+    let head = input.get(..len)?;
+    let first_lf = find_byte(head, b'\n')?;
+    if len > limits.max_head_bytes || first_lf + 1 > limits.max_request_line_bytes {
+        return None;
+    }
+    // We refuse bare LF line ends (RFC 9112 §2.2) and httparse accepts them, so check every
+    // line end httparse found: after the request line, after each field value (past trailing
+    // whitespace), and the blank line. That is O(fields), not a second pass over the bytes.
+    if first_lf == 0 || head.get(first_lf - 1) != Some(&b'\r') || !head.ends_with(b"\r\n\r\n") {
+        return None;
+    }
+    let base = head.as_ptr() as usize;
+    for field in req.headers.iter() {
+        if field.value.is_empty() {
+            return None; // an empty value's slice need not point into the head
+        }
+        let mut end = (field.value.as_ptr() as usize).checked_sub(base)? + field.value.len();
+        while matches!(head.get(end), Some(b' ' | b'\t')) {
+            end += 1;
+        }
+        if head.get(end) != Some(&b'\r') {
+            return None;
+        }
+    }
+    Some(finish_request(head, first_lf, &req, limits).map(|r| (r, len)))
+}
+
+/// Checks the parsed fields and builds the request view.
+fn finish_request<'a>(
+    head: &'a [u8],
+    first_lf: usize,
+    req: &httparse::Request<'_, 'a>,
+    limits: &Limits,
+) -> Result<Request<'a>, PeerError> {
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(PeerError::MalformedHead);
     };
@@ -386,7 +441,6 @@ pub(crate) fn parse_request<'a>(
         Version::Http11 => !framing.close,
         Version::Http10 => framing.keep_alive && !framing.close,
     };
-    let lines_start = find_byte(head, b'\n').map_or(head.len(), |i| i + 1);
     Ok(Request {
         method,
         target,
@@ -394,7 +448,7 @@ pub(crate) fn parse_request<'a>(
         body: framing.body,
         keep_alive,
         expect_continue: framing.expect_continue,
-        lines: head.get(lines_start..).unwrap_or_default(),
+        lines: head.get(first_lf + 1..).unwrap_or_default(),
         upgrade: framing.upgrade,
     })
 }
@@ -480,6 +534,10 @@ pub(crate) fn check_fields(
     let mut expect_continue = false;
     for h in headers {
         let name = h.name.as_bytes();
+        // Only six names matter here; their lengths rule out most fields at once.
+        if !matches!(name.len(), 4 | 6 | 7 | 10 | 14 | 17) {
+            continue;
+        }
         let value = trim_ows(h.value);
         if name.eq_ignore_ascii_case(b"host") {
             hosts += 1;

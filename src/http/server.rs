@@ -223,6 +223,20 @@ impl Connection {
                 if !matches!(self.write, Write::Idle) || input.is_empty() {
                     return Ok(Step::idle());
                 }
+                if !scan.has_started() {
+                    // The common case, a whole head in one read: parse it in one pass.
+                    if let Some(parsed) = super::head::parse_request_whole(input, &self.limits) {
+                        let (request, len) = parsed?;
+                        if head_since.is_none() {
+                            *head_since = Some(now);
+                        }
+                        self.start_exchange(&request);
+                        return Ok(Step {
+                            consumed: len,
+                            event: Some(Event::Request(request)),
+                        });
+                    }
+                }
                 let limits = &self.limits;
                 let span = scan.scan(
                     input,

@@ -387,26 +387,15 @@ impl Connection {
             });
         }
         let text = h.opcode == OpCode::Text;
-        let incoming = self.incoming.get_or_insert_with(|| {
-            Box::new(Incoming {
-                text,
-                total: 0,
-                first: true,
-                utf8: Utf8Validator::default(),
-                buf: Vec::new(),
-            })
-        });
-        incoming.total += h.len;
-
-        // Fast path: a whole single-frame message in this read is handed out in place.
-        let whole = header_len + h.len as usize;
+        // Fast path: a whole single-frame message in this read is handed out in place, with no
+        // message state created at all.
+        let whole = header_len.saturating_add(crate::clamp_len(h.len, usize::MAX));
         if !self.fragments && h.fin && h.opcode != OpCode::Continuation {
             if let Some(frame) = input.get_mut(..whole) {
                 let payload = frame.get_mut(header_len..).unwrap_or_default();
                 if let Some(key) = h.mask {
                     apply_mask(payload, key, 0);
                 }
-                self.incoming = None;
                 let payload: &'a [u8] = payload;
                 let event = if text {
                     let text = core::str::from_utf8(payload).map_err(|_| PeerError::InvalidUtf8)?;
@@ -420,6 +409,17 @@ impl Connection {
                 });
             }
         }
+        let incoming = self.incoming.get_or_insert_with(|| {
+            Box::new(Incoming {
+                text,
+                total: 0,
+                first: true,
+                utf8: Utf8Validator::default(),
+                buf: Vec::new(),
+            })
+        });
+        incoming.total += h.len;
+
         if h.len == 0 {
             // Nothing to wait for: finish the frame here.
             let event = self.on_payload(&[], h.fin)?;

@@ -30,3 +30,4 @@ pub use handshake::{
     ClientHandshake, Offer, Role, ValidatedUpgrade, accept_key, check_request, reject,
 };
 pub use mask::apply_mask;
+pub use utf8::{InvalidUtf8, Utf8Validator};

@@ -6,19 +6,23 @@
 //! `core::str::from_utf8` does the work: its error says whether the input is invalid or only
 //! cut short (`error_len() == None`).
 
-/// The state of a text message's validation between pieces.
+/// Incremental, fail-fast UTF-8 validation of a text message that arrives in pieces
+/// (RFC 6455 §8.1; RFC 3629 for what valid means).
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct Utf8Validator {
+pub struct Utf8Validator {
     pending: [u8; 4],
     len: u8,
 }
 
 /// The text is not UTF-8.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct InvalidUtf8;
+pub struct InvalidUtf8;
 
 impl Utf8Validator {
     /// Validates the next piece of the text.
+    ///
+    /// # Errors
+    /// [`InvalidUtf8`] at the first piece that contains a byte no valid text could have there.
     pub fn feed(&mut self, mut data: &[u8]) -> Result<(), InvalidUtf8> {
         if self.len > 0 {
             // Finish the character left over from the previous piece first.
