@@ -17,7 +17,9 @@ fn parse(input: &[u8], step: usize) -> (Vec<Item>, String, bool) {
                     rest = &rest[s.consumed..];
                     if let Some(Item::Event(e)) = &s.item {
                         assert!(e.data.len() <= 1024);
-                        assert!(!e.data.is_empty() || e.event_type.len() <= 256);
+                        // A line is at most 256 bytes; each invalid byte becomes U+FFFD (3 bytes).
+                        assert!(e.event_type.len() <= 3 * 256);
+                        assert!(e.last_event_id.len() <= 3 * 256);
                     }
                     items.extend(s.item);
                 }

@@ -156,6 +156,28 @@ fn line_over_limit_is_an_error() {
 }
 
 #[test]
+fn invalid_bytes_in_a_field_stay_within_three_times_the_line_limit() {
+    // Found by fuzzing: every invalid byte becomes U+FFFD, three bytes, so a field of a
+    // 16-byte line may hold 48 bytes. The bound is the line limit times three.
+    let mut p = Parser::new(16, 1024);
+    let mut input = b"event:".to_vec();
+    input.extend([0x83u8; 10]);
+    input.extend_from_slice(b"\ndata: x\n\n");
+    let mut items = Vec::new();
+    let mut rest = &input[..];
+    while !rest.is_empty() {
+        let s = p.feed(rest).unwrap();
+        rest = &rest[s.consumed..];
+        items.extend(s.item);
+    }
+    let Some(Item::Event(e)) = items.first() else {
+        panic!("an event")
+    };
+    assert_eq!(e.event_type, "\u{fffd}".repeat(10));
+    assert!(e.event_type.len() <= 3 * 16);
+}
+
+#[test]
 fn event_data_over_limit_is_an_error() {
     let mut p = Parser::new(64, 10);
     assert!(p.feed(b"data: 01234\n").is_ok());
