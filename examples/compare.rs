@@ -1,0 +1,669 @@
+//! The four push techniques compared on the same topic, in numbers.
+//!
+//! ```sh
+//! cargo run --release --example compare                 # the full matrix, a few minutes
+//! cargo run --release --example compare -- --quick      # N = 1 and 100, rates 10 and 100
+//! ```
+//!
+//! The program runs the ready hub server in a child process (itself, with `--serve`), then for
+//! each technique (short polling at 1 s and 100 ms, long-polling, SSE, WebSocket), each publish
+//! rate and each number of clients, connects N clients written on pushwire's own client machines,
+//! publishes at the fixed rate for a while, and measures on the client sockets and on the
+//! server process:
+//!
+//! - HTTP requests per delivered event, bytes on the wire per delivered event (both directions,
+//!   heads and framing included: counted at the sockets), empty responses;
+//! - latency from publish (`ts` in the event) to delivery: p50, p99, max;
+//! - server CPU seconds per 1,000 delivered events, server memory per client (RSS growth).
+//!
+//! It writes `target/compare/compare.md` (a Markdown table) and `target/compare/compare.svg`
+//! (bytes and requests per delivered event, drawn by this program: no plotting dependency).
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+use pushwire::http::client;
+use pushwire::server::HubServer;
+use pushwire::server::hub_server::tick_interval;
+use pushwire::{Instant as At, Limits, reactor::Server, sse, ws};
+use std::fmt::Write as _;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Technique {
+    ShortPoll(u64),
+    LongPoll,
+    Sse,
+    WebSocket,
+}
+
+impl Technique {
+    fn name(self) -> String {
+        match self {
+            Technique::ShortPoll(ms) => format!("short poll {ms} ms"),
+            Technique::LongPoll => "long-poll".into(),
+            Technique::Sse => "SSE".into(),
+            Technique::WebSocket => "WebSocket".into(),
+        }
+    }
+}
+
+fn main() -> io::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    if args.iter().any(|a| a == "--serve") {
+        return serve(
+            args.iter()
+                .position(|a| a == "--port")
+                .and_then(|i| args.get(i + 1))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(0),
+        );
+    }
+    let quick = args.iter().any(|a| a == "--quick");
+    let seconds: u64 = args
+        .iter()
+        .position(|a| a == "--seconds")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(if quick { 3 } else { 5 });
+    let counts: &[usize] = if quick { &[1, 100] } else { &[1, 100, 1000] };
+    let rates: &[u64] = if quick { &[10, 100] } else { &[1, 10, 100] };
+    let techniques = [
+        Technique::ShortPoll(1000),
+        Technique::ShortPoll(100),
+        Technique::LongPoll,
+        Technique::Sse,
+        Technique::WebSocket,
+    ];
+
+    let port = 21000 + (std::process::id() % 1000) as u16;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut server = std::process::Command::new(std::env::current_exe()?)
+        .args(["--serve", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let started = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(io::Error::other("the server did not start"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let mut rows = Vec::new();
+    for &rate in rates {
+        for &n in counts {
+            for &t in &techniques {
+                let row = run(addr, server.id(), t, n, rate, Duration::from_secs(seconds))?;
+                eprintln!("{}", row.line());
+                rows.push(row);
+            }
+        }
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+
+    std::fs::create_dir_all("target/compare")?;
+    let md = markdown(&rows, seconds);
+    std::fs::write("target/compare/compare.md", &md)?;
+    std::fs::write("target/compare/compare.svg", svg(&rows))?;
+    println!("{md}");
+    println!("wrote target/compare/compare.md and target/compare/compare.svg");
+    Ok(())
+}
+
+/// The child process: the ready server on one worker thread.
+fn serve(port: u16) -> io::Result<()> {
+    let limits = Limits {
+        longpoll_timeout: Duration::from_secs(30),
+        ..Limits::default()
+    };
+    Server::builder()
+        .bind(("127.0.0.1", port))
+        .threads(1)
+        .limits(limits.clone())
+        .tick(tick_interval(&limits))
+        .build(HubServer::new(limits, b"compare"))?
+        .run()
+}
+
+struct Row {
+    technique: Technique,
+    clients: usize,
+    rate: u64,
+    published: u64,
+    delivered: u64,
+    requests: u64,
+    empty: u64,
+    bytes: u64,
+    latencies_us: Vec<u64>,
+    server_cpu_s: f64,
+    server_bytes_per_client: i64,
+}
+
+impl Row {
+    fn per_event(&self, x: u64) -> f64 {
+        if self.delivered == 0 {
+            f64::NAN
+        } else {
+            x as f64 / self.delivered as f64
+        }
+    }
+    fn pct(&self, p: f64) -> u64 {
+        let mut v = self.latencies_us.clone();
+        v.sort_unstable();
+        if v.is_empty() {
+            return 0;
+        }
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    }
+    fn line(&self) -> String {
+        format!(
+            "{:<18} n={:<5} rate={:<4} delivered={:<7} req/event={:.2} bytes/event={:.0} empty={} p50={}us p99={}us cpu/1k={:.3}s mem/client={}B",
+            self.technique.name(),
+            self.clients,
+            self.rate,
+            self.delivered,
+            self.per_event(self.requests),
+            self.per_event(self.bytes),
+            self.empty,
+            self.pct(0.5),
+            self.pct(0.99),
+            self.server_cpu_s * 1000.0 / self.delivered.max(1) as f64,
+            self.server_bytes_per_client
+        )
+    }
+}
+
+/// Server CPU time (s) and RSS (bytes) from /proc.
+fn server_usage(pid: u32) -> (f64, i64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let cpu = stat.rfind(')').and_then(|i| {
+        let f: Vec<&str> = stat[i + 2..].split(' ').collect();
+        Some((f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?) as f64 / 100.0)
+    });
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<i64>().ok())
+        });
+    (cpu.unwrap_or(0.0), rss.unwrap_or(0) * 1024)
+}
+
+fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+fn read_response(
+    s: &mut std::net::TcpStream,
+    conn: &mut client::Connection,
+) -> io::Result<(u16, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let (mut status, mut body) = (0, Vec::new());
+    loop {
+        loop {
+            let step = conn.feed(&buf).map_err(io::Error::other)?;
+            let used = step.consumed;
+            let progressed = used > 0 || step.event.is_some();
+            let end = matches!(step.event, Some(client::Event::End));
+            match step.event {
+                Some(client::Event::Response(r)) => status = r.status,
+                Some(client::Event::Data(d)) => body.extend_from_slice(d),
+                _ => {}
+            }
+            buf.drain(..used);
+            if end {
+                return Ok((status, body));
+            }
+            if !progressed {
+                break;
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::other("closed"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A client of one technique, driven by the event loop.
+struct Client {
+    socket: TcpStream,
+    technique: Technique,
+    http: client::Connection,
+    parser: sse::Parser,
+    handshake: Option<ws::ClientHandshake>,
+    ws: Option<ws::Connection>,
+    inbuf: Vec<u8>,
+    out: Vec<u8>,
+    cursor: u64,
+    topic: String,
+    /// A short poll waits for this moment to ask again.
+    next_poll: Option<Instant>,
+    connected: bool,
+    stats: Stats,
+}
+
+#[derive(Default)]
+struct Stats {
+    delivered: u64,
+    requests: u64,
+    empty: u64,
+    bytes: u64,
+    latencies_us: Vec<u64>,
+}
+
+impl Client {
+    fn new(
+        addr: SocketAddr,
+        technique: Technique,
+        topic: &str,
+        cursor: u64,
+        i: usize,
+    ) -> io::Result<Client> {
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        nonce[8..].copy_from_slice(&unix_ns().to_le_bytes());
+        Ok(Client {
+            socket: TcpStream::connect(addr)?,
+            technique,
+            http: client::Connection::new(&Limits::default()),
+            parser: sse::Parser::new(1 << 16, 1 << 20),
+            handshake: (technique == Technique::WebSocket).then(|| ws::ClientHandshake::new(nonce)),
+            ws: None,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            cursor,
+            topic: topic.into(),
+            next_poll: None,
+            connected: false,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Queues the next request (or the opening request of a stream).
+    fn ask(&mut self) {
+        let target = match self.technique {
+            Technique::ShortPoll(_) => {
+                format!("/poll?topic={}&cursor={}&wait=0", self.topic, self.cursor)
+            }
+            Technique::LongPoll => format!("/poll?topic={}&cursor={}", self.topic, self.cursor),
+            Technique::Sse => format!("/events?topic={}&lastEventId={}", self.topic, self.cursor),
+            Technique::WebSocket => format!("/ws?topic={}&cursor={}", self.topic, self.cursor),
+        };
+        self.stats.requests += 1;
+        let result = match &self.handshake {
+            Some(h) => h.send_request("bench", &target, &[], &[], &mut self.http, &mut self.out),
+            None => self.http.send_request(
+                "GET",
+                &target,
+                &[("Host", b"bench")],
+                client::RequestBody::Empty,
+                &mut self.out,
+            ),
+        };
+        result.expect("a valid request");
+    }
+
+    fn event(&mut self, text: &[u8]) {
+        let text = String::from_utf8_lossy(text);
+        let field = |name: &str| -> Option<u64> {
+            let rest = &text[text.find(name)? + name.len()..];
+            rest[..rest.find(|c: char| !c.is_ascii_digit())?]
+                .parse()
+                .ok()
+        };
+        if let (Some(seq), Some(ts)) = (field("\"seq\":"), field("\"ts\":")) {
+            if seq > self.cursor {
+                self.cursor = seq;
+                self.stats.delivered += 1;
+                self.stats
+                    .latencies_us
+                    .push(unix_ns().saturating_sub(ts) / 1000);
+            }
+        }
+    }
+
+    /// Offers buffered input to the machines.
+    fn process(&mut self) {
+        let mut body = Vec::new();
+        loop {
+            if let Some(conn) = self.ws.as_mut() {
+                let mut out = Vec::new();
+                let Ok(step) = conn.feed(At::ZERO, &mut self.inbuf, &mut out) else {
+                    return;
+                };
+                let used = step.consumed;
+                let text = match step.event {
+                    Some(ws::Event::Text(t)) => Some(t.into_owned()),
+                    _ => None,
+                };
+                self.inbuf.drain(..used);
+                conn.poll_transmit(&mut out);
+                self.out.extend_from_slice(&out);
+                if let Some(t) = text {
+                    self.event(t.as_bytes());
+                } else if used == 0 {
+                    return;
+                }
+                continue;
+            }
+            let Ok(step) = self.http.feed(&self.inbuf) else {
+                return;
+            };
+            let used = step.consumed;
+            let progressed = used > 0 || step.event.is_some();
+            let mut ended = false;
+            let mut upgraded = false;
+            match step.event {
+                Some(client::Event::Response(r)) => {
+                    if r.status == 204 {
+                        self.stats.empty += 1;
+                    }
+                    if let (Some(h), 101) = (&self.handshake, r.status) {
+                        let (proof, _) = h.verify(&r, &[]).expect("101");
+                        self.ws = Some(ws::Connection::new(proof, &Limits::default()));
+                    }
+                }
+                Some(client::Event::Data(d)) => body.extend_from_slice(d),
+                Some(client::Event::End) => ended = true,
+                Some(client::Event::Upgraded { .. }) => upgraded = true,
+                _ => {}
+            }
+            // For an upgrade, the leftover stays in `inbuf` for the WebSocket machine.
+            if !upgraded {
+                self.inbuf.drain(..used);
+            }
+            if self.technique == Technique::Sse && !body.is_empty() {
+                let mut rest = &body[..];
+                while !rest.is_empty() {
+                    let Ok(s) = self.parser.feed(rest) else { break };
+                    rest = &rest[s.consumed..];
+                    if let Some(sse::Item::Event(e)) = s.item {
+                        self.event(e.data.as_bytes());
+                    }
+                }
+                body.clear();
+            }
+            if ended {
+                for line in body
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| l.to_vec())
+                    .collect::<Vec<_>>()
+                {
+                    self.event(&line);
+                }
+                body.clear();
+                match self.technique {
+                    Technique::ShortPoll(ms) => {
+                        self.next_poll = Some(Instant::now() + Duration::from_millis(ms))
+                    }
+                    _ => self.ask(),
+                }
+            }
+            if !progressed && !upgraded {
+                return;
+            }
+        }
+    }
+}
+
+/// Runs one scenario: `n` clients of `technique`, publishing at `rate` for `time`.
+fn run(
+    addr: SocketAddr,
+    server: u32,
+    technique: Technique,
+    n: usize,
+    rate: u64,
+    time: Duration,
+) -> io::Result<Row> {
+    let topic = format!("t{}", unix_ns());
+    let (base_cpu, base_rss) = server_usage(server);
+    let mut poll = Poll::new()?;
+    let mut clients = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut c = Client::new(addr, technique, &topic, 0, i)?;
+        poll.registry().register(
+            &mut c.socket,
+            Token(i),
+            Interest::READABLE | Interest::WRITABLE,
+        )?;
+        c.ask();
+        clients.push(c);
+    }
+    let mut events = Events::with_capacity(1024);
+    let warmup = Instant::now() + Duration::from_millis(500);
+    let end = warmup + time;
+    let mut published = 0u64;
+    let mut rss_connected = None;
+    let mut publisher = std::net::TcpStream::connect(addr)?;
+    publisher.set_nodelay(true)?;
+    let mut pub_http = client::Connection::new(&Limits::default());
+    let mut buf = [0u8; 65536];
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            break;
+        }
+        // Publish on schedule (after the warm-up that lets every client connect).
+        if now >= warmup {
+            rss_connected.get_or_insert_with(|| server_usage(server).1);
+            let due = ((now - warmup).as_secs_f64() * rate as f64) as u64 + 1;
+            while published < due.min(rate * time.as_secs()) {
+                let mut out = Vec::new();
+                let body = b"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl";
+                pub_http
+                    .send_request(
+                        "POST",
+                        &format!("/publish?topic={topic}"),
+                        &[("Host", b"bench")],
+                        client::RequestBody::Length(64),
+                        &mut out,
+                    )
+                    .unwrap();
+                pub_http.send_body(body, &mut out).unwrap();
+                publisher.write_all(&out)?;
+                read_response(&mut publisher, &mut pub_http)?;
+                published += 1;
+            }
+        }
+        let wait = clients
+            .iter()
+            .filter_map(|c| c.next_poll)
+            .min()
+            .map_or(Duration::from_millis(5), |t| {
+                t.saturating_duration_since(now)
+            })
+            .min(Duration::from_millis(5));
+        poll.poll(&mut events, Some(wait))?;
+        for event in events.iter() {
+            let c = &mut clients[event.token().0];
+            c.connected = true;
+            if event.is_readable() {
+                loop {
+                    match c.socket.read(&mut buf) {
+                        Ok(0) => break,
+                        Ok(k) => {
+                            c.stats.bytes += k as u64;
+                            c.inbuf.extend_from_slice(&buf[..k]);
+                        }
+                        Err(_) => break,
+                    }
+                }
+                c.process();
+            }
+        }
+        let now = Instant::now();
+        for c in &mut clients {
+            if c.next_poll.is_some_and(|t| now >= t) {
+                c.next_poll = None;
+                c.ask();
+            }
+            if !c.out.is_empty() && c.connected {
+                match c.socket.write(&c.out) {
+                    Ok(k) => {
+                        c.stats.bytes += k as u64;
+                        c.out.drain(..k);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(_) => c.out.clear(),
+                }
+            }
+        }
+    }
+    let (cpu, _) = server_usage(server);
+    let rss = rss_connected.unwrap_or(base_rss);
+    let mut row = Row {
+        technique,
+        clients: n,
+        rate,
+        published,
+        delivered: 0,
+        requests: 0,
+        empty: 0,
+        bytes: 0,
+        latencies_us: Vec::new(),
+        server_cpu_s: cpu - base_cpu,
+        server_bytes_per_client: (rss - base_rss) / n as i64,
+    };
+    for c in clients {
+        row.delivered += c.stats.delivered;
+        row.requests += c.stats.requests;
+        row.empty += c.stats.empty;
+        row.bytes += c.stats.bytes;
+        row.latencies_us.extend(c.stats.latencies_us);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    Ok(row)
+}
+
+fn markdown(rows: &[Row], seconds: u64) -> String {
+    let mut md = String::new();
+    let _ = writeln!(
+        md,
+        "Each scenario: N clients of one technique on one topic, a 64-byte body published at the given rate for {seconds} s after a 0.5 s warm-up; counts at the client sockets (both directions, heads and framing included), latency from the publish timestamp to delivery, CPU and RSS of the server process.\n"
+    );
+    let _ = writeln!(
+        md,
+        "| rate/s | clients | technique | delivered | requests / event | bytes / event | empty responses | latency p50 / p99 / max (ms) | server CPU s / 1k events | server memory / client |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
+    for r in rows {
+        let max = r.latencies_us.iter().max().copied().unwrap_or(0);
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} / {} | {:.2} | {:.0} | {} | {:.1} / {:.1} / {:.1} | {:.3} | {} B |",
+            r.rate,
+            r.clients,
+            r.technique.name(),
+            r.delivered,
+            r.published * r.clients as u64,
+            r.per_event(r.requests),
+            r.per_event(r.bytes),
+            r.empty,
+            r.pct(0.5) as f64 / 1000.0,
+            r.pct(0.99) as f64 / 1000.0,
+            max as f64 / 1000.0,
+            r.server_cpu_s * 1000.0 / r.delivered.max(1) as f64,
+            r.server_bytes_per_client
+        );
+    }
+    md
+}
+
+/// Bytes per delivered event by technique, one group of bars per rate (100 clients where
+/// measured, else the largest count), on a log scale.
+fn svg(rows: &[Row]) -> String {
+    let names: Vec<String> = {
+        let mut v: Vec<String> = rows.iter().map(|r| r.technique.name()).collect();
+        v.dedup();
+        v.truncate(5);
+        v
+    };
+    let mut rates: Vec<u64> = rows.iter().map(|r| r.rate).collect();
+    rates.sort_unstable();
+    rates.dedup();
+    let clients = if rows.iter().any(|r| r.clients == 100) {
+        100
+    } else {
+        rows.iter().map(|r| r.clients).max().unwrap_or(1)
+    };
+    let colors = ["#c0392b", "#e67e22", "#2a6f97", "#2b8a3e", "#6c3483"];
+    let (w, h, left, bottom, top) = (760.0, 380.0, 70.0, 60.0, 40.0);
+    let plot_h = h - bottom - top;
+    let (lo, hi) = (10f64.log10(), 1_000_000f64.log10());
+    let y = |v: f64| top + plot_h - (v.max(10.0).log10() - lo) / (hi - lo) * plot_h;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n"
+    );
+    let _ = writeln!(s, "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>");
+    let _ = writeln!(
+        s,
+        "<text x=\"{left}\" y=\"22\" font-size=\"14\">Bytes on the wire per delivered event ({clients} clients, log scale)</text>"
+    );
+    for exp in 1..=6 {
+        let v = 10f64.powi(exp);
+        let yy = y(v);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{left}\" x2=\"{}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            w - 20.0,
+            left - 6.0,
+            yy + 4.0,
+            v as u64
+        );
+    }
+    let group_w = (w - left - 20.0) / rates.len().max(1) as f64;
+    let bar_w = group_w * 0.8 / names.len().max(1) as f64;
+    for (gi, rate) in rates.iter().enumerate() {
+        let gx = left + gi as f64 * group_w + group_w * 0.1;
+        for (ti, name) in names.iter().enumerate() {
+            let Some(r) = rows
+                .iter()
+                .find(|r| r.rate == *rate && r.clients == clients && r.technique.name() == *name)
+            else {
+                continue;
+            };
+            let v = r.per_event(r.bytes);
+            if !v.is_finite() {
+                continue;
+            }
+            let x = gx + ti as f64 * bar_w;
+            let yy = y(v);
+            let _ = writeln!(
+                s,
+                "<rect x=\"{x:.1}\" y=\"{yy:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{}\"><title>{name}: {v:.0} B/event</title></rect>",
+                bar_w - 2.0,
+                top + plot_h - yy,
+                colors[ti % colors.len()]
+            );
+        }
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{rate} events/s</text>",
+            gx + group_w * 0.4,
+            h - bottom + 18.0
+        );
+    }
+    for (ti, name) in names.iter().enumerate() {
+        let x = left + ti as f64 * 135.0;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{x}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{}\" y=\"{}\">{name}</text>",
+            h - 22.0,
+            colors[ti % colors.len()],
+            x + 14.0,
+            h - 13.0
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
