@@ -1,0 +1,325 @@
+//! Push clients for the benchmark and soak programs: one per technique, written on pushwire's
+//! own client machines, driven by a caller's mio loop. Included by `compare` and `soak` with
+//! `#[path]` (this folder is not an example of its own).
+#![allow(dead_code)]
+
+use mio::net::TcpStream;
+use pushwire::http::client;
+use pushwire::reactor::Server;
+use pushwire::server::HubServer;
+use pushwire::server::hub_server::tick_interval;
+use pushwire::{Instant as At, Limits, sse, ws};
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Technique {
+    ShortPoll(u64),
+    LongPoll,
+    Sse,
+    WebSocket,
+}
+
+impl Technique {
+    pub fn name(self) -> String {
+        match self {
+            Technique::ShortPoll(ms) => format!("short poll {ms} ms"),
+            Technique::LongPoll => "long-poll".into(),
+            Technique::Sse => "SSE".into(),
+            Technique::WebSocket => "WebSocket".into(),
+        }
+    }
+}
+
+pub fn unix_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+pub fn read_response(
+    s: &mut std::net::TcpStream,
+    conn: &mut client::Connection,
+) -> io::Result<(u16, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let (mut status, mut body) = (0, Vec::new());
+    loop {
+        loop {
+            let step = conn.feed(&buf).map_err(io::Error::other)?;
+            let used = step.consumed;
+            let progressed = used > 0 || step.event.is_some();
+            let end = matches!(step.event, Some(client::Event::End));
+            match step.event {
+                Some(client::Event::Response(r)) => status = r.status,
+                Some(client::Event::Data(d)) => body.extend_from_slice(d),
+                _ => {}
+            }
+            buf.drain(..used);
+            if end {
+                return Ok((status, body));
+            }
+            if !progressed {
+                break;
+            }
+        }
+        let mut chunk = [0u8; 4096];
+        let n = s.read(&mut chunk)?;
+        if n == 0 {
+            return Err(io::Error::other("closed"));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+/// A client of one technique, driven by the event loop.
+pub struct Client {
+    pub socket: TcpStream,
+    pub technique: Technique,
+    pub http: client::Connection,
+    pub parser: sse::Parser,
+    pub handshake: Option<ws::ClientHandshake>,
+    pub ws: Option<ws::Connection>,
+    pub inbuf: Vec<u8>,
+    pub out: Vec<u8>,
+    pub cursor: u64,
+    pub topic: String,
+    /// A short poll waits for this moment to ask again.
+    pub next_poll: Option<Instant>,
+    pub connected: bool,
+    pub stats: Stats,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub delivered: u64,
+    pub requests: u64,
+    pub empty: u64,
+    pub bytes: u64,
+    pub latencies_us: Vec<u64>,
+    /// Events skipped without a gap notice (must stay 0).
+    pub missed: u64,
+    /// Events received twice (must stay 0).
+    pub repeated: u64,
+    /// Explicit gap notices received.
+    pub gaps: u64,
+}
+
+impl Client {
+    pub fn new(
+        addr: SocketAddr,
+        technique: Technique,
+        topic: &str,
+        cursor: u64,
+        i: usize,
+    ) -> io::Result<Client> {
+        let mut nonce = [0u8; 16];
+        nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
+        nonce[8..].copy_from_slice(&unix_ns().to_le_bytes());
+        Ok(Client {
+            socket: TcpStream::connect(addr)?,
+            technique,
+            http: client::Connection::new(&Limits::default()),
+            parser: sse::Parser::new(1 << 16, 1 << 20),
+            handshake: (technique == Technique::WebSocket).then(|| ws::ClientHandshake::new(nonce)),
+            ws: None,
+            inbuf: Vec::new(),
+            out: Vec::new(),
+            cursor,
+            topic: topic.into(),
+            next_poll: None,
+            connected: false,
+            stats: Stats::default(),
+        })
+    }
+
+    /// Queues the next request (or the opening request of a stream).
+    pub fn ask(&mut self) {
+        let target = match self.technique {
+            Technique::ShortPoll(_) => {
+                format!("/poll?topic={}&cursor={}&wait=0", self.topic, self.cursor)
+            }
+            Technique::LongPoll => format!("/poll?topic={}&cursor={}", self.topic, self.cursor),
+            Technique::Sse => format!("/events?topic={}&lastEventId={}", self.topic, self.cursor),
+            Technique::WebSocket => format!("/ws?topic={}&cursor={}", self.topic, self.cursor),
+        };
+        self.stats.requests += 1;
+        let result = match &self.handshake {
+            Some(h) => h.send_request("bench", &target, &[], &[], &mut self.http, &mut self.out),
+            None => self.http.send_request(
+                "GET",
+                &target,
+                &[("Host", b"bench")],
+                client::RequestBody::Empty,
+                &mut self.out,
+            ),
+        };
+        result.expect("a valid request");
+    }
+
+    pub fn event(&mut self, text: &[u8]) {
+        let text = String::from_utf8_lossy(text);
+        let field = |name: &str| -> Option<u64> {
+            let rest = &text[text.find(name)? + name.len()..];
+            rest[..rest.find(|c: char| !c.is_ascii_digit())?]
+                .parse()
+                .ok()
+        };
+        if text.contains("\"gap\"") {
+            // Events that fell out of history: an explicit notice, not a loss.
+            self.stats.gaps += 1;
+            if let Some(to) = field("\"to\":") {
+                self.cursor = self.cursor.max(to);
+            }
+            return;
+        }
+        if let (Some(seq), Some(ts)) = (field("\"seq\":"), field("\"ts\":")) {
+            if seq <= self.cursor {
+                self.stats.repeated += 1;
+                return;
+            }
+            self.stats.missed += seq - self.cursor - 1;
+            self.cursor = seq;
+            self.stats.delivered += 1;
+            self.stats
+                .latencies_us
+                .push(unix_ns().saturating_sub(ts) / 1000);
+        }
+    }
+
+    /// Offers buffered input to the machines.
+    pub fn process(&mut self) {
+        let mut body = Vec::new();
+        loop {
+            if let Some(conn) = self.ws.as_mut() {
+                let mut out = Vec::new();
+                let Ok(step) = conn.feed(At::ZERO, &mut self.inbuf, &mut out) else {
+                    return;
+                };
+                let used = step.consumed;
+                let text = match step.event {
+                    Some(ws::Event::Text(t)) => Some(t.into_owned()),
+                    _ => None,
+                };
+                self.inbuf.drain(..used);
+                conn.poll_transmit(&mut out);
+                self.out.extend_from_slice(&out);
+                if let Some(t) = text {
+                    self.event(t.as_bytes());
+                } else if used == 0 {
+                    return;
+                }
+                continue;
+            }
+            let Ok(step) = self.http.feed(&self.inbuf) else {
+                return;
+            };
+            let used = step.consumed;
+            let progressed = used > 0 || step.event.is_some();
+            let mut ended = false;
+            let mut upgraded = false;
+            match step.event {
+                Some(client::Event::Response(r)) => {
+                    if r.status == 204 {
+                        self.stats.empty += 1;
+                    }
+                    if let (Some(h), 101) = (&self.handshake, r.status) {
+                        let (proof, _) = h.verify(&r, &[]).expect("101");
+                        self.ws = Some(ws::Connection::new(proof, &Limits::default()));
+                    }
+                }
+                Some(client::Event::Data(d)) => body.extend_from_slice(d),
+                Some(client::Event::End) => ended = true,
+                Some(client::Event::Upgraded { .. }) => upgraded = true,
+                _ => {}
+            }
+            // For an upgrade, the leftover stays in `inbuf` for the WebSocket machine.
+            if !upgraded {
+                self.inbuf.drain(..used);
+            }
+            if self.technique == Technique::Sse && !body.is_empty() {
+                let mut rest = &body[..];
+                while !rest.is_empty() {
+                    let Ok(s) = self.parser.feed(rest) else { break };
+                    rest = &rest[s.consumed..];
+                    if let Some(sse::Item::Event(e)) = s.item {
+                        self.event(e.data.as_bytes());
+                    }
+                }
+                body.clear();
+            }
+            if ended {
+                for line in body
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(|l| l.to_vec())
+                    .collect::<Vec<_>>()
+                {
+                    self.event(&line);
+                }
+                body.clear();
+                match self.technique {
+                    Technique::ShortPoll(ms) => {
+                        self.next_poll = Some(Instant::now() + Duration::from_millis(ms))
+                    }
+                    _ => self.ask(),
+                }
+            }
+            if !progressed && !upgraded {
+                return;
+            }
+        }
+    }
+}
+
+/// The child process: the ready server on one worker thread.
+pub fn serve(port: u16) -> io::Result<()> {
+    let limits = Limits {
+        longpoll_timeout: Duration::from_secs(30),
+        ..Limits::default()
+    };
+    Server::builder()
+        .bind(("127.0.0.1", port))
+        .threads(1)
+        .limits(limits.clone())
+        .tick(tick_interval(&limits))
+        .build(HubServer::new(limits, b"compare"))?
+        .run()
+}
+
+/// Server CPU time (s) and RSS (bytes) from /proc.
+pub fn server_usage(pid: u32) -> (f64, i64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let cpu = stat.rfind(')').and_then(|i| {
+        let f: Vec<&str> = stat[i + 2..].split(' ').collect();
+        Some((f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?) as f64 / 100.0)
+    });
+    let rss = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<i64>().ok())
+        });
+    (cpu.unwrap_or(0.0), rss.unwrap_or(0) * 1024)
+}
+
+/// Starts this program again as the server (`--serve --port P`) and waits until it listens.
+pub fn spawn_server() -> io::Result<(std::process::Child, SocketAddr)> {
+    let port = 21000 + (std::process::id() % 1000) as u16;
+    let addr: SocketAddr = format!("127.0.0.1:{port}")
+        .parse()
+        .map_err(io::Error::other)?;
+    let server = std::process::Command::new(std::env::current_exe()?)
+        .args(["--serve", "--port", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .spawn()?;
+    let started = Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        if started.elapsed() > Duration::from_secs(10) {
+            return Err(io::Error::other("the server did not start"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok((server, addr))
+}
