@@ -23,13 +23,13 @@ use mio::{Events, Interest, Poll, Token};
 use pushwire::Limits;
 use pushwire::http::client;
 use std::fmt::Write as _;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 #[path = "common/push_client.rs"]
 mod push_client;
-use push_client::{Client, Technique, read_response, serve, server_usage, unix_ns};
+use push_client::{Client, Technique, serve, server_usage, unix_ns};
 
 fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -173,20 +173,8 @@ fn run(
             rss_connected.get_or_insert_with(|| server_usage(server).1);
             let due = ((now - warmup).as_secs_f64() * rate as f64) as u64 + 1;
             while published < due.min(rate * time.as_secs()) {
-                let mut out = Vec::new();
                 let body = b"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl";
-                pub_http
-                    .send_request(
-                        "POST",
-                        &format!("/publish?topic={topic}"),
-                        &[("Host", b"bench")],
-                        client::RequestBody::Length(64),
-                        &mut out,
-                    )
-                    .unwrap();
-                pub_http.send_body(body, &mut out).unwrap();
-                publisher.write_all(&out)?;
-                read_response(&mut publisher, &mut pub_http)?;
+                push_client::publish(&mut publisher, &mut pub_http, &topic, body)?;
                 published += 1;
             }
         }
@@ -200,38 +188,11 @@ fn run(
             .min(Duration::from_millis(5));
         poll.poll(&mut events, Some(wait))?;
         for event in events.iter() {
-            let c = &mut clients[event.token().0];
-            c.connected = true;
-            if event.is_readable() {
-                loop {
-                    match c.socket.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(k) => {
-                            c.stats.bytes += k as u64;
-                            c.inbuf.extend_from_slice(&buf[..k]);
-                        }
-                        Err(_) => break,
-                    }
-                }
-                c.process();
-            }
+            clients[event.token().0].on_ready(event.is_readable(), &mut buf);
         }
         let now = Instant::now();
         for c in &mut clients {
-            if c.next_poll.is_some_and(|t| now >= t) {
-                c.next_poll = None;
-                c.ask();
-            }
-            if !c.out.is_empty() && c.connected {
-                match c.socket.write(&c.out) {
-                    Ok(k) => {
-                        c.stats.bytes += k as u64;
-                        c.out.drain(..k);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => c.out.clear(),
-                }
-            }
+            c.tick(now);
         }
     }
     let (cpu, _) = server_usage(server);

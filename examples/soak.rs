@@ -19,12 +19,12 @@
 use mio::{Events, Interest, Poll, Token};
 use pushwire::Limits;
 use pushwire::http::client;
-use std::io::{self, Read, Write};
+use std::io;
 use std::time::{Duration, Instant};
 
 #[path = "common/push_client.rs"]
 mod push_client;
-use push_client::{Client, Stats, Technique, read_response, serve, server_usage};
+use push_client::{Client, Stats, Technique, serve, server_usage};
 
 fn arg<T: std::str::FromStr>(name: &str) -> Option<T> {
     let args: Vec<String> = std::env::args().collect();
@@ -126,21 +126,7 @@ fn main() -> io::Result<()> {
         // Publish on schedule.
         let due = ((now - start).as_secs_f64() * rate as f64) as u64;
         while publishing && published < due {
-            let mut out = Vec::new();
-            pub_http
-                .send_request(
-                    "POST",
-                    &format!("/publish?topic={topic}"),
-                    &[("Host", b"soak")],
-                    client::RequestBody::Length(16),
-                    &mut out,
-                )
-                .map_err(io::Error::other)?;
-            pub_http
-                .send_body(b"soak test event.", &mut out)
-                .map_err(io::Error::other)?;
-            publisher.write_all(&out)?;
-            read_response(&mut publisher, &mut pub_http)?;
+            push_client::publish(&mut publisher, &mut pub_http, &topic, b"soak test event.")?;
             published += 1;
         }
         if now >= next_sample {
@@ -156,35 +142,14 @@ fn main() -> io::Result<()> {
         }
         poll.poll(&mut events, Some(Duration::from_millis(5)))?;
         for event in events.iter() {
-            let user = &mut users[event.token().0];
-            user.client.connected = true;
-            if event.is_readable() {
-                loop {
-                    match user.client.socket.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(k) => user.client.inbuf.extend_from_slice(&buf[..k]),
-                        Err(_) => break,
-                    }
-                }
-                user.client.process();
-            }
+            users[event.token().0]
+                .client
+                .on_ready(event.is_readable(), &mut buf);
         }
         let now = Instant::now();
         for (id, user) in users.iter_mut().enumerate() {
             let c = &mut user.client;
-            if c.next_poll.is_some_and(|t| now >= t) {
-                c.next_poll = None;
-                c.ask();
-            }
-            if !c.out.is_empty() && c.connected {
-                match c.socket.write(&c.out) {
-                    Ok(k) => {
-                        c.out.drain(..k);
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => c.out.clear(),
-                }
-            }
+            c.tick(now);
             // Churn: drop the connection abruptly (a reset, half of the time) and come back
             // from the last sequence number received.
             if publishing && now >= user.drop_at {

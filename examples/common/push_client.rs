@@ -9,7 +9,7 @@ use pushwire::reactor::Server;
 use pushwire::server::HubServer;
 use pushwire::server::hub_server::tick_interval;
 use pushwire::{Instant as At, Limits, sse, ws};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -322,4 +322,59 @@ pub fn spawn_server() -> io::Result<(std::process::Child, SocketAddr)> {
         std::thread::sleep(Duration::from_millis(20));
     }
     Ok((server, addr))
+}
+
+/// Publishes `body` to `topic` over a kept-alive connection and waits for the answer.
+pub fn publish(
+    publisher: &mut std::net::TcpStream,
+    http: &mut client::Connection,
+    topic: &str,
+    body: &[u8],
+) -> io::Result<()> {
+    let mut out = Vec::new();
+    let target = format!("/publish?topic={topic}");
+    let framing = client::RequestBody::Length(body.len() as u64);
+    http.send_request("POST", &target, &[("Host", b"bench")], framing, &mut out)
+        .map_err(io::Error::other)?;
+    http.send_body(body, &mut out).map_err(io::Error::other)?;
+    publisher.write_all(&out)?;
+    read_response(publisher, http).map(|_| ())
+}
+
+impl Client {
+    /// The socket is ready: read what is there and hand it to the machines.
+    pub fn on_ready(&mut self, readable: bool, buf: &mut [u8]) {
+        self.connected = true;
+        if !readable {
+            return;
+        }
+        loop {
+            match self.socket.read(buf) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => {
+                    self.stats.bytes += k as u64;
+                    self.inbuf.extend_from_slice(&buf[..k]);
+                }
+            }
+        }
+        self.process();
+    }
+
+    /// Time passes: a short poll that is due asks again; queued output goes out.
+    pub fn tick(&mut self, now: Instant) {
+        if self.next_poll.is_some_and(|t| now >= t) {
+            self.next_poll = None;
+            self.ask();
+        }
+        if !self.out.is_empty() && self.connected {
+            match self.socket.write(&self.out) {
+                Ok(k) => {
+                    self.stats.bytes += k as u64;
+                    self.out.drain(..k);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => self.out.clear(),
+            }
+        }
+    }
 }

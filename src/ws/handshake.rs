@@ -106,6 +106,18 @@ impl<'a> Offer<'a> {
     }
 }
 
+/// `Upgrade: websocket` and `Connection: upgrade`, as tokens in lists compared
+/// case-insensitively (RFC 6455 §4.2.1 items 3-4 for a request, §4.1 checks 2-3 for a response).
+fn names_websocket_upgrade(fields: &Fields<'_>) -> bool {
+    let upgrade = fields
+        .get_all("upgrade")
+        .any(|v| list_contains(v, "websocket"));
+    let connection = fields
+        .get_all("connection")
+        .any(|v| list_contains(v, "upgrade"));
+    upgrade && connection
+}
+
 /// Checks a request against RFC 6455 §4.2.1.
 ///
 /// # Errors
@@ -115,14 +127,7 @@ pub fn check_request<'a>(request: &http::Request<'a>) -> Result<Offer<'a>, Hands
         return Err(HandshakeError::NotGet);
     }
     let fields = request.headers();
-    // §4.2.1 items 3-4: tokens in lists, compared case-insensitively.
-    let upgrade = fields
-        .get_all("upgrade")
-        .any(|v| list_contains(v, "websocket"));
-    let connection = fields
-        .get_all("connection")
-        .any(|v| list_contains(v, "upgrade"));
-    if !upgrade || !connection {
+    if !names_websocket_upgrade(&fields) {
         return Err(HandshakeError::NotUpgrade);
     }
     // §4.2.1 item 6 / §4.4: only version 13.
@@ -237,13 +242,7 @@ impl ClientHandshake {
             return Err(HandshakeError::NotSwitching);
         }
         let fields = response.headers();
-        let upgrade = fields
-            .get_all("upgrade")
-            .any(|v| list_contains(v, "websocket"));
-        let connection = fields
-            .get_all("connection")
-            .any(|v| list_contains(v, "upgrade"));
-        if !upgrade || !connection {
+        if !names_websocket_upgrade(&fields) {
             return Err(HandshakeError::NotUpgrade);
         }
         if fields.get("sec-websocket-accept") != Some(&accept_key(&self.key)[..]) {
