@@ -346,18 +346,26 @@ impl<A: App> Running<A> {
 
     /// Notices from other threads, and the shutdown request.
     fn on_wake(&mut self) {
-        let notices = {
-            let mut queue = self.handle.shared.queues[self.index]
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            std::mem::take(&mut *queue)
-        };
-        for notice in notices {
-            let (app, local, mut cx) = self.ctx(None);
-            app.notice(local, &notice, &mut cx);
-            self.follow_up();
+        // Read the shutdown flag first: every notice sent before `shutdown()` is then already
+        // in the queue, and is delivered below before the connections start closing.
+        let shutting_down = self.handle.shared.shutdown.load(Ordering::Acquire);
+        loop {
+            let notices = {
+                let mut queue = self.handle.shared.queues[self.index]
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                std::mem::take(&mut *queue)
+            };
+            if notices.is_empty() {
+                break;
+            }
+            for notice in notices {
+                let (app, local, mut cx) = self.ctx(None);
+                app.notice(local, &notice, &mut cx);
+                self.follow_up();
+            }
         }
-        if self.handle.shared.shutdown.load(Ordering::Acquire) && self.shutdown_deadline.is_none() {
+        if shutting_down && self.shutdown_deadline.is_none() {
             self.begin_shutdown();
         }
     }
