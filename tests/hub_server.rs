@@ -346,3 +346,29 @@ fn slow_websocket_consumer_is_cut_off() {
         assert!(reason.starts_with("cursor="));
     }
 }
+
+#[test]
+fn refused_upgrade_is_400_and_counts_no_socket() {
+    let s = server(Limits::default());
+    let mut c = Client::new(s.addr);
+    let mut stream = connect(s.addr);
+    // Upgrade asked, but no Sec-WebSocket-Key: refused with 400.
+    stream
+        .write_all(b"GET /ws?topic=r HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        .unwrap();
+    let mut buf = [0u8; 256];
+    let n = stream.read(&mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 400 "));
+    let stats = String::from_utf8(c.get("/stats").body).unwrap();
+    assert!(
+        stats.contains("\"websocket\":{\"connections\":0"),
+        "{stats}"
+    );
+    // A publish finds no follower to send to (and nothing to clean up).
+    publish(s.addr, "r", "x");
+    let stats = String::from_utf8(c.get("/stats").body).unwrap();
+    assert!(
+        stats.contains("\"websocket\":{\"connections\":0,\"requests\":1,\"empty\":0,\"events\":0"),
+        "{stats}"
+    );
+}

@@ -744,12 +744,16 @@ impl App for HubServer {
                     .query_param("cursor")
                     .and_then(|c| c.parse().ok())
                     .unwrap_or_else(|| self.hub().last_seq(topic));
-                local.ws.subscribe(conn, topic, cursor);
                 Counters::add(&self.stats.websocket.requests, 1);
+                // Follow the topic only if the handshake will succeed: a refused upgrade never
+                // becomes a socket, and would leave a subscription behind.
+                if crate::ws::check_request(req).is_ok() {
+                    local.ws.subscribe(conn, topic, cursor);
+                }
                 Reply::WebSocket { protocol: None }
             }
             ("GET", "/echo") if req.is_upgrade() => {
-                if let Some(conn) = cx.conn() {
+                if let (Some(conn), true) = (cx.conn(), crate::ws::check_request(req).is_ok()) {
                     local.echo.insert(conn);
                 }
                 Reply::WebSocket { protocol: None }
