@@ -7,6 +7,7 @@
 
 use super::body::{BodyDecoder, ChunkedDecoder, Piece, encode_chunk, encode_last_chunk};
 use super::error::{PeerError, UsageError};
+use super::head::HttpLimits;
 use super::head::{
     BodyKind, Fields, HeadScan, MAX_HEADER_SLOTS, Version, check_fields, check_outgoing_fields,
     classify, find_byte, is_token, push_decimal,
@@ -110,7 +111,7 @@ enum Write {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Connection {
-    limits: Limits,
+    limits: HttpLimits,
     /// For each request sent and not yet answered: whether it was HEAD.
     in_flight: VecDeque<bool>,
     read: Read,
@@ -123,7 +124,7 @@ impl Connection {
     /// A new connection.
     pub fn new(limits: &Limits) -> Self {
         Connection {
-            limits: limits.clone(),
+            limits: HttpLimits::from(limits),
             in_flight: VecDeque::new(),
             read: Read::Head(HeadScan::default()),
             write: Write::Idle,

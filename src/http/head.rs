@@ -12,6 +12,40 @@ use super::error::{PeerError, UsageError};
 use crate::limits::Limits;
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
+use core::time::Duration;
+
+/// The bounds an HTTP machine keeps from [`Limits`]: only its own, so a connection does not
+/// carry the WebSocket, push and reactor bounds (every idle keep-alive connection holds one).
+#[derive(Clone, Debug)]
+pub(crate) struct HttpLimits {
+    pub max_request_line_bytes: usize,
+    pub max_head_bytes: usize,
+    pub max_headers: usize,
+    pub max_body_bytes: u64,
+    pub max_chunk_line_bytes: usize,
+    pub max_trailer_bytes: usize,
+    pub header_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub body_rate_window: Duration,
+    pub min_body_bytes_per_window: u64,
+}
+
+impl From<&Limits> for HttpLimits {
+    fn from(l: &Limits) -> Self {
+        HttpLimits {
+            max_request_line_bytes: l.max_request_line_bytes,
+            max_head_bytes: l.max_head_bytes,
+            max_headers: l.max_headers,
+            max_body_bytes: l.max_body_bytes,
+            max_chunk_line_bytes: l.max_chunk_line_bytes,
+            max_trailer_bytes: l.max_trailer_bytes,
+            header_timeout: l.header_timeout,
+            idle_timeout: l.idle_timeout,
+            body_rate_window: l.body_rate_window,
+            min_body_bytes_per_window: l.min_body_bytes_per_window,
+        }
+    }
+}
 
 /// Header slots httparse may fill: `Limits::max_headers` is clamped to this many.
 pub(crate) const MAX_HEADER_SLOTS: usize = 128;
@@ -353,7 +387,7 @@ impl Request<'_> {
 pub(crate) fn parse_request<'a>(
     input: &'a [u8],
     span: HeadSpan,
-    limits: &Limits,
+    limits: &HttpLimits,
 ) -> Result<Request<'a>, PeerError> {
     let head = input
         .get(span.start..span.end)
@@ -378,7 +412,7 @@ pub(crate) fn parse_request<'a>(
 /// errors are reported exactly as there. Returns the request and the head's length.
 pub(crate) fn parse_request_whole<'a>(
     input: &'a [u8],
-    limits: &Limits,
+    limits: &HttpLimits,
 ) -> Option<Result<(Request<'a>, usize), PeerError>> {
     if matches!(input.first(), Some(b'\r' | b'\n')) {
         return None;
@@ -421,7 +455,7 @@ fn finish_request<'a>(
     head: &'a [u8],
     first_lf: usize,
     req: &httparse::Request<'_, 'a>,
-    limits: &Limits,
+    limits: &HttpLimits,
 ) -> Result<Request<'a>, PeerError> {
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(PeerError::MalformedHead);

@@ -8,6 +8,7 @@
 
 use super::body::{BodyDecoder, ChunkedDecoder, Piece, encode_chunk, encode_last_chunk};
 use super::error::{PeerError, UsageError};
+use super::head::HttpLimits;
 use super::head::{
     BodyKind, HeadScan, Request, Version, check_outgoing_fields, parse_request, push_decimal,
     reason_phrase,
@@ -150,7 +151,7 @@ enum Write {
 /// ```
 #[derive(Clone, Debug)]
 pub struct Connection {
-    limits: Limits,
+    limits: HttpLimits,
     read: Read,
     write: Write,
     /// The latest time a caller told us.
@@ -163,7 +164,7 @@ impl Connection {
     /// A connection accepted at `now`. The first head's deadline counts from here.
     pub fn new(now: Instant, limits: &Limits) -> Self {
         Connection {
-            limits: limits.clone(),
+            limits: HttpLimits::from(limits),
             read: Read::Head {
                 scan: HeadScan::default(),
                 idle_since: Some(now),

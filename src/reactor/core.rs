@@ -585,5 +585,8 @@ mod tests {
         assert!(conn <= 112, "Conn is {conn} bytes");
         assert!(core::mem::size_of::<crate::ws::Connection>() <= 120);
         assert!(core::mem::size_of::<crate::http::BodyStream>() <= 2);
+        // An idle keep-alive or parked HTTP connection boxes this (it held a whole `Limits`, 336 B).
+        let http = core::mem::size_of::<crate::http::Connection>();
+        assert!(http <= 256, "http::Connection is {http} bytes");
     }
 }
