@@ -1,0 +1,174 @@
+//! WebSocket behaviour over real sockets, in the manner of the Autobahn|Testsuite cases that
+//! depend on how bytes arrive: frames chopped into single bytes with control frames in between,
+//! fail-fast UTF-8 before the rest of a frame is sent, payload length forms, large messages.
+
+mod common;
+
+use common::{TestServer, WsClient, WsEv};
+use pushwire::Limits;
+use pushwire::http::Request;
+use pushwire::server::{App, Ctx, Message, Reply, Response};
+use pushwire::ws::{Header, OpCode, apply_mask};
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+struct Echo;
+
+impl App for Echo {
+    type Local = ();
+    type Notice = ();
+    fn local(&self) {}
+    fn request(&self, _: &mut (), req: &Request<'_>, _: &[u8], _: &mut Ctx<'_, ()>) -> Reply {
+        if req.is_upgrade() {
+            Reply::WebSocket { protocol: None }
+        } else {
+            Response::new(404).into()
+        }
+    }
+    fn ws_message(&self, _: &mut (), message: Message<'_>, cx: &mut Ctx<'_, ()>) {
+        let conn = cx.conn().unwrap();
+        let _ = match message {
+            Message::Text(t) => cx.send_text(conn, t),
+            Message::Binary(b) => cx.send_binary(conn, b),
+        };
+    }
+}
+
+fn server() -> TestServer<()> {
+    let limits = Limits {
+        write_queue_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    TestServer::start(Echo, limits, 1)
+}
+
+/// A masked frame, as a client sends it.
+fn frame(fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    let key = [0x11, 0x22, 0x33, 0x44];
+    let mut out = Vec::new();
+    Header {
+        fin,
+        rsv,
+        opcode,
+        mask: Some(key),
+        len: payload.len() as u64,
+    }
+    .encode(&mut out);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    apply_mask(&mut out[start..], key, 0);
+    out
+}
+
+fn expect_close(ws: &mut WsClient, code: u16) {
+    loop {
+        match ws.recv() {
+            Some(WsEv::Close(c, _)) => {
+                assert_eq!(c, Some(code));
+                return;
+            }
+            Some(_) => continue,
+            None => panic!("connection ended without a close frame (wanted {code})"),
+        }
+    }
+}
+
+#[test]
+fn case_1_payload_length_forms_are_echoed() {
+    let s = server();
+    let mut ws = WsClient::connect(s.addr, "/");
+    for len in [0usize, 125, 126, 127, 128, 65535, 65536] {
+        let text = "*".repeat(len);
+        ws.send_text(&text);
+        assert_eq!(ws.recv(), Some(WsEv::Text(text)), "length {len}");
+        let bin = vec![0xfeu8; len];
+        ws.send_binary(&bin);
+        assert_eq!(ws.recv(), Some(WsEv::Binary(bin)), "length {len}");
+    }
+}
+
+#[test]
+fn case_5_chopped_fragments_with_pings_between() {
+    let s = server();
+    let mut ws = WsClient::connect(s.addr, "/");
+    let mut wire = frame(false, 0, OpCode::Text, b"fragment1");
+    wire.extend(frame(true, 0, OpCode::Ping, b"ping between"));
+    wire.extend(frame(false, 0, OpCode::Continuation, b"fragment2"));
+    wire.extend(frame(true, 0, OpCode::Continuation, b"fragment3"));
+    for byte in wire {
+        ws.stream.write_all(&[byte]).unwrap();
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert_eq!(ws.recv(), Some(WsEv::Pong(b"ping between".to_vec())));
+    assert_eq!(
+        ws.recv(),
+        Some(WsEv::Text("fragment1fragment2fragment3".into()))
+    );
+}
+
+#[test]
+fn case_6_invalid_utf8_fails_fast_before_the_frame_ends() {
+    let s = server();
+    let mut ws = WsClient::connect(s.addr, "/");
+    // A 30-byte text frame whose 5th byte can never be UTF-8; only 12 payload bytes are sent.
+    let payload = b"abcd\xf5\x80\x80\x80efghijklmnopqrstuvwxyz";
+    let full = frame(true, 0, OpCode::Text, payload);
+    ws.stream.write_all(&full[..6 + 12]).unwrap();
+    let started = Instant::now();
+    expect_close(&mut ws, 1007);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the server waited for the rest"
+    );
+}
+
+#[test]
+fn case_2_ping_over_125_bytes_closes_1002() {
+    let s = server();
+    let mut ws = WsClient::connect(s.addr, "/");
+    ws.stream
+        .write_all(&frame(true, 0, OpCode::Ping, &[0; 126]))
+        .unwrap();
+    expect_close(&mut ws, 1002);
+}
+
+#[test]
+fn case_3_reserved_bits_close_1002() {
+    for rsv in 1..8u8 {
+        let s = server();
+        let mut ws = WsClient::connect(s.addr, "/");
+        ws.stream
+            .write_all(&frame(true, rsv, OpCode::Text, b"rsv"))
+            .unwrap();
+        expect_close(&mut ws, 1002);
+    }
+}
+
+#[test]
+fn case_7_close_with_invalid_code_closes_1002_and_valid_is_echoed() {
+    let s = server();
+    let mut ws = WsClient::connect(s.addr, "/");
+    ws.stream
+        .write_all(&frame(true, 0, OpCode::Close, &1005u16.to_be_bytes()))
+        .unwrap();
+    expect_close(&mut ws, 1002);
+    let mut ws = WsClient::connect(s.addr, "/");
+    ws.stream
+        .write_all(&frame(true, 0, OpCode::Close, &3999u16.to_be_bytes()))
+        .unwrap();
+    expect_close(&mut ws, 3999);
+    assert_eq!(
+        ws.recv(),
+        None,
+        "the server closes TCP after the closing handshake"
+    );
+}
+
+#[test]
+fn case_9_sixteen_mebibyte_text_message_is_echoed() {
+    let s = server();
+    let mut ws = WsClient::connect(s.addr, "/");
+    let text = "x".repeat(16 * 1024 * 1024);
+    ws.send_text(&text);
+    assert_eq!(ws.recv(), Some(WsEv::Text(text)));
+}
