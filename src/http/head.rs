@@ -568,8 +568,12 @@ pub(crate) fn check_fields(
     let mut expect_continue = false;
     for h in headers {
         let name = h.name.as_bytes();
-        // Only six names matter here; their lengths rule out most fields at once.
-        if !matches!(name.len(), 4 | 6 | 7 | 10 | 14 | 17) {
+        // Only six names matter here; length and first letter rule out most fields at once.
+        let first = name.first().map_or(0, |b| b.to_ascii_lowercase());
+        if !matches!(
+            (name.len(), first),
+            (4, b'h') | (6, b'e') | (7, b'u') | (10, b'c') | (14, b'c') | (17, b't')
+        ) {
             continue;
         }
         let value = trim_ows(h.value);
