@@ -15,6 +15,7 @@
 //! UTF-8 validation.
 
 mod connection;
+pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;
