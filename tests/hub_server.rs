@@ -372,3 +372,82 @@ fn refused_upgrade_is_400_and_counts_no_socket() {
         "{stats}"
     );
 }
+
+#[test]
+fn limit_max_streams_sheds_load_with_a_retry_hint() {
+    let limits = Limits {
+        max_streams: 1,
+        ..Limits::default()
+    };
+    let s = server(limits);
+    let mut first = Sse::open(s.addr, "/events?topic=l", None);
+    std::thread::sleep(Duration::from_millis(100));
+    // The second stream gets 200 with only a retry hint, and the response ends.
+    let mut second = connect(s.addr);
+    second
+        .write_all(b"GET /events?topic=l HTTP/1.0\r\n\r\n")
+        .unwrap();
+    let mut got = Vec::new();
+    second.read_to_end(&mut got).unwrap();
+    let text = String::from_utf8(got).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{text}");
+    assert!(text.contains("Content-Type: text/event-stream"), "{text}");
+    assert!(text.ends_with("\r\n\r\nretry: 5000\n\n"), "{text}");
+    // The first stream still works.
+    publish(s.addr, "l", "still served");
+    assert!(first.next().unwrap().1.contains("still served"));
+}
+
+#[test]
+fn limit_sse_keepalive_sends_a_comment_on_a_quiet_stream() {
+    let limits = Limits {
+        sse_keepalive: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let hub = HubServer::new(limits.clone(), b"page");
+    let s = TestServer::start_with_tick(
+        hub,
+        limits.clone(),
+        pushwire::server::hub_server::tick_interval(&limits),
+    );
+    let mut stream = connect(s.addr);
+    stream
+        .write_all(b"GET /events?topic=k HTTP/1.0\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let started = Instant::now();
+    let mut got = Vec::new();
+    while started.elapsed() < Duration::from_secs(3) && !got.ends_with(b":\n\n") {
+        let mut buf = [0u8; 512];
+        if let Ok(n) = stream.read(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+    }
+    assert!(
+        got.ends_with(b"\n\n:\n\n"),
+        "no keep-alive comment: {}",
+        String::from_utf8_lossy(&got)
+    );
+    assert!(started.elapsed() >= Duration::from_millis(250));
+}
+
+#[test]
+fn limit_max_events_per_response_says_where_to_continue() {
+    let limits = Limits {
+        max_events_per_response: 2,
+        ..Limits::default()
+    };
+    let s = server(limits);
+    for i in 0..5 {
+        publish(s.addr, "c", &format!("e{i}"));
+    }
+    let mut c = Client::new(s.addr);
+    let r = c.get("/poll?topic=c&cursor=0");
+    let body = String::from_utf8(r.body.clone()).unwrap();
+    assert_eq!(body.lines().count(), 2, "{body}");
+    assert_eq!(r.header("x-cursor"), Some(&b"2"[..]));
+    let r = c.get("/poll?topic=c&cursor=2");
+    assert_eq!(r.header("x-cursor"), Some(&b"4"[..]));
+}

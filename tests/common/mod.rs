@@ -211,12 +211,28 @@ impl<N: Send + Sync + 'static> TestServer<N> {
         limits: Limits,
         threads: usize,
     ) -> Self {
-        let server = pushwire::reactor::Server::builder()
+        let builder = pushwire::reactor::Server::builder()
             .bind("127.0.0.1:0")
             .threads(threads)
+            .limits(limits);
+        Self::run(builder.build(app).expect("bind"))
+    }
+
+    /// One worker, with `App::tick` every `tick`.
+    pub fn start_with_tick<A: pushwire::server::App<Notice = N>>(
+        app: A,
+        limits: Limits,
+        tick: Duration,
+    ) -> Self {
+        let builder = pushwire::reactor::Server::builder()
+            .bind("127.0.0.1:0")
+            .threads(1)
             .limits(limits)
-            .build(app)
-            .expect("bind");
+            .tick(tick);
+        Self::run(builder.build(app).expect("bind"))
+    }
+
+    fn run<A: pushwire::server::App<Notice = N>>(server: pushwire::reactor::Server<A>) -> Self {
         let addr = server.local_addr();
         let handle = server.handle();
         let thread = Some(std::thread::spawn(move || server.run()));
