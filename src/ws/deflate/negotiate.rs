@@ -1,9 +1,9 @@
 //! Negotiating permessage-deflate (RFC 7692 §7), as pure functions.
 //!
 //! This is the handshake half of the compression extension: which offer a server takes, what it
-//! answers, and whether a client accepts the answer. The codec (RFC 7692 §7.2) is not built
-//! yet; until it is, nothing calls these functions while upgrading, so no connection ever
-//! agrees to compression.
+//! answers, and whether a client accepts the answer. The handshake calls them when a
+//! configuration is given (`Offer::with_deflate`, `ClientHandshake::with_deflate`, with the
+//! `deflate` feature); they are public so their rules can be read and tested on their own.
 
 use alloc::vec::Vec;
 
@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub server_max_window_bits: u8,
     /// The client's window we ask for, when it lets us choose. Default 15.
     pub client_max_window_bits: u8,
+    /// DEFLATE level for what we send, 1 (fastest) to 9 (smallest). Default 1.
+    pub level: u8,
 }
 
 impl Default for ServerConfig {
@@ -43,7 +45,67 @@ impl Default for ServerConfig {
             client_no_context_takeover: false,
             server_max_window_bits: 15,
             client_max_window_bits: 15,
+            level: DEFAULT_LEVEL,
         }
+    }
+}
+
+/// The DEFLATE level used unless configured: the fastest, which on JSON-like text still
+/// removes most of the bytes (see BENCHMARKS.md).
+pub const DEFAULT_LEVEL: u8 = 1;
+
+/// What a client offers (RFC 7692 §7.1) and holds the server to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientConfig {
+    /// We start every message afresh: no compressor kept between messages. Default true.
+    pub client_no_context_takeover: bool,
+    /// Ask the server to start every message afresh (its inflater state on our side is then
+    /// released after each message). Default false.
+    pub server_no_context_takeover: bool,
+    /// `Some(w)`: we compress with at most 2^w; `None`: offer `client_max_window_bits` without
+    /// a value, letting the server choose. Default `None`.
+    pub client_max_window_bits: Option<u8>,
+    /// Ask the server to compress with at most 2^w. Default `None` (no limit asked).
+    pub server_max_window_bits: Option<u8>,
+    /// DEFLATE level for what we send, 1 (fastest) to 9 (smallest). Default 1.
+    pub level: u8,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            client_no_context_takeover: true,
+            server_no_context_takeover: false,
+            client_max_window_bits: None,
+            server_max_window_bits: None,
+            level: DEFAULT_LEVEL,
+        }
+    }
+}
+
+impl ClientConfig {
+    /// The `Sec-WebSocket-Extensions` value to offer, for example the default
+    /// `permessage-deflate; client_max_window_bits; client_no_context_takeover`.
+    pub fn offer(&self) -> Vec<u8> {
+        let mut offer = Vec::from(NAME.as_bytes());
+        match self.client_max_window_bits {
+            None => offer.extend_from_slice(b"; client_max_window_bits"),
+            Some(bits) => {
+                offer.extend_from_slice(b"; client_max_window_bits=");
+                push_bits(&mut offer, bits.clamp(8, 15));
+            }
+        }
+        if self.client_no_context_takeover {
+            offer.extend_from_slice(b"; client_no_context_takeover");
+        }
+        if self.server_no_context_takeover {
+            offer.extend_from_slice(b"; server_no_context_takeover");
+        }
+        if let Some(bits) = self.server_max_window_bits {
+            offer.extend_from_slice(b"; server_max_window_bits=");
+            push_bits(&mut offer, bits.clamp(8, 15));
+        }
+        offer
     }
 }
 
@@ -221,20 +283,15 @@ fn push_bits(out: &mut Vec<u8>, bits: u8) {
     out.push(b'0' + bits % 10);
 }
 
-/// The client's offer: `permessage-deflate; client_max_window_bits; client_no_context_takeover`
-/// (any window of ours may be asked for; we keep no context between messages).
-pub fn client_offer() -> &'static [u8] {
-    b"permessage-deflate; client_max_window_bits; client_no_context_takeover"
-}
-
-/// Client side (§7.1): checks the server's answer to [`client_offer`]. `Ok(None)` when the
-/// server declined (no extension in the answer).
+/// Client side (§7.1): checks the server's answer to the offer `config` made. `Ok(None)` when
+/// the server declined (no extension in the answer).
 ///
 /// # Errors
-/// [`NegotiationError`] for an answer the client did not offer or with invalid values; the
-/// client must fail the connection.
+/// [`NegotiationError`] for an answer the client did not offer, with invalid values, or with
+/// values beyond what was offered; the client must then fail the connection.
 pub fn client_validate<'a>(
     answers: impl Iterator<Item = &'a [u8]>,
+    config: &ClientConfig,
 ) -> Result<Option<Agreement>, NegotiationError> {
     let answers = elements(answers);
     let mut agreed = None;
@@ -243,17 +300,34 @@ pub fn client_validate<'a>(
             return Err(NegotiationError::NotOffered);
         }
         let p = parse_params(params.into_iter()).ok_or(NegotiationError::InvalidParameter)?;
+        let offered_client = config.client_max_window_bits.map_or(15, |b| b.clamp(8, 15));
         let client_bits = match p.client_max_window_bits {
-            None => 15,
-            Some(Some(bits)) => bits,
-            // A server must give the client's window a value (§7.1.2.2).
-            Some(None) => return Err(NegotiationError::InvalidParameter),
+            None => offered_client,
+            // A server must give the client's window a value (§7.1.2.2) no larger than the one
+            // offered.
+            Some(Some(bits)) if bits <= offered_client => bits,
+            Some(_) => return Err(NegotiationError::InvalidParameter),
         };
+        let server_bits = match (
+            p.server_max_window_bits.flatten(),
+            config.server_max_window_bits,
+        ) {
+            (None, None) => 15,
+            // §7.1.2.1: asked for a limit, the server must confirm one no larger.
+            (None, Some(_)) => return Err(NegotiationError::InvalidParameter),
+            (Some(bits), None) => bits,
+            (Some(bits), Some(asked)) if bits <= asked.clamp(8, 15) => bits,
+            (Some(_), Some(_)) => return Err(NegotiationError::InvalidParameter),
+        };
+        if config.server_no_context_takeover && !p.server_no_context_takeover {
+            // §7.1.1.1: asked for, the server must agree or decline the whole offer.
+            return Err(NegotiationError::InvalidParameter);
+        }
         agreed = Some(Agreement {
             server_no_context_takeover: p.server_no_context_takeover,
-            // We offered it: we keep no context whether or not the server repeats it.
-            client_no_context_takeover: true,
-            server_max_window_bits: p.server_max_window_bits.flatten().unwrap_or(15),
+            client_no_context_takeover: p.client_no_context_takeover
+                || config.client_no_context_takeover,
+            server_max_window_bits: server_bits,
             client_max_window_bits: client_bits,
         });
     }
@@ -356,8 +430,9 @@ mod tests {
 
     #[test]
     fn client_validates_answers() {
-        let ok = |s: &str| client_validate(core::iter::once(s.as_bytes()));
-        assert_eq!(client_validate(core::iter::empty()), Ok(None));
+        let config = ClientConfig::default();
+        let ok = |s: &str| client_validate(core::iter::once(s.as_bytes()), &config);
+        assert_eq!(client_validate(core::iter::empty(), &config), Ok(None));
         let a = ok("permessage-deflate; server_no_context_takeover; client_max_window_bits=9")
             .unwrap()
             .unwrap();

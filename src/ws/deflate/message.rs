@@ -1,0 +1,259 @@
+//! Compressing and decompressing messages (RFC 7692 §7.2) on top of a raw DEFLATE codec.
+//!
+//! Receiving (§7.2.2): the payloads of a message's frames are inflated as they arrive, then the
+//! four bytes `00 00 ff ff` the sender stripped are inflated after the last one. Output is
+//! produced at most [`STEP`] bytes per codec call and counted against the message limit inside
+//! the loop, so a small payload that inflates to gigabytes (a "bomb") costs one step past the
+//! limit, never the whole. A final block (BFINAL, §7.2.3.5) ends a DEFLATE stream; whatever
+//! follows is read as a new stream with the same window.
+//!
+//! Sending (§7.2.1): a message is compressed and ended with a flush whose `00 00 ff ff` tail is
+//! stripped. An empty message comes out as the single byte `0x00` (§7.2.3.6). When the peer
+//! limited our window to 2^W bytes with W < 15 (§7.1.2.1), input is fed in chunks of 2^W bytes
+//! with a full flush after each: the compressor then never refers further back than the
+//! chunk it is in, whatever its own window size.
+//!
+//! Memory: both sides create their codec on first use and drop it as soon as no context has to
+//! be kept (`*_no_context_takeover`, or a window below 15 for our own side): an idle connection
+//! without context takeover holds no codec at all.
+
+use super::codec::{Corrupt, Deflater, Flush, Inflater, RawDeflate, RawInflate};
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+/// The most output one inflate call may produce.
+pub(crate) const STEP: usize = 16 * 1024;
+
+/// The empty stored block a flush ends with; stripped on send, appended on receive.
+const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// Why a compressed message could not be inflated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InflateError {
+    /// Inflated past the message limit (close 1009).
+    TooLarge,
+    /// Not valid DEFLATE data (close 1007).
+    Corrupt,
+}
+
+impl From<Corrupt> for InflateError {
+    fn from(_: Corrupt) -> Self {
+        InflateError::Corrupt
+    }
+}
+
+/// The receiving half: inflates the peer's compressed messages.
+#[derive(Default)]
+pub(crate) struct Decompressor {
+    inflater: Option<Box<Inflater>>,
+    /// The peer starts every message with an empty window (its `no_context_takeover`).
+    reset_each_message: bool,
+}
+
+impl core::fmt::Debug for Decompressor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Decompressor")
+            .field("allocated", &self.inflater.is_some())
+            .field("reset_each_message", &self.reset_each_message)
+            .finish()
+    }
+}
+
+impl Decompressor {
+    pub(crate) fn new(reset_each_message: bool) -> Self {
+        Decompressor {
+            inflater: None,
+            reset_each_message,
+        }
+    }
+
+    /// Inflates one piece of a message's payload onto `out`; `last` adds the tail and ends the
+    /// message. `budget` is how many more inflated bytes the message may have; it shrinks.
+    pub(crate) fn inflate(
+        &mut self,
+        data: &[u8],
+        last: bool,
+        out: &mut Vec<u8>,
+        budget: &mut u64,
+    ) -> Result<(), InflateError> {
+        let inflater = self
+            .inflater
+            .get_or_insert_with(<Inflater as RawInflate>::new_boxed);
+        let result = inflate_all(inflater, data, out, budget).and_then(|()| {
+            if last {
+                inflate_all(inflater, &TAIL, out, budget)
+            } else {
+                Ok(())
+            }
+        });
+        if result.is_err() || (last && self.reset_each_message) {
+            // A failed stream is useless; a reset one is not worth its memory.
+            self.inflater = None;
+        }
+        result
+    }
+
+    /// Whether an inflater is allocated (for tests of the memory rule).
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.inflater.is_some()
+    }
+}
+
+fn inflate_all(
+    inflater: &mut Inflater,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+    budget: &mut u64,
+) -> Result<(), InflateError> {
+    loop {
+        // One byte over the budget is enough to know it was exceeded.
+        let room = usize::try_from(budget.saturating_add(1))
+            .unwrap_or(usize::MAX)
+            .min(STEP);
+        let start = out.len();
+        out.resize(start + room, 0);
+        let step = inflater.inflate(input, out.get_mut(start..).unwrap_or_default());
+        let p = match step {
+            Ok(p) => p,
+            Err(e) => {
+                out.truncate(start);
+                return Err(e.into());
+            }
+        };
+        out.truncate(start + p.written);
+        input = input.get(p.consumed..).unwrap_or_default();
+        *budget = budget
+            .checked_sub(p.written as u64)
+            .ok_or(InflateError::TooLarge)?;
+        if p.ended {
+            inflater.restart();
+        }
+        let output_pending = p.written == room;
+        if (input.is_empty() && !output_pending) || (p.consumed == 0 && p.written == 0 && !p.ended)
+        {
+            return Ok(());
+        }
+    }
+}
+
+/// The sending half: compresses our messages.
+pub(crate) struct Compressor {
+    deflater: Option<Box<Deflater>>,
+    /// Keep the window from one message to the next (context takeover agreed, window 15).
+    keep_context: bool,
+    /// Bytes per chunk between full flushes: 2^W, or unlimited for W = 15.
+    chunk: usize,
+    /// Bytes fed since the last full flush.
+    since_full: usize,
+    /// Bytes fed in the current message.
+    fed: usize,
+    level: u8,
+}
+
+impl core::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Compressor")
+            .field("allocated", &self.deflater.is_some())
+            .field("keep_context", &self.keep_context)
+            .field("chunk", &self.chunk)
+            .finish()
+    }
+}
+
+impl Compressor {
+    /// `no_context_takeover`: we promised to start every message afresh. `window_bits`: the
+    /// most the peer lets us refer back, 8..=15.
+    pub(crate) fn new(no_context_takeover: bool, window_bits: u8, level: u8) -> Self {
+        let chunk = if window_bits >= 15 {
+            usize::MAX
+        } else {
+            1usize << window_bits.max(8)
+        };
+        Compressor {
+            deflater: None,
+            keep_context: !no_context_takeover && chunk == usize::MAX,
+            chunk,
+            since_full: 0,
+            fed: 0,
+            level,
+        }
+    }
+
+    /// Compresses a piece of a message onto `out`; `last` ends the message with a flush whose
+    /// tail is stripped. The pieces of a message, concatenated, are its payload.
+    pub(crate) fn compress(&mut self, mut data: &[u8], last: bool, out: &mut Vec<u8>) {
+        if last && data.is_empty() && self.fed == 0 {
+            // §7.2.3.6: an empty message is one empty stored block, tail stripped. Every earlier
+            // message ended byte-aligned, so this needs no compressor at all.
+            out.push(0x00);
+            return;
+        }
+        self.fed = if last { 0 } else { self.fed + data.len() };
+        let level = self.level;
+        let deflater = self
+            .deflater
+            .get_or_insert_with(|| <Deflater as RawDeflate>::new_boxed(level));
+        loop {
+            let room = self.chunk - self.since_full;
+            let (piece, rest) = data.split_at(data.len().min(room));
+            let flush = if piece.len() == room {
+                // The chunk is full: nothing later may refer into it.
+                Flush::Full
+            } else if rest.is_empty() && last {
+                if self.keep_context {
+                    Flush::Sync
+                } else {
+                    Flush::Full
+                }
+            } else {
+                Flush::None
+            };
+            if !piece.is_empty() || flush != Flush::None {
+                deflate_all(deflater, piece, flush, out);
+            }
+            self.since_full = if flush == Flush::Full {
+                0
+            } else {
+                self.since_full + piece.len()
+            };
+            data = rest;
+            if data.is_empty() && (!last || flush != Flush::None) {
+                break;
+            }
+        }
+        if last {
+            if out.ends_with(&TAIL) {
+                out.truncate(out.len() - TAIL.len());
+            }
+            if !self.keep_context {
+                self.deflater = None;
+                self.since_full = 0;
+            }
+        }
+    }
+
+    /// Whether a compressor is allocated (for tests of the memory rule).
+    pub(crate) fn is_allocated(&self) -> bool {
+        self.deflater.is_some()
+    }
+
+    /// Whether the next message may be sent uncompressed without confusing the peer: true when
+    /// no context is carried from one message to the next.
+    pub(crate) fn is_stateless(&self) -> bool {
+        !self.keep_context
+    }
+}
+
+fn deflate_all(deflater: &mut Deflater, mut input: &[u8], flush: Flush, out: &mut Vec<u8>) {
+    loop {
+        let room = (input.len() + input.len() / 8 + 64).max(256);
+        let start = out.len();
+        out.resize(start + room, 0);
+        let p = deflater.deflate(input, out.get_mut(start..).unwrap_or_default(), flush);
+        out.truncate(start + p.written);
+        input = input.get(p.consumed..).unwrap_or_default();
+        if (input.is_empty() && p.written < room) || (p.consumed == 0 && p.written == 0) {
+            return;
+        }
+    }
+}
