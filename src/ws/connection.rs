@@ -20,6 +20,12 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::time::Duration;
 
+#[cfg(feature = "deflate")]
+use super::deflate::message::{InflateError, PerMessage};
+
+/// RSV1, the bit permessage-deflate claims (RFC 7692 §6), as [`Header::rsv`] holds it.
+const RSV1: u8 = 0b100;
+
 /// What the peer sent.
 #[derive(Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -30,14 +36,15 @@ pub enum Event<'a> {
     /// A whole binary message.
     Binary(Cow<'a, [u8]>),
     /// Part of a message, as it arrived (only with [`Connection::set_fragment_delivery`]).
-    /// Text fragments are validated so far, but may end inside a character.
+    /// Text fragments are validated so far, but may end inside a character. Borrowed from the
+    /// input, or owned when inflated from a compressed message (RFC 7692).
     Fragment {
         /// Whether the message is text.
         text: bool,
         /// Whether this is the first piece of its message.
         first: bool,
         /// The bytes.
-        data: &'a [u8],
+        data: Cow<'a, [u8]>,
         /// Whether this piece ends the message.
         last: bool,
     },
@@ -77,8 +84,13 @@ pub enum MessageKind {
 #[derive(Clone, Debug)]
 struct Incoming {
     text: bool,
+    /// RSV1 was set on its first frame: the payload is compressed (RFC 7692 §6).
+    compressed: bool,
     /// Payload bytes announced so far, over all fragments.
     total: u64,
+    /// Bytes inflated so far (compressed messages).
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
+    inflated: u64,
     /// Whether no payload of it has been delivered yet (fragment mode).
     first: bool,
     utf8: Utf8Validator,
@@ -155,12 +167,15 @@ pub struct Connection {
     /// Kind of the outgoing fragmented message in progress.
     sending: Option<MessageKind>,
     /// The payload of the latest ping not yet answered (§5.5.3: only the latest need be).
-    pending_pong: Option<Box<[u8]>>,
+    pending_pong: Option<Box<Pong>>,
     now: Instant,
     last_heard: Instant,
     ping_outstanding: bool,
     /// xorshift state for client masking keys, seeded from the handshake nonce.
     mask_state: u64,
+    /// permessage-deflate codecs, when the handshake agreed to it (boxed: one pointer otherwise).
+    #[cfg(feature = "deflate")]
+    deflate: Option<Box<PerMessage>>,
 }
 
 impl Connection {
@@ -171,6 +186,14 @@ impl Connection {
         let mut tail = [0u8; 8];
         tail.copy_from_slice(&upgrade.nonce[8..]);
         let mask_state = (u64::from_le_bytes(seed) ^ u64::from_le_bytes(tail).rotate_left(29)) | 1;
+        #[cfg(feature = "deflate")]
+        let deflate = upgrade
+            .deflate
+            .map(|(agreed, level)| Box::new(PerMessage::new(&agreed, upgrade.role, level)));
+        #[cfg(feature = "deflate")]
+        let allowed_rsv = if deflate.is_some() { RSV1 } else { 0 };
+        #[cfg(not(feature = "deflate"))]
+        let allowed_rsv = 0;
         Connection {
             role: upgrade.role,
             max_frame: limits.max_frame_bytes,
@@ -178,7 +201,7 @@ impl Connection {
             close_timeout_us: micros(limits.close_timeout),
             ping_interval_us: limits.ping_interval.map_or(0, |i| micros(i).max(1)),
             fragments: false,
-            allowed_rsv: 0,
+            allowed_rsv,
             read: Read::Header,
             incoming: None,
             close: Close::Open,
@@ -188,6 +211,8 @@ impl Connection {
             last_heard: Instant::ZERO,
             ping_outstanding: false,
             mask_state,
+            #[cfg(feature = "deflate")]
+            deflate,
         }
     }
 
@@ -210,6 +235,14 @@ impl Connection {
     /// Which end we are.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// Whether (compressor, inflater) are allocated: for tests of the memory rules.
+    #[cfg(all(test, feature = "deflate"))]
+    pub(crate) fn codecs_held(&self) -> (bool, bool) {
+        self.deflate.as_ref().map_or((false, false), |p| {
+            (p.tx.is_allocated(), p.rx.is_allocated())
+        })
     }
 
     /// Reads a prefix of `input`, unmasking payloads in place.
@@ -324,7 +357,13 @@ impl Connection {
 
     /// RFC 6455 §5.1-§5.5: the rules a header must meet on this connection.
     fn check_header(&self, h: &Header) -> Result<(), PeerError> {
-        if h.rsv & !self.allowed_rsv != 0 {
+        // An extension's bits belong to a message's first frame only (RFC 7692 §6.1): never on
+        // a continuation or a control frame.
+        let allowed = match h.opcode {
+            OpCode::Text | OpCode::Binary => self.allowed_rsv,
+            _ => 0,
+        };
+        if h.rsv & !allowed != 0 {
             return Err(PeerError::ReservedBits);
         }
         match (self.role, h.mask) {
@@ -387,10 +426,11 @@ impl Connection {
             });
         }
         let text = h.opcode == OpCode::Text;
+        let compressed = h.rsv & RSV1 != 0;
         // Fast path: a whole single-frame message in this read is handed out in place, with no
         // message state created at all.
         let whole = header_len.saturating_add(crate::clamp_len(h.len, usize::MAX));
-        if !self.fragments && h.fin && h.opcode != OpCode::Continuation {
+        if !self.fragments && h.fin && h.opcode != OpCode::Continuation && !compressed {
             if let Some(frame) = input.get_mut(..whole) {
                 let payload = frame.get_mut(header_len..).unwrap_or_default();
                 if let Some(key) = h.mask {
@@ -412,7 +452,9 @@ impl Connection {
         let incoming = self.incoming.get_or_insert_with(|| {
             Box::new(Incoming {
                 text,
+                compressed,
                 total: 0,
+                inflated: 0,
                 first: true,
                 utf8: Utf8Validator::default(),
                 buf: Vec::new(),
@@ -429,7 +471,7 @@ impl Connection {
             });
         }
         if !self.fragments {
-            if let Some(m) = self.incoming.as_mut() {
+            if let Some(m) = self.incoming.as_mut().filter(|m| !m.compressed) {
                 // Reserve what the header announced, within the checked limits, capped so a
                 // lying header costs little.
                 m.buf.reserve(crate::clamp_len(h.len, 1 << 20));
@@ -457,6 +499,9 @@ impl Connection {
         let Some(m) = self.incoming.as_mut() else {
             return Ok(None);
         };
+        if m.compressed {
+            return self.on_compressed_payload(data, last);
+        }
         if m.text {
             // §8.1: fail fast, at the first byte that cannot be UTF-8.
             m.utf8.feed(data).map_err(|_| PeerError::InvalidUtf8)?;
@@ -473,11 +518,16 @@ impl Connection {
             return Ok(Some(Event::Fragment {
                 text,
                 first,
-                data,
+                data: Cow::Borrowed(data),
                 last,
             }));
         }
         m.buf.extend_from_slice(data);
+        self.finish_message(last)
+    }
+
+    /// The payload of the current message is complete (if `last`): hand it out.
+    fn finish_message<'a>(&mut self, last: bool) -> Result<Option<Event<'a>>, PeerError> {
         if !last {
             return Ok(None);
         }
@@ -494,6 +544,67 @@ impl Connection {
         }))
     }
 
+    /// Payload bytes of a compressed message (RFC 7692 §7.2.2): inflated as they arrive, the
+    /// message limit counted on inflated bytes inside the inflate loop (1009), invalid DEFLATE
+    /// data failing with 1007, text validated on the inflated bytes, failing fast.
+    #[cfg(feature = "deflate")]
+    fn on_compressed_payload<'a>(
+        &mut self,
+        data: &[u8],
+        last: bool,
+    ) -> Result<Option<Event<'a>>, PeerError> {
+        let (Some(m), Some(pmd)) = (self.incoming.as_mut(), self.deflate.as_mut()) else {
+            return Err(PeerError::ReservedBits);
+        };
+        let mut budget = self.max_message.saturating_sub(m.inflated);
+        let mut piece = Vec::new();
+        let out = if self.fragments {
+            &mut piece
+        } else {
+            &mut m.buf
+        };
+        let start = out.len();
+        pmd.rx
+            .inflate(data, last, out, &mut budget)
+            .map_err(|e| match e {
+                InflateError::TooLarge => PeerError::MessageTooLarge,
+                InflateError::Corrupt => PeerError::InvalidCompressedData,
+            })?;
+        m.inflated = self.max_message - budget;
+        if m.text {
+            let fresh = out.get(start..).unwrap_or_default();
+            m.utf8.feed(fresh).map_err(|_| PeerError::InvalidUtf8)?;
+            if last && !m.utf8.is_complete() {
+                return Err(PeerError::InvalidUtf8);
+            }
+        }
+        if self.fragments {
+            let first = core::mem::replace(&mut m.first, false);
+            let text = m.text;
+            if last {
+                self.incoming = None;
+            }
+            return Ok(Some(Event::Fragment {
+                text,
+                first,
+                data: Cow::Owned(piece),
+                last,
+            }));
+        }
+        self.finish_message(last)
+    }
+
+    /// Without the `deflate` feature no handshake agrees to compression, so RSV1 never passes
+    /// the header check; this is unreachable and answers as if it had not passed.
+    #[cfg(not(feature = "deflate"))]
+    fn on_compressed_payload<'a>(
+        &mut self,
+        _data: &[u8],
+        _last: bool,
+    ) -> Result<Option<Event<'a>>, PeerError> {
+        Err(PeerError::ReservedBits)
+    }
+
     /// A complete, unmasked control frame.
     fn on_control<'a>(
         &mut self,
@@ -504,7 +615,7 @@ impl Connection {
         match opcode {
             OpCode::Ping => {
                 if self.close == Close::Open {
-                    self.pending_pong = Some(Box::from(payload));
+                    self.pending_pong = Some(Box::new(Pong::from(payload)));
                 }
                 Ok(Some(Event::Ping(payload)))
             }
@@ -622,8 +733,8 @@ impl Connection {
     /// Writes queued control frames (the pong for the latest ping). Call it when the
     /// transport can take more bytes.
     pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
-        if let Some(payload) = self.pending_pong.take() {
-            self.write_frame(OpCode::Pong, true, &payload, out);
+        if let Some(pong) = self.pending_pong.take() {
+            self.write_frame(OpCode::Pong, true, pong.payload(), out);
         }
     }
 
@@ -669,7 +780,7 @@ impl Connection {
         } else {
             OpCode::Binary
         };
-        self.write_frame(opcode, true, data, out);
+        self.write_data_frame(opcode, true, data, out);
         Ok(())
     }
 
@@ -699,7 +810,7 @@ impl Connection {
             Some(_) => return Err(UsageError::FragmentOrder),
         };
         self.sending = if last { None } else { Some(kind) };
-        self.write_frame(opcode, last, data, out);
+        self.write_data_frame(opcode, last, data, out);
         Ok(())
     }
 
@@ -777,6 +888,56 @@ impl Connection {
         self.write_frame(OpCode::Close, true, &body[..2 + reason.len()], out);
     }
 
+    /// Appends a data frame: compressed when permessage-deflate was agreed (RFC 7692 §7.2.1,
+    /// RSV1 on the message's first frame only), as it is otherwise.
+    #[cfg(feature = "deflate")]
+    fn write_data_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8], out: &mut Vec<u8>) {
+        use super::frame::MAX_HEADER_LEN;
+        let Some(pmd) = self.deflate.as_mut() else {
+            self.write_frame(opcode, fin, payload, out);
+            return;
+        };
+        let first = opcode != OpCode::Continuation;
+        // Compress behind room for the longest header, then put the header right before it.
+        let start = out.len();
+        out.resize(start + MAX_HEADER_LEN, 0);
+        pmd.tx.compress(payload, fin, out);
+        let body = start + MAX_HEADER_LEN;
+        let len = out.len() - body;
+        if first && fin && !payload.is_empty() && len >= payload.len() && pmd.tx.is_stateless() {
+            // Compression did not help, and no context links messages: send it as it is
+            // (§6: RSV1 clear means uncompressed).
+            out.truncate(start);
+            self.write_frame(opcode, fin, payload, out);
+            return;
+        }
+        let mask = match self.role {
+            Role::Client => Some(self.next_mask()),
+            Role::Server => None,
+        };
+        let header = Header {
+            fin,
+            rsv: if first { RSV1 } else { 0 },
+            opcode,
+            mask,
+            len: len as u64,
+        };
+        let (bytes, n) = header.to_bytes();
+        let at = body - n;
+        if let (Some(slot), Some(bytes)) = (out.get_mut(at..body), bytes.get(..n)) {
+            slot.copy_from_slice(bytes);
+        }
+        out.drain(start..at);
+        if let (Some(key), Some(data)) = (mask, out.get_mut(start + n..)) {
+            apply_mask(data, key, 0);
+        }
+    }
+
+    #[cfg(not(feature = "deflate"))]
+    fn write_data_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8], out: &mut Vec<u8>) {
+        self.write_frame(opcode, fin, payload, out);
+    }
+
     /// Appends one frame; a client masks it with a fresh key (§5.3).
     fn write_frame(&mut self, opcode: OpCode, fin: bool, payload: &[u8], out: &mut Vec<u8>) {
         let mask = match self.role {
@@ -812,6 +973,32 @@ impl Connection {
     }
 }
 
+/// A ping's payload awaiting its pong: a thin box (one pointer in every connection).
+#[derive(Clone, Debug)]
+struct Pong {
+    len: u8,
+    data: [u8; 125],
+}
+
+impl From<&[u8]> for Pong {
+    fn from(payload: &[u8]) -> Self {
+        // Control payloads are at most 125 bytes (checked with the header).
+        let len = payload.len().min(125);
+        let mut data = [0; 125];
+        data[..len].copy_from_slice(payload.get(..len).unwrap_or_default());
+        Pong {
+            len: len as u8,
+            data,
+        }
+    }
+}
+
+impl Pong {
+    fn payload(&self) -> &[u8] {
+        self.data.get(..usize::from(self.len)).unwrap_or_default()
+    }
+}
+
 /// A duration in whole microseconds, saturating.
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
@@ -821,6 +1008,7 @@ fn micros(d: Duration) -> u64 {
 fn error_reason(error: PeerError) -> &'static str {
     match error {
         PeerError::InvalidUtf8 => "invalid UTF-8",
+        PeerError::InvalidCompressedData => "invalid compressed data",
         PeerError::FrameTooLarge | PeerError::MessageTooLarge => "message too big",
         PeerError::CloseTimeout | PeerError::KeepaliveTimeout => "timeout",
         _ => "protocol error",

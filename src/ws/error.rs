@@ -37,6 +37,9 @@ pub enum PeerError {
     /// RFC 6455 §8.1: a text message, or a close reason, that is not UTF-8.
     #[error("invalid UTF-8 in text")]
     InvalidUtf8,
+    /// RFC 7692 §7.2.2: a compressed message that is not valid DEFLATE data (RFC 1951).
+    #[error("invalid compressed data")]
+    InvalidCompressedData,
     /// RFC 6455 §5.5.1: a close payload of one byte (a code needs two).
     #[error("close payload of one byte")]
     CloseTooShort,
@@ -65,7 +68,7 @@ impl PeerError {
     pub fn close_code(self) -> CloseCode {
         use PeerError::*;
         CloseCode(match self {
-            InvalidUtf8 => 1007,
+            InvalidUtf8 | InvalidCompressedData => 1007,
             FrameTooLarge | MessageTooLarge => 1009,
             CloseTimeout | KeepaliveTimeout => 1001,
             AbnormalClosure => 1006,
@@ -133,6 +136,10 @@ pub enum HandshakeError {
     /// §4.1 item 5: the server chose an extension the client did not offer.
     #[error("unrequested extension")]
     UnrequestedExtension,
+    /// RFC 7692 §7.1: the server's permessage-deflate parameters are invalid or beyond what
+    /// the client offered.
+    #[error("invalid extension parameters")]
+    InvalidExtension,
 }
 
 impl HandshakeError {

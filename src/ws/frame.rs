@@ -140,21 +140,32 @@ impl Header {
     /// Appends the encoded header to `out`, using the shortest length form (§5.2 requires the
     /// minimal number of bytes).
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let b0 = (u8::from(self.fin) << 7) | ((self.rsv & 0x07) << 4) | self.opcode.bits();
+        let (bytes, len) = self.to_bytes();
+        out.extend_from_slice(bytes.get(..len).unwrap_or_default());
+    }
+
+    /// The encoded header and its length, without allocating.
+    pub fn to_bytes(&self) -> ([u8; MAX_HEADER_LEN], usize) {
+        let mut b = [0u8; MAX_HEADER_LEN];
+        b[0] = (u8::from(self.fin) << 7) | ((self.rsv & 0x07) << 4) | self.opcode.bits();
         let mask_bit = if self.mask.is_some() { 0x80 } else { 0 };
-        out.push(b0);
-        if self.len < 126 {
-            out.push(mask_bit | self.len as u8);
+        let mut n = if self.len < 126 {
+            b[1] = mask_bit | self.len as u8;
+            2
         } else if let Ok(len) = u16::try_from(self.len) {
-            out.push(mask_bit | 126);
-            out.extend_from_slice(&len.to_be_bytes());
+            b[1] = mask_bit | 126;
+            b[2..4].copy_from_slice(&len.to_be_bytes());
+            4
         } else {
-            out.push(mask_bit | 127);
-            out.extend_from_slice(&self.len.to_be_bytes());
-        }
+            b[1] = mask_bit | 127;
+            b[2..10].copy_from_slice(&self.len.to_be_bytes());
+            10
+        };
         if let Some(key) = self.mask {
-            out.extend_from_slice(&key);
+            b[n..n + 4].copy_from_slice(&key);
+            n += 4;
         }
+        (b, n)
     }
 }
 

@@ -4,6 +4,7 @@
 //! Only this module can make a [`ValidatedUpgrade`], and [`super::Connection::new`] takes one:
 //! a WebSocket connection cannot exist without a handshake that passed.
 
+use super::deflate;
 use super::error::HandshakeError;
 use crate::http::{self, Fields, ResponseBody, Version, client, is_token, list_contains};
 use alloc::vec::Vec;
@@ -29,12 +30,19 @@ pub struct ValidatedUpgrade {
     pub(crate) role: Role,
     /// The nonce a client handshake used (seeds its masking keys).
     pub(crate) nonce: [u8; 16],
+    /// permessage-deflate as agreed, with our compression level.
+    pub(crate) deflate: Option<(deflate::Agreement, u8)>,
 }
 
 impl ValidatedUpgrade {
     /// Which end we are.
     pub fn role(&self) -> Role {
         self.role
+    }
+
+    /// The permessage-deflate parameters both ends agreed (RFC 7692 §7.1), if any.
+    pub fn deflate(&self) -> Option<deflate::Agreement> {
+        self.deflate.map(|(agreed, _)| agreed)
     }
 }
 
@@ -56,12 +64,28 @@ pub fn accept_key(key: &[u8]) -> [u8; 28] {
 pub struct Offer<'a> {
     key: &'a [u8],
     fields: Fields<'a>,
+    /// What we would agree to for permessage-deflate; `None` declines every extension.
+    deflate: Option<deflate::ServerConfig>,
 }
 
 impl<'a> Offer<'a> {
     /// The `Origin` field, for the application's origin policy (§4.2.2 item 4, §10.2).
     pub fn origin(&self) -> Option<&'a [u8]> {
         self.fields.get("origin")
+    }
+
+    /// Agree to permessage-deflate (RFC 7692) within `config` if the client offers it: the
+    /// first offer element `config` can honour is taken, invalid ones are skipped (§7.1).
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn with_deflate(mut self, config: deflate::ServerConfig) -> Self {
+        self.deflate = Some(config);
+        self
+    }
+
+    /// The `Sec-WebSocket-Extensions` values the client sent (§9.1).
+    pub fn extensions(&self) -> impl Iterator<Item = &'a [u8]> + '_ {
+        self.fields.get_all("sec-websocket-extensions")
     }
 
     /// The subprotocols the client offered, in its order of preference (§4.2.1 item 8).
@@ -91,17 +115,24 @@ impl<'a> Offer<'a> {
             }
         }
         let accept = accept_key(self.key);
-        let mut fields: Vec<(&str, &[u8])> = Vec::with_capacity(headers.len() + 3);
+        let agreed = self
+            .deflate
+            .and_then(|config| Some((deflate::accept(self.extensions(), &config)?, config.level)));
+        let mut fields: Vec<(&str, &[u8])> = Vec::with_capacity(headers.len() + 4);
         fields.push(("Upgrade", b"websocket"));
         fields.push(("Sec-WebSocket-Accept", &accept));
         if let Some(p) = protocol {
             fields.push(("Sec-WebSocket-Protocol", p.as_bytes()));
+        }
+        if let Some(((_, answer), _)) = &agreed {
+            fields.push(("Sec-WebSocket-Extensions", answer));
         }
         fields.extend_from_slice(headers);
         conn.send_response(101, &fields, ResponseBody::Empty, out)?;
         Ok(ValidatedUpgrade {
             role: Role::Server,
             nonce: [0; 16],
+            deflate: agreed.map(|((agreement, _), level)| (agreement, level)),
         })
     }
 }
@@ -145,7 +176,11 @@ pub fn check_request<'a>(request: &http::Request<'a>) -> Result<Offer<'a>, Hands
         Ok(16) => {}
         _ => return Err(HandshakeError::InvalidKey),
     }
-    Ok(Offer { key, fields })
+    Ok(Offer {
+        key,
+        fields,
+        deflate: None,
+    })
 }
 
 /// Answers a failed handshake: `426 Upgrade Required` with `Sec-WebSocket-Version: 13` for a
@@ -180,6 +215,8 @@ pub fn reject(
 pub struct ClientHandshake {
     nonce: [u8; 16],
     key: [u8; 24],
+    /// The permessage-deflate offer made, if any.
+    deflate: Option<deflate::ClientConfig>,
 }
 
 impl ClientHandshake {
@@ -188,7 +225,20 @@ impl ClientHandshake {
         let mut key = [0u8; 24];
         // 16 bytes always encode to 24 base64 characters.
         let _ = BASE64.encode_slice(nonce, &mut key);
-        ClientHandshake { nonce, key }
+        ClientHandshake {
+            nonce,
+            key,
+            deflate: None,
+        }
+    }
+
+    /// Offer permessage-deflate (RFC 7692 §7.1) as `config` says, and hold the server's answer
+    /// to it in [`ClientHandshake::verify`].
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn with_deflate(mut self, config: deflate::ClientConfig) -> Self {
+        self.deflate = Some(config);
+        self
     }
 
     /// The `Sec-WebSocket-Key` value sent.
@@ -215,7 +265,8 @@ impl ClientHandshake {
             return Err(http::UsageError::InvalidHeader);
         }
         let joined = protocols.join(", ");
-        let mut fields: Vec<(&str, &[u8])> = Vec::with_capacity(headers.len() + 6);
+        let offer = self.deflate.map(|config| config.offer());
+        let mut fields: Vec<(&str, &[u8])> = Vec::with_capacity(headers.len() + 7);
         fields.push(("Host", host.as_bytes()));
         fields.push(("Upgrade", b"websocket"));
         fields.push(("Connection", b"Upgrade"));
@@ -223,6 +274,9 @@ impl ClientHandshake {
         fields.push(("Sec-WebSocket-Version", b"13"));
         if !protocols.is_empty() {
             fields.push(("Sec-WebSocket-Protocol", joined.as_bytes()));
+        }
+        if let Some(offer) = &offer {
+            fields.push(("Sec-WebSocket-Extensions", offer));
         }
         fields.extend_from_slice(headers);
         conn.send_request("GET", target, &fields, client::RequestBody::Empty, out)
@@ -248,12 +302,22 @@ impl ClientHandshake {
         if fields.get("sec-websocket-accept") != Some(&accept_key(&self.key)[..]) {
             return Err(HandshakeError::WrongAccept);
         }
-        if fields
-            .get_all("sec-websocket-extensions")
-            .any(|v| !v.is_empty())
-        {
-            return Err(HandshakeError::UnrequestedExtension);
-        }
+        let answers = fields.get_all("sec-websocket-extensions");
+        let agreed = match &self.deflate {
+            None if fields
+                .get_all("sec-websocket-extensions")
+                .any(|v| !v.is_empty()) =>
+            {
+                return Err(HandshakeError::UnrequestedExtension);
+            }
+            None => None,
+            Some(config) => deflate::client_validate(answers, config)
+                .map_err(|e| match e {
+                    deflate::NegotiationError::NotOffered => HandshakeError::UnrequestedExtension,
+                    _ => HandshakeError::InvalidExtension,
+                })?
+                .map(|agreement| (agreement, config.level)),
+        };
         let mut chosen = fields.get_all("sec-websocket-protocol");
         let protocol = match (chosen.next(), chosen.next()) {
             (None, _) => None,
@@ -270,6 +334,7 @@ impl ClientHandshake {
             ValidatedUpgrade {
                 role: Role::Client,
                 nonce: self.nonce,
+                deflate: agreed,
             },
             protocol,
         ))

@@ -18,6 +18,8 @@
 //! without context takeover holds no codec at all.
 
 use super::codec::{Corrupt, Deflater, Flush, Inflater, RawDeflate, RawInflate};
+use super::negotiate::Agreement;
+use crate::ws::handshake::Role;
 use alloc::boxed::Box;
 use alloc::vec::Vec;
 
@@ -42,8 +44,42 @@ impl From<Corrupt> for InflateError {
     }
 }
 
+/// Both halves for one connection, set up from what the handshake agreed.
+#[derive(Clone, Debug)]
+pub(crate) struct PerMessage {
+    /// What we send.
+    pub tx: Compressor,
+    /// What the peer sends.
+    pub rx: Decompressor,
+}
+
+impl PerMessage {
+    pub(crate) fn new(agreed: &Agreement, role: Role, level: u8) -> Self {
+        let (ours, theirs) = match role {
+            Role::Server => (
+                (
+                    agreed.server_no_context_takeover,
+                    agreed.server_max_window_bits,
+                ),
+                agreed.client_no_context_takeover,
+            ),
+            Role::Client => (
+                (
+                    agreed.client_no_context_takeover,
+                    agreed.client_max_window_bits,
+                ),
+                agreed.server_no_context_takeover,
+            ),
+        };
+        PerMessage {
+            tx: Compressor::new(ours.0, ours.1, level),
+            rx: Decompressor::new(theirs),
+        }
+    }
+}
+
 /// The receiving half: inflates the peer's compressed messages.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct Decompressor {
     inflater: Option<Box<Inflater>>,
     /// The peer starts every message with an empty window (its `no_context_takeover`).
@@ -94,6 +130,7 @@ impl Decompressor {
     }
 
     /// Whether an inflater is allocated (for tests of the memory rule).
+    #[cfg(test)]
     pub(crate) fn is_allocated(&self) -> bool {
         self.inflater.is_some()
     }
@@ -137,6 +174,7 @@ fn inflate_all(
 }
 
 /// The sending half: compresses our messages.
+#[derive(Clone)]
 pub(crate) struct Compressor {
     deflater: Option<Box<Deflater>>,
     /// Keep the window from one message to the next (context takeover agreed, window 15).
@@ -233,6 +271,7 @@ impl Compressor {
     }
 
     /// Whether a compressor is allocated (for tests of the memory rule).
+    #[cfg(test)]
     pub(crate) fn is_allocated(&self) -> bool {
         self.deflater.is_some()
     }

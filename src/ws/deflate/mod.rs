@@ -29,4 +29,6 @@ pub use negotiate::{
 #[cfg(all(test, feature = "deflate"))]
 mod checker;
 #[cfg(all(test, feature = "deflate"))]
+mod conn_tests;
+#[cfg(all(test, feature = "deflate"))]
 mod tests;
