@@ -104,6 +104,9 @@ fn session(
 
     // Opening handshake over the HTTP client machine.
     let handshake = ws::ClientHandshake::new(nonce());
+    // With the `deflate` feature: offer permessage-deflate (Autobahn sections 12 and 13).
+    #[cfg(feature = "deflate")]
+    let handshake = handshake.with_deflate(ws::deflate::ClientConfig::default());
     let mut http = client::Connection::new(&limits);
     handshake
         .send_request(authority, target, &[], &[], &mut http, &mut out)

@@ -4,6 +4,9 @@
 //! ```sh
 //! cargo run --release --example ws_echo -- --port 9001 --threads 2
 //! ```
+//!
+//! Built with `--features deflate`, it agrees to permessage-deflate (RFC 7692) with the
+//! default server configuration when a client offers it.
 
 use pushwire::Limits;
 use pushwire::http::Request;
@@ -54,6 +57,16 @@ fn main() -> std::io::Result<()> {
         .limits(limits);
     if let Some(threads) = arg("--threads") {
         builder = builder.threads(threads);
+    }
+    #[cfg(feature = "deflate")]
+    {
+        // `--deflate-takeover`: keep our compression context between messages (more memory,
+        // better ratio) instead of the default server_no_context_takeover.
+        let takeover = std::env::args().any(|a| a == "--deflate-takeover");
+        builder = builder.ws_deflate(pushwire::ws::deflate::ServerConfig {
+            server_no_context_takeover: !takeover,
+            ..Default::default()
+        });
     }
     let server = builder.build(Echo)?;
     println!("ws_echo listening on ws://{}/", server.local_addr());

@@ -7,6 +7,7 @@
 //!
 //! ```sh
 //! cargo run --release --example ws_echo_blocking -- --port 9001
+//! cargo run --release --features deflate --example ws_echo_blocking   # with permessage-deflate
 //! ```
 
 use pushwire::{Instant, Limits, http, ws};
@@ -57,6 +58,9 @@ fn serve(mut stream: TcpStream, limits: &Limits) -> io::Result<()> {
             match step.event {
                 Some(http::Event::Request(req)) => match ws::check_request(&req) {
                     Ok(offer) => {
+                        // With the `deflate` feature: agree to permessage-deflate if offered.
+                        #[cfg(feature = "deflate")]
+                        let offer = offer.with_deflate(ws::deflate::ServerConfig::default());
                         proof = Some(offer.accept(None, &[], &mut http, &mut out).unwrap())
                     }
                     Err(e) => ws::reject(e, &mut http, &mut out).unwrap(),

@@ -155,10 +155,16 @@ pub(crate) struct Core {
     /// Connections with a deadline that has already passed.
     pub due: Vec<u64>,
     pub open_connections: Arc<AtomicUsize>,
+    /// permessage-deflate configuration for upgrades, if enabled (`deflate` feature).
+    pub deflate: Option<crate::ws::deflate::ServerConfig>,
 }
 
 impl Core {
-    pub fn new(limits: Limits, open_connections: Arc<AtomicUsize>) -> Self {
+    pub fn new(
+        limits: Limits,
+        open_connections: Arc<AtomicUsize>,
+        deflate: Option<crate::ws::deflate::ServerConfig>,
+    ) -> Self {
         Core {
             slab: Slab::new(),
             timers: Timers::default(),
@@ -171,6 +177,7 @@ impl Core {
             resume: Vec::new(),
             due: Vec::new(),
             open_connections,
+            deflate,
         }
     }
 
@@ -361,6 +368,13 @@ impl Core {
                 };
                 match ws::check_request(request) {
                     Ok(offer) => {
+                        #[cfg(feature = "deflate")]
+                        let offer = match self.deflate {
+                            Some(config) => offer.with_deflate(config),
+                            None => offer,
+                        };
+                        #[cfg(not(feature = "deflate"))]
+                        let _ = self.deflate;
                         match offer.accept(protocol.as_deref(), &[], &mut h.http, &mut self.scratch)
                         {
                             Ok(proof) => {

@@ -63,6 +63,8 @@ pub struct Builder {
     threads: usize,
     limits: Limits,
     tick: Option<std::time::Duration>,
+    /// Set only with the `deflate` feature.
+    deflate: Option<crate::ws::deflate::ServerConfig>,
 }
 
 impl Builder {
@@ -84,6 +86,14 @@ impl Builder {
     /// Calls [`App::tick`] on every worker this often.
     pub fn tick(mut self, every: std::time::Duration) -> Self {
         self.tick = Some(every);
+        self
+    }
+
+    /// Agree to permessage-deflate (RFC 7692) on WebSocket upgrades whose client offers it,
+    /// within `config`. Off unless called.
+    #[cfg(feature = "deflate")]
+    pub fn ws_deflate(mut self, config: crate::ws::deflate::ServerConfig) -> Self {
+        self.deflate = Some(config);
         self
     }
 
@@ -129,7 +139,7 @@ impl Builder {
                 app: app.clone(),
                 poll,
                 listener,
-                core: Core::new(self.limits.clone(), open.clone()),
+                core: Core::new(self.limits.clone(), open.clone(), self.deflate),
                 handle: handle.clone(),
                 index,
                 clock,
@@ -182,6 +192,7 @@ impl Server<crate::server::NoApp> {
             addr: vec![SocketAddr::from(([127, 0, 0, 1], 8080))],
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             limits: Limits::default(),
+            deflate: None,
             tick: None,
         }
     }
