@@ -1,10 +1,24 @@
-// Shared by the ws_server and ws_client targets (included with `include!`).
+// Shared by the ws_server, ws_client and ws_deflate targets (included with `include!`).
 
 use pushwire::ws::{self, Event};
 use pushwire::{Instant, Limits, http};
 
+#[allow(dead_code)]
 fn pair(limits: &Limits) -> (ws::Connection, ws::Connection) {
-    let handshake = ws::ClientHandshake::new(*b"0123456789abcdef");
+    pair_with(limits, None, None)
+}
+
+/// A server and a client after a handshake, offering and accepting permessage-deflate when
+/// configurations are given.
+fn pair_with(
+    limits: &Limits,
+    server_deflate: Option<ws::deflate::ServerConfig>,
+    client_deflate: Option<ws::deflate::ClientConfig>,
+) -> (ws::Connection, ws::Connection) {
+    let mut handshake = ws::ClientHandshake::new(*b"0123456789abcdef");
+    if let Some(config) = client_deflate {
+        handshake = handshake.with_deflate(config);
+    }
     let mut client_http = http::client::Connection::new(limits);
     let mut request = Vec::new();
     handshake.send_request("a", "/", &[], &[], &mut client_http, &mut request).unwrap();
@@ -12,7 +26,11 @@ fn pair(limits: &Limits) -> (ws::Connection, ws::Connection) {
     let mut response = Vec::new();
     let step = server_http.feed(Instant::ZERO, &request, &mut response).unwrap();
     let Some(http::Event::Request(req)) = step.event else { panic!() };
-    let proof = ws::check_request(&req).unwrap().accept(None, &[], &mut server_http, &mut response).unwrap();
+    let mut offer = ws::check_request(&req).unwrap();
+    if let Some(config) = server_deflate {
+        offer = offer.with_deflate(config);
+    }
+    let proof = offer.accept(None, &[], &mut server_http, &mut response).unwrap();
     let step = client_http.feed(&response).unwrap();
     let Some(http::client::Event::Response(resp)) = step.event else { panic!() };
     let (client_proof, _) = handshake.verify(&resp, &[]).unwrap();

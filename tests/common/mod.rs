@@ -232,6 +232,15 @@ impl<N: Send + Sync + 'static> TestServer<N> {
         Self::run(builder.build(app).expect("bind"))
     }
 
+    /// Binds `builder` (its address is replaced by an ephemeral loopback port) and runs `app`.
+    #[allow(dead_code)]
+    pub fn start_built<A: pushwire::server::App<Notice = N>>(
+        builder: pushwire::reactor::Builder,
+        app: A,
+    ) -> Self {
+        Self::run(builder.bind("127.0.0.1:0").build(app).expect("bind"))
+    }
+
     fn run<A: pushwire::server::App<Notice = N>>(server: pushwire::reactor::Server<A>) -> Self {
         let addr = server.local_addr();
         let handle = server.handle();
@@ -392,13 +401,28 @@ pub struct WsClient {
     pub stream: TcpStream,
     pub conn: pushwire::ws::Connection,
     pub buf: Vec<u8>,
+    /// permessage-deflate as agreed in the handshake.
+    #[allow(dead_code)]
+    pub deflate: Option<pushwire::ws::deflate::Agreement>,
 }
 
 impl WsClient {
     pub fn connect(addr: SocketAddr, target: &str) -> Self {
+        Self::connect_with(
+            addr,
+            target,
+            pushwire::ws::ClientHandshake::new(*b"fedcba9876543210"),
+        )
+    }
+
+    /// Connects with a prepared handshake (for example one offering permessage-deflate).
+    pub fn connect_with(
+        addr: SocketAddr,
+        target: &str,
+        handshake: pushwire::ws::ClientHandshake,
+    ) -> Self {
         use pushwire::ws;
         let mut stream = connect(addr);
-        let handshake = ws::ClientHandshake::new(*b"fedcba9876543210");
         let mut http = http::client::Connection::new(&Limits::default());
         let mut out = Vec::new();
         handshake
@@ -420,15 +444,22 @@ impl WsClient {
                 break;
             }
         }
+        let proof = proof.unwrap();
+        let deflate = proof.deflate();
         let conn = ws::Connection::new(
-            proof.unwrap(),
+            proof,
             &Limits {
                 max_message_bytes: 64 << 20,
                 max_frame_bytes: 64 << 20,
                 ..Limits::default()
             },
         );
-        WsClient { stream, conn, buf }
+        WsClient {
+            stream,
+            conn,
+            buf,
+            deflate,
+        }
     }
 
     pub fn send_text(&mut self, text: &str) {

@@ -1,0 +1,157 @@
+//! permessage-deflate (RFC 7692) over real sockets, against the reactor: agreement, messages
+//! both ways, and the failures a hostile client can cause (built with `--features deflate`).
+#![cfg(feature = "deflate")]
+
+mod common;
+
+use common::{TestServer, WsClient, WsEv};
+use pushwire::Limits;
+use pushwire::http::Request;
+use pushwire::reactor::Server;
+use pushwire::server::{App, Ctx, Message, Reply, Response};
+use pushwire::ws::deflate::{ClientConfig, ServerConfig};
+use pushwire::ws::{ClientHandshake, Header, OpCode, apply_mask};
+use std::io::{Read, Write};
+use std::time::Duration;
+
+struct Echo;
+
+impl App for Echo {
+    type Local = ();
+    type Notice = ();
+    fn local(&self) {}
+    fn request(&self, _: &mut (), req: &Request<'_>, _: &[u8], _: &mut Ctx<'_, ()>) -> Reply {
+        if req.is_upgrade() {
+            Reply::WebSocket { protocol: None }
+        } else {
+            Response::new(404).into()
+        }
+    }
+    fn ws_message(&self, _: &mut (), message: Message<'_>, cx: &mut Ctx<'_, ()>) {
+        let conn = cx.conn().unwrap();
+        let _ = match message {
+            Message::Text(t) => cx.send_text(conn, t),
+            Message::Binary(b) => cx.send_binary(conn, b),
+        };
+    }
+}
+
+fn server(config: Option<ServerConfig>) -> TestServer<()> {
+    let limits = Limits {
+        max_message_bytes: 1 << 20,
+        write_queue_bytes: 64 << 20,
+        ..Limits::default()
+    };
+    let mut builder = Server::builder().threads(1).limits(limits);
+    if let Some(config) = config {
+        builder = builder.ws_deflate(config);
+    }
+    TestServer::start_built(builder, Echo)
+}
+
+fn client(addr: std::net::SocketAddr) -> WsClient {
+    let handshake =
+        ClientHandshake::new(*b"0123456789abcdef").with_deflate(ClientConfig::default());
+    WsClient::connect_with(addr, "/", handshake)
+}
+
+#[test]
+fn messages_round_trip_compressed_both_ways() {
+    let server = server(Some(ServerConfig::default()));
+    let mut ws = client(server.addr);
+    let agreed = ws.deflate.expect("agreed");
+    assert!(agreed.server_no_context_takeover && agreed.client_no_context_takeover);
+    let json = "{\"id\":12345,\"topic\":\"prices\",\"values\":[1.5,2.25,3.125]},".repeat(300);
+    for text in ["", "Hello", "héllo wörld ✓", json.as_str()] {
+        ws.send_text(text);
+        assert_eq!(ws.recv(), Some(WsEv::Text(text.to_string())));
+    }
+    let binary: Vec<u8> = (0..700_000u32).map(|i| (i % 251) as u8).collect();
+    ws.send_binary(&binary);
+    assert_eq!(ws.recv(), Some(WsEv::Binary(binary)));
+    ws.close(1000);
+    assert_eq!(ws.recv(), Some(WsEv::Close(Some(1000), String::new())));
+}
+
+#[test]
+fn server_without_config_declines_and_plain_messages_flow() {
+    let server = server(None);
+    let mut ws = client(server.addr);
+    assert_eq!(ws.deflate, None);
+    ws.send_text("plain");
+    assert_eq!(ws.recv(), Some(WsEv::Text("plain".into())));
+}
+
+/// A masked client frame with the given first byte.
+fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
+    let key = [0x11, 0x22, 0x33, 0x44];
+    let mut out = Vec::new();
+    Header {
+        fin: first & 0x80 != 0,
+        rsv: (first >> 4) & 7,
+        opcode: OpCode::from_bits(first & 0xf).unwrap(),
+        mask: Some(key),
+        len: payload.len() as u64,
+    }
+    .encode(&mut out);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    apply_mask(&mut out[start..], key, 0);
+    out
+}
+
+/// The close code the server sends after the bytes `wire` makes, read from the raw socket.
+fn close_code_after(wire: impl FnOnce(&mut WsClient) -> Vec<u8>) -> u16 {
+    let server = server(Some(ServerConfig::default()));
+    let mut ws = client(server.addr);
+    let wire = wire(&mut ws);
+    ws.stream.write_all(&wire).unwrap();
+    ws.stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut got = ws.buf.clone();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Ok(Some((h, n))) = Header::decode(&got) {
+            if got.len() >= n + h.len as usize && h.opcode == OpCode::Close {
+                return u16::from_be_bytes([got[n], got[n + 1]]);
+            }
+        }
+        match ws.stream.read(&mut chunk) {
+            Ok(0) | Err(_) => panic!("no close frame; got {got:x?}"),
+            Ok(k) => got.extend_from_slice(&chunk[..k]),
+        }
+    }
+}
+
+const HELLO: [u8; 7] = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+
+#[test]
+fn rsv1_on_a_continuation_closes_1002() {
+    let wire = [frame(0x41, &HELLO[..3]), frame(0xc0, &HELLO[3..])].concat();
+    assert_eq!(close_code_after(|_| wire), 1002);
+}
+
+#[test]
+fn rsv1_on_a_ping_closes_1002() {
+    assert_eq!(close_code_after(|_| frame(0xc9, b"")), 1002);
+}
+
+#[test]
+fn invalid_deflate_closes_1007() {
+    assert_eq!(close_code_after(|_| frame(0xc2, &[0x07, 0x00])), 1007);
+}
+
+#[test]
+fn decompression_bomb_closes_1009() {
+    // 16 MiB of zeros compress to well under 1% of that; the server's limit is 1 MiB.
+    let code = close_code_after(|ws| {
+        let mut bomb = Vec::new();
+        ws.conn
+            .send_binary(&vec![0u8; 16 << 20], &mut bomb)
+            .unwrap();
+        assert!(bomb.len() < 128 * 1024, "{}", bomb.len());
+        bomb
+    });
+    assert_eq!(code, 1009);
+}
