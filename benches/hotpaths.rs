@@ -14,28 +14,10 @@ use pushwire::http::{self, encode_chunk, encode_last_chunk};
 use pushwire::ws::{self, Utf8Validator, apply_mask};
 use pushwire::{Instant as At, Limits, sse};
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
-/// Nanoseconds per call of `f`: best of five rounds of ~200 ms.
-fn measure(mut f: impl FnMut()) -> f64 {
-    let mut best = f64::MAX;
-    for _ in 0..5 {
-        let mut iters = 1u64;
-        loop {
-            let start = Instant::now();
-            for _ in 0..iters {
-                f();
-            }
-            let elapsed = start.elapsed();
-            if elapsed > Duration::from_millis(200) {
-                best = best.min(elapsed.as_nanos() as f64 / iters as f64);
-                break;
-            }
-            iters *= 2;
-        }
-    }
-    best
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::measure;
 
 fn row(name: &str, ns: f64, bytes: usize, limit_name: &str, limit_ns: f64, target: Option<f64>) {
     let gbps = bytes as f64 / ns;
