@@ -55,6 +55,8 @@ pub(crate) trait RawDeflate {
     /// Compresses `input` into `out`. With a flush, the flush is complete once a call takes all
     /// input and leaves room in `out`.
     fn deflate(&mut self, input: &[u8], out: &mut [u8], flush: Flush) -> Progress;
+    /// Forget everything, as if new, at `level` (reusing the memory).
+    fn restart(&mut self, level: u8);
 }
 
 impl RawInflate for InflateState {
@@ -90,6 +92,11 @@ impl RawDeflate for CompressorOxide {
         // Negative window bits: raw DEFLATE, no zlib header or checksum.
         let flags = create_comp_flags_from_zip_params(i32::from(level.clamp(1, 9)), -15, 0);
         Box::new(CompressorOxide::new(flags))
+    }
+
+    fn restart(&mut self, level: u8) {
+        self.reset();
+        self.set_compression_level_raw(level.clamp(1, 9));
     }
 
     fn deflate(&mut self, input: &[u8], out: &mut [u8], flush: Flush) -> Progress {
