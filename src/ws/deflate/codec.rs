@@ -56,6 +56,7 @@ pub(crate) trait RawDeflate {
     /// input and leaves room in `out`.
     fn deflate(&mut self, input: &[u8], out: &mut [u8], flush: Flush) -> Progress;
     /// Forget everything, as if new, at `level` (reusing the memory).
+    #[cfg_attr(not(feature = "std"), allow(dead_code))]
     fn restart(&mut self, level: u8);
 }
 
