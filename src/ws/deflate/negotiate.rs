@@ -337,6 +337,7 @@ pub fn client_validate<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::string::String;
 
     fn server(offer: &str) -> Option<(Agreement, alloc::string::String)> {
         accept(core::iter::once(offer.as_bytes()), &ServerConfig::default())
@@ -462,5 +463,192 @@ mod tests {
             ok("permessage-deflate; bogus"),
             Err(NegotiationError::InvalidParameter)
         );
+    }
+
+    /// The offers the conformance suite's section 13 makes, in its own spelling
+    /// (`client_no_context_takeover; client_max_window_bits` first, then what it requests), and
+    /// the answers a default server gives.
+    #[test]
+    fn conformance_suite_13_offers_table() {
+        let base = "permessage-deflate; client_no_context_takeover; client_max_window_bits";
+        let sn = "; server_no_context_takeover";
+        let cn = "; client_no_context_takeover";
+        for (case, request, answer_tail, server_bits) in [
+            ("13.1", "", "", 15),
+            ("13.2", "; server_no_context_takeover", "", 15),
+            (
+                "13.3",
+                "; server_max_window_bits=8",
+                "; server_max_window_bits=8",
+                8,
+            ),
+            (
+                "13.3 (9)",
+                "; server_max_window_bits=9",
+                "; server_max_window_bits=9",
+                9,
+            ),
+            (
+                "13.4",
+                "; server_max_window_bits=15",
+                "; server_max_window_bits=15",
+                15,
+            ),
+            (
+                "13.5",
+                "; server_no_context_takeover; server_max_window_bits=8",
+                "; server_max_window_bits=8",
+                8,
+            ),
+            (
+                "13.6",
+                "; server_no_context_takeover; server_max_window_bits=15",
+                "; server_max_window_bits=15",
+                15,
+            ),
+        ] {
+            let offer = alloc::format!("{base}{request}");
+            let (a, r) = server(&offer).unwrap_or_else(|| panic!("{case} declined"));
+            assert_eq!(
+                r,
+                alloc::format!("permessage-deflate{sn}{cn}{answer_tail}"),
+                "{case}"
+            );
+            assert_eq!(a.server_max_window_bits, server_bits, "{case}");
+            assert_eq!(a.client_max_window_bits, 15, "{case}");
+            assert!(
+                a.server_no_context_takeover && a.client_no_context_takeover,
+                "{case}"
+            );
+        }
+        // 13.7: a list of three offers; the first is taken.
+        let list = alloc::format!(
+            "{base}; server_no_context_takeover; server_max_window_bits=8, {base}; server_no_context_takeover, {base}"
+        );
+        let (a, _) = server(&list).unwrap();
+        assert_eq!(a.server_max_window_bits, 8);
+    }
+
+    /// Every combination of the four parameters (absent, present, and for the window sizes a
+    /// value at each edge, no value, or an invalid one), against several server configurations:
+    /// the rules of RFC 7692 §7.1 hold for each, and the client accepts every answer given to
+    /// its own offer.
+    #[test]
+    fn every_parameter_combination_follows_section_7_1() {
+        let flags = [None, Some("")];
+        let windows = [
+            None,
+            Some(""),
+            Some("=8"),
+            Some("=9"),
+            Some("=12"),
+            Some("=15"),
+            Some("=7"),
+            Some("=16"),
+            Some("=09"),
+        ];
+        let configs = [
+            ServerConfig::default(),
+            ServerConfig {
+                server_no_context_takeover: false,
+                client_no_context_takeover: true,
+                server_max_window_bits: 10,
+                client_max_window_bits: 9,
+                level: 1,
+            },
+        ];
+        let mut accepted = 0;
+        for snct in flags {
+            for cnct in flags {
+                for smwb in windows {
+                    for cmwb in windows {
+                        let mut offer = String::from(NAME);
+                        let mut parts = Vec::new();
+                        if snct.is_some() {
+                            parts.push(String::from("server_no_context_takeover"));
+                        }
+                        if cnct.is_some() {
+                            parts.push(String::from("client_no_context_takeover"));
+                        }
+                        if let Some(v) = smwb {
+                            parts.push(alloc::format!("server_max_window_bits{v}"));
+                        }
+                        if let Some(v) = cmwb {
+                            parts.push(alloc::format!("client_max_window_bits{v}"));
+                        }
+                        for p in &parts {
+                            offer.push_str("; ");
+                            offer.push_str(p);
+                        }
+                        let value = |w: Option<&str>| {
+                            w.and_then(|v| v.strip_prefix('='))
+                                .map(|v| v.parse::<u8>().ok())
+                        };
+                        let valid_window = |w: Option<&str>| match w
+                            .and_then(|v| v.strip_prefix('='))
+                        {
+                            None => true,
+                            Some(v) => matches!(v.parse::<u8>(), Ok(8..=15)) && !v.starts_with('0'),
+                        };
+                        // §7.1.2.1: server_max_window_bits needs a value.
+                        let valid = valid_window(smwb) && valid_window(cmwb) && smwb != Some("");
+                        for config in &configs {
+                            let got = accept(core::iter::once(offer.as_bytes()), config);
+                            assert_eq!(got.is_some(), valid, "{offer}");
+                            let Some((a, response)) = got else { continue };
+                            accepted += 1;
+                            let response = String::from_utf8(response).unwrap();
+                            // §7.1.1: no context takeover as asked, or as the server wants.
+                            assert_eq!(
+                                a.server_no_context_takeover,
+                                snct.is_some() || config.server_no_context_takeover,
+                                "{offer}"
+                            );
+                            assert_eq!(
+                                a.client_no_context_takeover,
+                                cnct.is_some() || config.client_no_context_takeover,
+                                "{offer}"
+                            );
+                            // §7.1.2.1: never a window larger than the client allowed.
+                            if let Some(Some(limit)) = value(smwb) {
+                                assert!(a.server_max_window_bits <= limit, "{offer}");
+                                assert!(response.contains("server_max_window_bits="), "{offer}");
+                            }
+                            assert!(a.server_max_window_bits <= config.server_max_window_bits);
+                            // §7.1.2.2: the client's window is limited only if it offered the
+                            // parameter, and never above the value it offered.
+                            if cmwb.is_none() {
+                                assert_eq!(a.client_max_window_bits, 15, "{offer}");
+                                assert!(!response.contains("client_max_window_bits"), "{offer}");
+                            }
+                            if let Some(Some(limit)) = value(cmwb) {
+                                assert!(a.client_max_window_bits <= limit, "{offer}");
+                            }
+                            // The answer read back by a client that made this offer agrees.
+                            let client_config = ClientConfig {
+                                client_no_context_takeover: cnct.is_some(),
+                                server_no_context_takeover: snct.is_some(),
+                                client_max_window_bits: value(cmwb).flatten(),
+                                server_max_window_bits: value(smwb).flatten(),
+                                level: 1,
+                            };
+                            if cmwb.is_none() {
+                                // Our client always offers client_max_window_bits; skip
+                                // offers it would never make.
+                                continue;
+                            }
+                            let back = client_validate(
+                                core::iter::once(response.as_bytes()),
+                                &client_config,
+                            )
+                            .unwrap_or_else(|e| panic!("{offer} → {response}: {e}"))
+                            .unwrap();
+                            assert_eq!(back, a, "{offer} → {response}");
+                        }
+                    }
+                }
+            }
+        }
+        assert!(accepted > 100, "{accepted}");
     }
 }
