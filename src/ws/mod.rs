@@ -7,12 +7,13 @@
 //! - [`frame`]: header encoding and decoding, opcodes, close codes (§5.2, §7.4).
 //! - [`Connection`]: framing, masking, fragmentation, UTF-8, ping/pong, the closing handshake,
 //!   limits (§5-§8, §10.4).
+//! - [`deflate`]: permessage-deflate (RFC 7692): negotiation always, and with the `deflate`
+//!   feature the compressed frame path.
 //!
-//! Extensions: no extension is negotiated, so every RSV bit is refused with 1002. The frame
-//! path keeps the hook an extension needs: `allowed_rsv` decides which RSV bits pass the header
-//! check, message limits are counted per message, and payload bytes go through one function
-//! (`on_payload`) where a per-message transform (permessage-deflate, RFC 7692) slots in before
-//! UTF-8 validation.
+//! Extensions: without an agreed extension every RSV bit is refused with 1002. With
+//! permessage-deflate agreed, RSV1 is allowed on the first frame of a data message (never on a
+//! continuation or control frame); payload bytes of such a message go through the inflater
+//! before UTF-8 validation, and message limits count inflated bytes.
 
 mod connection;
 pub mod deflate;
