@@ -4,60 +4,18 @@
 
 mod common;
 
-use common::{TestServer, WsClient, WsEv};
+use common::{TestServer, WsClient, WsEcho, WsEv, masked_frame};
 use pushwire::Limits;
-use pushwire::http::Request;
-use pushwire::server::{App, Ctx, Message, Reply, Response};
-use pushwire::ws::{Header, OpCode, apply_mask};
+use pushwire::ws::OpCode;
 use std::io::Write;
 use std::time::{Duration, Instant};
-
-struct Echo;
-
-impl App for Echo {
-    type Local = ();
-    type Notice = ();
-    fn local(&self) {}
-    fn request(&self, _: &mut (), req: &Request<'_>, _: &[u8], _: &mut Ctx<'_, ()>) -> Reply {
-        if req.is_upgrade() {
-            Reply::WebSocket { protocol: None }
-        } else {
-            Response::new(404).into()
-        }
-    }
-    fn ws_message(&self, _: &mut (), message: Message<'_>, cx: &mut Ctx<'_, ()>) {
-        let conn = cx.conn().unwrap();
-        let _ = match message {
-            Message::Text(t) => cx.send_text(conn, t),
-            Message::Binary(b) => cx.send_binary(conn, b),
-        };
-    }
-}
 
 fn server() -> TestServer<()> {
     let limits = Limits {
         write_queue_bytes: 64 << 20,
         ..Limits::default()
     };
-    TestServer::start(Echo, limits, 1)
-}
-
-/// A masked frame, as a client sends it.
-fn frame(fin: bool, rsv: u8, opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    let key = [0x11, 0x22, 0x33, 0x44];
-    let mut out = Vec::new();
-    Header {
-        fin,
-        rsv,
-        opcode,
-        mask: Some(key),
-        len: payload.len() as u64,
-    }
-    .encode(&mut out);
-    let start = out.len();
-    out.extend_from_slice(payload);
-    apply_mask(&mut out[start..], key, 0);
-    out
+    TestServer::start(WsEcho, limits, 1)
 }
 
 fn expect_close(ws: &mut WsClient, code: u16) {
@@ -91,10 +49,10 @@ fn case_1_payload_length_forms_are_echoed() {
 fn case_5_chopped_fragments_with_pings_between() {
     let s = server();
     let mut ws = WsClient::connect(s.addr, "/");
-    let mut wire = frame(false, 0, OpCode::Text, b"fragment1");
-    wire.extend(frame(true, 0, OpCode::Ping, b"ping between"));
-    wire.extend(frame(false, 0, OpCode::Continuation, b"fragment2"));
-    wire.extend(frame(true, 0, OpCode::Continuation, b"fragment3"));
+    let mut wire = masked_frame(false, 0, OpCode::Text, b"fragment1");
+    wire.extend(masked_frame(true, 0, OpCode::Ping, b"ping between"));
+    wire.extend(masked_frame(false, 0, OpCode::Continuation, b"fragment2"));
+    wire.extend(masked_frame(true, 0, OpCode::Continuation, b"fragment3"));
     for byte in wire {
         ws.stream.write_all(&[byte]).unwrap();
         std::thread::sleep(Duration::from_micros(200));
@@ -112,7 +70,7 @@ fn case_6_invalid_utf8_fails_fast_before_the_frame_ends() {
     let mut ws = WsClient::connect(s.addr, "/");
     // A 30-byte text frame whose 5th byte can never be UTF-8; only 12 payload bytes are sent.
     let payload = b"abcd\xf5\x80\x80\x80efghijklmnopqrstuvwxyz";
-    let full = frame(true, 0, OpCode::Text, payload);
+    let full = masked_frame(true, 0, OpCode::Text, payload);
     ws.stream.write_all(&full[..6 + 12]).unwrap();
     let started = Instant::now();
     expect_close(&mut ws, 1007);
@@ -127,7 +85,7 @@ fn case_2_ping_over_125_bytes_closes_1002() {
     let s = server();
     let mut ws = WsClient::connect(s.addr, "/");
     ws.stream
-        .write_all(&frame(true, 0, OpCode::Ping, &[0; 126]))
+        .write_all(&masked_frame(true, 0, OpCode::Ping, &[0; 126]))
         .unwrap();
     expect_close(&mut ws, 1002);
 }
@@ -138,7 +96,7 @@ fn case_3_reserved_bits_close_1002() {
         let s = server();
         let mut ws = WsClient::connect(s.addr, "/");
         ws.stream
-            .write_all(&frame(true, rsv, OpCode::Text, b"rsv"))
+            .write_all(&masked_frame(true, rsv, OpCode::Text, b"rsv"))
             .unwrap();
         expect_close(&mut ws, 1002);
     }
@@ -149,12 +107,22 @@ fn case_7_close_with_invalid_code_closes_1002_and_valid_is_echoed() {
     let s = server();
     let mut ws = WsClient::connect(s.addr, "/");
     ws.stream
-        .write_all(&frame(true, 0, OpCode::Close, &1005u16.to_be_bytes()))
+        .write_all(&masked_frame(
+            true,
+            0,
+            OpCode::Close,
+            &1005u16.to_be_bytes(),
+        ))
         .unwrap();
     expect_close(&mut ws, 1002);
     let mut ws = WsClient::connect(s.addr, "/");
     ws.stream
-        .write_all(&frame(true, 0, OpCode::Close, &3999u16.to_be_bytes()))
+        .write_all(&masked_frame(
+            true,
+            0,
+            OpCode::Close,
+            &3999u16.to_be_bytes(),
+        ))
         .unwrap();
     expect_close(&mut ws, 3999);
     assert_eq!(

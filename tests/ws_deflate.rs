@@ -4,37 +4,13 @@
 
 mod common;
 
-use common::{TestServer, WsClient, WsEv};
+use common::{TestServer, WsClient, WsEcho, WsEv, masked_frame};
 use pushwire::Limits;
-use pushwire::http::Request;
 use pushwire::reactor::Server;
-use pushwire::server::{App, Ctx, Message, Reply, Response};
 use pushwire::ws::deflate::{ClientConfig, ServerConfig};
-use pushwire::ws::{ClientHandshake, Header, OpCode, apply_mask};
+use pushwire::ws::{ClientHandshake, Header, OpCode};
 use std::io::{Read, Write};
 use std::time::Duration;
-
-struct Echo;
-
-impl App for Echo {
-    type Local = ();
-    type Notice = ();
-    fn local(&self) {}
-    fn request(&self, _: &mut (), req: &Request<'_>, _: &[u8], _: &mut Ctx<'_, ()>) -> Reply {
-        if req.is_upgrade() {
-            Reply::WebSocket { protocol: None }
-        } else {
-            Response::new(404).into()
-        }
-    }
-    fn ws_message(&self, _: &mut (), message: Message<'_>, cx: &mut Ctx<'_, ()>) {
-        let conn = cx.conn().unwrap();
-        let _ = match message {
-            Message::Text(t) => cx.send_text(conn, t),
-            Message::Binary(b) => cx.send_binary(conn, b),
-        };
-    }
-}
 
 fn server(config: Option<ServerConfig>) -> TestServer<()> {
     let limits = Limits {
@@ -46,7 +22,7 @@ fn server(config: Option<ServerConfig>) -> TestServer<()> {
     if let Some(config) = config {
         builder = builder.ws_deflate(config);
     }
-    TestServer::start_built(builder, Echo)
+    TestServer::start_built(builder, WsEcho)
 }
 
 fn client(addr: std::net::SocketAddr) -> WsClient {
@@ -82,22 +58,10 @@ fn server_without_config_declines_and_plain_messages_flow() {
     assert_eq!(ws.recv(), Some(WsEv::Text("plain".into())));
 }
 
-/// A masked client frame with the given first byte.
+/// A masked client frame with the given first byte (FIN, RSV, opcode).
 fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
-    let key = [0x11, 0x22, 0x33, 0x44];
-    let mut out = Vec::new();
-    Header {
-        fin: first & 0x80 != 0,
-        rsv: (first >> 4) & 7,
-        opcode: OpCode::from_bits(first & 0xf).unwrap(),
-        mask: Some(key),
-        len: payload.len() as u64,
-    }
-    .encode(&mut out);
-    let start = out.len();
-    out.extend_from_slice(payload);
-    apply_mask(&mut out[start..], key, 0);
-    out
+    let opcode = OpCode::from_bits(first & 0xf).unwrap();
+    masked_frame(first & 0x80 != 0, (first >> 4) & 7, opcode, payload)
 }
 
 /// The close code the server sends after the bytes `wire` makes, read from the raw socket.

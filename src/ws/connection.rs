@@ -98,6 +98,23 @@ struct Incoming {
     buf: Vec<u8>,
 }
 
+/// §8.1: text must be UTF-8; fail fast, at the first byte that cannot be, and at the end of a
+/// message that stops inside a character. Binary (`text` false) passes.
+fn check_text(
+    text: bool,
+    utf8: &mut Utf8Validator,
+    piece: &[u8],
+    last: bool,
+) -> Result<(), PeerError> {
+    if text {
+        utf8.feed(piece).map_err(|_| PeerError::InvalidUtf8)?;
+        if last && !utf8.is_complete() {
+            return Err(PeerError::InvalidUtf8);
+        }
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Read {
     /// At a frame boundary.
@@ -502,28 +519,28 @@ impl Connection {
         if m.compressed {
             return self.on_compressed_payload(data, last);
         }
-        if m.text {
-            // §8.1: fail fast, at the first byte that cannot be UTF-8.
-            m.utf8.feed(data).map_err(|_| PeerError::InvalidUtf8)?;
-            if last && !m.utf8.is_complete() {
-                return Err(PeerError::InvalidUtf8);
-            }
-        }
+        check_text(m.text, &mut m.utf8, data, last)?;
         if self.fragments {
-            let first = core::mem::replace(&mut m.first, false);
-            let text = m.text;
-            if last {
-                self.incoming = None;
-            }
-            return Ok(Some(Event::Fragment {
-                text,
-                first,
-                data: Cow::Borrowed(data),
-                last,
-            }));
+            return Ok(self.fragment(Cow::Borrowed(data), last));
         }
         m.buf.extend_from_slice(data);
         self.finish_message(last)
+    }
+
+    /// A piece of the current message as an [`Event::Fragment`] (fragment delivery mode).
+    fn fragment<'a>(&mut self, data: Cow<'a, [u8]>, last: bool) -> Option<Event<'a>> {
+        let m = self.incoming.as_mut()?;
+        let first = core::mem::replace(&mut m.first, false);
+        let text = m.text;
+        if last {
+            self.incoming = None;
+        }
+        Some(Event::Fragment {
+            text,
+            first,
+            data,
+            last,
+        })
     }
 
     /// The payload of the current message is complete (if `last`): hand it out.
@@ -571,25 +588,10 @@ impl Connection {
                 InflateError::Corrupt => PeerError::InvalidCompressedData,
             })?;
         m.inflated = self.max_message - budget;
-        if m.text {
-            let fresh = out.get(start..).unwrap_or_default();
-            m.utf8.feed(fresh).map_err(|_| PeerError::InvalidUtf8)?;
-            if last && !m.utf8.is_complete() {
-                return Err(PeerError::InvalidUtf8);
-            }
-        }
+        let fresh = out.get(start..).unwrap_or_default();
+        check_text(m.text, &mut m.utf8, fresh, last)?;
         if self.fragments {
-            let first = core::mem::replace(&mut m.first, false);
-            let text = m.text;
-            if last {
-                self.incoming = None;
-            }
-            return Ok(Some(Event::Fragment {
-                text,
-                first,
-                data: Cow::Owned(piece),
-                last,
-            }));
+            return Ok(self.fragment(Cow::Owned(piece), last));
         }
         self.finish_message(last)
     }

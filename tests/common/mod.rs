@@ -519,3 +519,59 @@ impl WsClient {
         }
     }
 }
+
+/// A WebSocket echo application: every text or binary message back to its sender; other
+/// requests get 404.
+#[allow(dead_code)]
+pub struct WsEcho;
+
+impl pushwire::server::App for WsEcho {
+    type Local = ();
+    type Notice = ();
+    fn local(&self) {}
+    fn request(
+        &self,
+        _: &mut (),
+        req: &http::Request<'_>,
+        _: &[u8],
+        _: &mut pushwire::server::Ctx<'_, ()>,
+    ) -> pushwire::server::Reply {
+        if req.is_upgrade() {
+            pushwire::server::Reply::WebSocket { protocol: None }
+        } else {
+            pushwire::server::Response::new(404).into()
+        }
+    }
+    fn ws_message(
+        &self,
+        _: &mut (),
+        message: pushwire::server::Message<'_>,
+        cx: &mut pushwire::server::Ctx<'_, ()>,
+    ) {
+        use pushwire::server::Message;
+        let conn = cx.conn().unwrap();
+        let _ = match message {
+            Message::Text(t) => cx.send_text(conn, t),
+            Message::Binary(b) => cx.send_binary(conn, b),
+        };
+    }
+}
+
+/// A masked frame, as a client sends it.
+#[allow(dead_code)]
+pub fn masked_frame(fin: bool, rsv: u8, opcode: pushwire::ws::OpCode, payload: &[u8]) -> Vec<u8> {
+    let key = [0x11, 0x22, 0x33, 0x44];
+    let mut out = Vec::new();
+    pushwire::ws::Header {
+        fin,
+        rsv,
+        opcode,
+        mask: Some(key),
+        len: payload.len() as u64,
+    }
+    .encode(&mut out);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    pushwire::ws::apply_mask(&mut out[start..], key, 0);
+    out
+}

@@ -13,6 +13,20 @@ pub(crate) struct Checker {
     pub max_distance: usize,
 }
 
+/// `n` pseudo-random bytes (xorshift32 from `seed`): data without repeats of its own, for
+/// tests that need back-references only where they put them.
+pub(crate) fn noise(n: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.max(1);
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
 struct Bits<'a> {
     data: &'a [u8],
     pos: usize,

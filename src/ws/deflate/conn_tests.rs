@@ -421,14 +421,9 @@ fn window_limit_asked_by_the_client_is_respected_by_the_server() {
         &Limits::default(),
     );
     assert!(answer.unwrap().ends_with("server_max_window_bits=9"));
-    let mut x = 1u32;
-    let block: Vec<u8> = (0..2000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            b'a' + (x % 16) as u8
-        })
+    let block: Vec<u8> = super::checker::noise(2000, 1)
+        .iter()
+        .map(|b| b'a' + b % 16)
         .collect();
     let message = [&block[..], &block[..], &block[..]].concat();
     let mut wire = Vec::new();

@@ -196,15 +196,7 @@ fn checker_reads_the_rfc_examples() {
 #[test]
 fn checker_sees_far_references_when_the_window_is_not_limited() {
     // The property below would be empty if the checker could not see a long distance.
-    let mut x = 0x9e37_79b9u32;
-    let block: Vec<u8> = (0..1000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    let block = super::checker::noise(1000, 0x9e37_79b9);
     let message = [&block[..], &block[..]].concat();
     for (bits, far) in [(15, true), (9, false)] {
         let mut c = Compressor::new(true, bits, 6);
