@@ -767,6 +767,31 @@ impl Connection {
         self.send_message(MessageKind::Binary, data, out)
     }
 
+    /// Sends a message as one frame without compression even when permessage-deflate was
+    /// agreed (RSV1 clear, RFC 7692 §6): for secrets that should not be compressed together
+    /// with data an attacker influences (RFC 7692 §8). The same as [`Connection::send_text`] /
+    /// [`Connection::send_binary`] otherwise.
+    ///
+    /// # Errors
+    /// As [`Connection::send_text`].
+    pub fn send_uncompressed(
+        &mut self,
+        kind: MessageKind,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(UsageError::FragmentOrder);
+        }
+        let opcode = match kind {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        };
+        self.write_frame(opcode, true, data, out);
+        Ok(())
+    }
+
     fn send_message(
         &mut self,
         kind: MessageKind,

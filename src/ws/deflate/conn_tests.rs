@@ -433,3 +433,40 @@ fn window_limit_asked_by_the_client_is_respected_by_the_server() {
     assert_eq!(checker.message(&f[0].1).unwrap(), message);
     assert!(checker.max_distance <= 512, "{}", checker.max_distance);
 }
+
+#[test]
+fn uncompressed_on_purpose_between_compressed_messages_with_context_takeover() {
+    // Context takeover on both sides: a message sent plain must not disturb either context.
+    let offer = "permessage-deflate; client_max_window_bits";
+    let config = ServerConfig {
+        server_no_context_takeover: false,
+        ..ServerConfig::default()
+    };
+    let (mut server, answer) = server_with(Some(offer), config, &Limits::default());
+    let answer = answer.unwrap();
+    let client_config = ClientConfig {
+        client_no_context_takeover: false,
+        ..ClientConfig::default()
+    };
+    let mut client = client_with(Some(&answer), client_config).unwrap();
+    let mut wire = Vec::new();
+    server
+        .send_text("token=secret token=secret", &mut wire)
+        .unwrap();
+    server
+        .send_uncompressed(MessageKind::Text, b"token=secret", &mut wire)
+        .unwrap();
+    server.send_text("token=secret again", &mut wire).unwrap();
+    let rsv: Vec<u8> = frames(&wire).iter().map(|(h, _)| h.rsv).collect();
+    assert_eq!(rsv, [0b100, 0, 0b100]);
+    let (got, _, err) = feed(&mut client, &wire);
+    assert_eq!(err, None);
+    assert_eq!(
+        got,
+        vec![
+            Got::Text("token=secret token=secret".into()),
+            Got::Text("token=secret".into()),
+            Got::Text("token=secret again".into())
+        ]
+    );
+}
