@@ -4,11 +4,20 @@
 // Usage: node tests/browser/deflate.mjs <ws_echo binary>
 import { chromium } from "playwright-core";
 import { spawn } from "node:child_process";
+import net from "node:net";
 
 const binary = process.argv[2];
 const port = 9000 + Math.floor(Math.random() * 500);
 const server = spawn(binary, ["--port", String(port), "--threads", "1"], { stdio: "ignore" });
-await new Promise((ok) => setTimeout(ok, 500));
+// Wait until the server listens (at most 10 s).
+for (let i = 0; i < 100; i++) {
+  const up = await new Promise((ok) => {
+    const socket = net.connect(port, "127.0.0.1", () => { socket.end(); ok(true); });
+    socket.on("error", () => ok(false));
+  });
+  if (up) break;
+  await new Promise((ok) => setTimeout(ok, 100));
+}
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--no-sandbox"],
