@@ -140,3 +140,66 @@ fn case_9_sixteen_mebibyte_text_message_is_echoed() {
     ws.send_text(&text);
     assert_eq!(ws.recv(), Some(WsEv::Text(text)));
 }
+
+/// Answers every message with a burst mixing small messages and large ones (which leave the
+/// server as header + payload in one vectored write, the rest queued) to check their order.
+struct Burst;
+
+impl pushwire::server::App for Burst {
+    type Local = ();
+    type Notice = ();
+    fn local(&self) {}
+    fn request(
+        &self,
+        _: &mut (),
+        _: &pushwire::http::Request<'_>,
+        _: &[u8],
+        _: &mut pushwire::server::Ctx<'_, ()>,
+    ) -> pushwire::server::Reply {
+        pushwire::server::Reply::WebSocket { protocol: None }
+    }
+    fn ws_message(
+        &self,
+        _: &mut (),
+        _: pushwire::server::Message<'_>,
+        cx: &mut pushwire::server::Ctx<'_, ()>,
+    ) {
+        let conn = cx.conn().unwrap();
+        let texts = burst();
+        cx.send_texts(conn, texts.iter().map(String::as_str))
+            .unwrap();
+        // A large one while the previous output may still be queued.
+        cx.send_binary(conn, &vec![7u8; 300_000]).unwrap();
+    }
+}
+
+fn burst() -> Vec<String> {
+    vec![
+        "small 1".into(),
+        "a".repeat(200_000),
+        "small 2".into(),
+        "b".repeat(70_000),
+        "c".repeat(1 << 20),
+        "small 3".into(),
+    ]
+}
+
+#[test]
+fn large_and_small_messages_keep_their_order() {
+    let s = TestServer::start(
+        Burst,
+        Limits {
+            write_queue_bytes: 64 << 20,
+            ..Limits::default()
+        },
+        1,
+    );
+    let mut ws = WsClient::connect(s.addr, "/");
+    ws.send_text("go");
+    // Read slowly at first, so that the socket fills and output queues.
+    std::thread::sleep(Duration::from_millis(100));
+    for expected in burst() {
+        assert_eq!(ws.recv(), Some(WsEv::Text(expected)));
+    }
+    assert_eq!(ws.recv(), Some(WsEv::Binary(vec![7u8; 300_000])));
+}

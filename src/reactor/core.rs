@@ -522,14 +522,34 @@ impl Core {
         if conn.queued() > limit {
             return Err(SendError::Full);
         }
-        let Proto::Ws(w) = &mut conn.proto else {
+        if !matches!(conn.proto, Proto::Ws(_)) {
             return Err(SendError::WrongState);
-        };
-        // Every frame goes into one buffer and out in one write.
+        }
+        // Every frame goes into one buffer and out in one write; a large message with nothing
+        // before it goes straight from the caller's slice instead.
         for message in messages {
-            let sent = match message {
-                WsMessage::Text(t) => w.send_text(t, &mut self.scratch),
-                WsMessage::Binary(b) => w.send_binary(b, &mut self.scratch),
+            let (kind, payload) = match message {
+                WsMessage::Text(t) => (ws::MessageKind::Text, t.as_bytes()),
+                WsMessage::Binary(b) => (ws::MessageKind::Binary, b),
+            };
+            if payload.len() >= super::READ_CHUNK && self.scratch.is_empty() {
+                match self.ws_send_direct(key, kind, payload) {
+                    Ok(true) => continue,
+                    Ok(false) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            let Some(Proto::Ws(w)) = self.slab.get_mut(key).map(|c| &mut c.proto) else {
+                self.scratch.clear();
+                return Err(SendError::Gone);
+            };
+            let sent = match kind {
+                // The payload came from a `&str`.
+                ws::MessageKind::Text => w.send_text(
+                    std::str::from_utf8(payload).unwrap_or_default(),
+                    &mut self.scratch,
+                ),
+                ws::MessageKind::Binary => w.send_binary(payload, &mut self.scratch),
             };
             if sent.is_err() {
                 self.scratch.clear();
@@ -539,6 +559,66 @@ impl Core {
         self.flush(key);
         self.settle(key);
         Ok(())
+    }
+
+    /// Sends one data frame with a vectored write of its header and the caller's payload, and
+    /// queues only what the socket does not take: a large payload is not copied into `scratch`
+    /// first (one copy of 1 MiB per message saved). `Ok(false)`: not applicable (output already
+    /// queued, the connection lingering, or a payload the machine must transform).
+    fn ws_send_direct(
+        &mut self,
+        key: u64,
+        kind: ws::MessageKind,
+        payload: &[u8],
+    ) -> Result<bool, SendError> {
+        let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
+        if conn.queued() != 0 || conn.lingering.is_some() {
+            return Ok(false);
+        }
+        let Proto::Ws(w) = &mut conn.proto else {
+            return Err(SendError::WrongState);
+        };
+        let header = match w.data_frame_header(kind, payload.len() as u64) {
+            Ok(Some(header)) => header,
+            Ok(None) => return Ok(false),
+            Err(_) => return Err(SendError::WrongState),
+        };
+        let header = header.0.get(..header.1).unwrap_or_default();
+        let total = header.len() + payload.len();
+        let mut written = 0;
+        let mut failed = false;
+        while written < total {
+            let result = match header.get(written..) {
+                Some(rest) if !rest.is_empty() => conn
+                    .socket
+                    .write_vectored(&[io::IoSlice::new(rest), io::IoSlice::new(payload)]),
+                _ => conn
+                    .socket
+                    .write(payload.get(written - header.len()..).unwrap_or_default()),
+            };
+            match result {
+                Ok(0) => break,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        if failed {
+            self.close_now(key);
+            return Ok(true);
+        }
+        if written < header.len() {
+            conn.outbuf.push(header.get(written..).unwrap_or_default());
+            conn.outbuf.push(payload);
+        } else {
+            conn.outbuf
+                .push(payload.get(written - header.len()..).unwrap_or_default());
+        }
+        Ok(true)
     }
 
     /// Starts the WebSocket closing handshake.

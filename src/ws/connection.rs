@@ -767,6 +767,44 @@ impl Connection {
         self.send_message(MessageKind::Binary, data, out)
     }
 
+    /// The header of a one-frame data message of `len` payload bytes that the caller sends
+    /// itself right after it, unchanged (for example with a vectored write, which saves copying
+    /// a large payload into `out`). `None` when the payload must be transformed on the way —
+    /// a client masks it (§5.3), permessage-deflate compresses it — so use
+    /// [`Connection::send_binary`] / [`Connection::send_text`] then. Text must be UTF-8.
+    ///
+    /// # Errors
+    /// As [`Connection::send_text`].
+    pub fn data_frame_header(
+        &mut self,
+        kind: MessageKind,
+        len: u64,
+    ) -> Result<Option<([u8; super::frame::MAX_HEADER_LEN], usize)>, UsageError> {
+        self.check_can_send()?;
+        if self.sending.is_some() {
+            return Err(UsageError::FragmentOrder);
+        }
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some() {
+            return Ok(None);
+        }
+        if self.role == Role::Client {
+            return Ok(None);
+        }
+        let opcode = match kind {
+            MessageKind::Text => OpCode::Text,
+            MessageKind::Binary => OpCode::Binary,
+        };
+        let header = Header {
+            fin: true,
+            rsv: 0,
+            opcode,
+            mask: None,
+            len,
+        };
+        Ok(Some(header.to_bytes()))
+    }
+
     /// Sends a message as one frame without compression even when permessage-deflate was
     /// agreed (RSV1 clear, RFC 7692 §6): for secrets that should not be compressed together
     /// with data an attacker influences (RFC 7692 §8). The same as [`Connection::send_text`] /

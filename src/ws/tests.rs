@@ -1003,3 +1003,38 @@ fn client_verify_refuses_bad_answers() {
         Err(HandshakeError::UnrequestedExtension)
     );
 }
+
+#[test]
+fn data_frame_header_matches_the_frame_send_writes() {
+    for len in [0usize, 125, 126, 65_535, 65_536, 1 << 20] {
+        let payload = vec![b'x'; len];
+        let mut conn = srv();
+        let mut out = Vec::new();
+        conn.send_binary(&payload, &mut out).unwrap();
+        let (header, n) = srv()
+            .data_frame_header(MessageKind::Binary, len as u64)
+            .unwrap()
+            .expect("a server sends payloads unchanged");
+        assert_eq!(&header[..n], &out[..out.len() - len], "length {len}");
+    }
+    assert_eq!(
+        cli().data_frame_header(MessageKind::Text, 5),
+        Ok(None),
+        "a client masks"
+    );
+    let mut conn = srv();
+    let mut out = Vec::new();
+    conn.send_fragment(MessageKind::Text, b"a", false, &mut out)
+        .unwrap();
+    assert_eq!(
+        conn.data_frame_header(MessageKind::Text, 1),
+        Err(UsageError::FragmentOrder)
+    );
+    let mut conn = srv();
+    conn.send_close(Some(CloseCode::NORMAL), "", &mut out)
+        .unwrap();
+    assert_eq!(
+        conn.data_frame_header(MessageKind::Binary, 1),
+        Err(UsageError::Closing)
+    );
+}
