@@ -780,10 +780,7 @@ impl Connection {
         kind: MessageKind,
         len: u64,
     ) -> Result<Option<([u8; super::frame::MAX_HEADER_LEN], usize)>, UsageError> {
-        self.check_can_send()?;
-        if self.sending.is_some() {
-            return Err(UsageError::FragmentOrder);
-        }
+        let opcode = self.start_message(kind)?;
         #[cfg(feature = "deflate")]
         if self.deflate.is_some() {
             return Ok(None);
@@ -791,10 +788,6 @@ impl Connection {
         if self.role == Role::Client {
             return Ok(None);
         }
-        let opcode = match kind {
-            MessageKind::Text => OpCode::Text,
-            MessageKind::Binary => OpCode::Binary,
-        };
         let header = Header {
             fin: true,
             rsv: 0,
@@ -818,16 +811,21 @@ impl Connection {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), UsageError> {
+        let opcode = self.start_message(kind)?;
+        self.write_frame(opcode, true, data, out);
+        Ok(())
+    }
+
+    /// The opcode of a one-frame message of `kind`, if one may be sent now.
+    fn start_message(&self, kind: MessageKind) -> Result<OpCode, UsageError> {
         self.check_can_send()?;
         if self.sending.is_some() {
             return Err(UsageError::FragmentOrder);
         }
-        let opcode = match kind {
+        Ok(match kind {
             MessageKind::Text => OpCode::Text,
             MessageKind::Binary => OpCode::Binary,
-        };
-        self.write_frame(opcode, true, data, out);
-        Ok(())
+        })
     }
 
     fn send_message(
@@ -836,15 +834,7 @@ impl Connection {
         data: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(), UsageError> {
-        self.check_can_send()?;
-        if self.sending.is_some() {
-            return Err(UsageError::FragmentOrder);
-        }
-        let opcode = if kind == MessageKind::Text {
-            OpCode::Text
-        } else {
-            OpCode::Binary
-        };
+        let opcode = self.start_message(kind)?;
         self.write_data_frame(opcode, true, data, out);
         Ok(())
     }
