@@ -56,38 +56,59 @@ impl Sse {
                     .as_bytes(),
             )
             .unwrap();
-        Sse {
+        let mut sse = Sse {
             stream,
             parser: Parser::new(1 << 16, 1 << 20),
             head_done: false,
             buf: Vec::new(),
+        };
+        // Once the response head is here the stream is subscribed: events published from then
+        // on reach it (no sleeping and hoping).
+        while !sse.take_head() && sse.read_more() {}
+        sse
+    }
+
+    /// Takes the response head from `buf` once it is complete, checking it.
+    fn take_head(&mut self) -> bool {
+        let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("Content-Type: text/event-stream"), "{head}");
+        assert!(head.contains("Cache-Control: no-store"), "{head}");
+        self.buf.drain(..end + 4);
+        self.head_done = true;
+        true
+    }
+
+    /// Reads more bytes; false at EOF or timeout.
+    fn read_more(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        match self.stream.read(&mut chunk) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
         }
     }
 
     /// The next event (type, data), or None at EOF / timeout.
     fn next(&mut self) -> Option<(String, String, String)> {
         loop {
-            if self.head_done {
-                while !self.buf.is_empty() {
-                    let step = self.parser.feed(&self.buf).ok()?;
-                    self.buf.drain(..step.consumed);
-                    if let Some(Item::Event(e)) = step.item {
-                        return Some((e.event_type, e.data, e.last_event_id));
-                    }
+            while self.head_done && !self.buf.is_empty() {
+                let step = self.parser.feed(&self.buf).ok()?;
+                self.buf.drain(..step.consumed);
+                if let Some(Item::Event(e)) = step.item {
+                    return Some((e.event_type, e.data, e.last_event_id));
                 }
-            } else if let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
-                assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-                assert!(head.contains("Content-Type: text/event-stream"), "{head}");
-                assert!(head.contains("Cache-Control: no-store"), "{head}");
-                self.buf.drain(..end + 4);
-                self.head_done = true;
+            }
+            if !self.head_done && self.take_head() {
                 continue;
             }
-            let mut chunk = [0u8; 4096];
-            match self.stream.read(&mut chunk) {
-                Ok(0) | Err(_) => return None,
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            if !self.read_more() {
+                return None;
             }
         }
     }
