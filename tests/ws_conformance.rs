@@ -18,19 +18,6 @@ fn server() -> TestServer<()> {
     TestServer::start(WsEcho, limits, 1)
 }
 
-fn expect_close(ws: &mut WsClient, code: u16) {
-    loop {
-        match ws.recv() {
-            Some(WsEv::Close(c, _)) => {
-                assert_eq!(c, Some(code));
-                return;
-            }
-            Some(_) => continue,
-            None => panic!("connection ended without a close frame (wanted {code})"),
-        }
-    }
-}
-
 #[test]
 fn case_1_payload_length_forms_are_echoed() {
     let s = server();
@@ -73,7 +60,7 @@ fn case_6_invalid_utf8_fails_fast_before_the_frame_ends() {
     let full = masked_frame(true, 0, OpCode::Text, payload);
     ws.stream.write_all(&full[..6 + 12]).unwrap();
     let started = Instant::now();
-    expect_close(&mut ws, 1007);
+    ws.expect_close(1007);
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "the server waited for the rest"
@@ -87,7 +74,7 @@ fn case_2_ping_over_125_bytes_closes_1002() {
     ws.stream
         .write_all(&masked_frame(true, 0, OpCode::Ping, &[0; 126]))
         .unwrap();
-    expect_close(&mut ws, 1002);
+    ws.expect_close(1002);
 }
 
 #[test]
@@ -98,7 +85,7 @@ fn case_3_reserved_bits_close_1002() {
         ws.stream
             .write_all(&masked_frame(true, rsv, OpCode::Text, b"rsv"))
             .unwrap();
-        expect_close(&mut ws, 1002);
+        ws.expect_close(1002);
     }
 }
 
@@ -114,7 +101,7 @@ fn case_7_close_with_invalid_code_closes_1002_and_valid_is_echoed() {
             &1005u16.to_be_bytes(),
         ))
         .unwrap();
-    expect_close(&mut ws, 1002);
+    ws.expect_close(1002);
     let mut ws = WsClient::connect(s.addr, "/");
     ws.stream
         .write_all(&masked_frame(
@@ -124,7 +111,7 @@ fn case_7_close_with_invalid_code_closes_1002_and_valid_is_echoed() {
             &3999u16.to_be_bytes(),
         ))
         .unwrap();
-    expect_close(&mut ws, 3999);
+    ws.expect_close(3999);
     assert_eq!(
         ws.recv(),
         None,

@@ -197,20 +197,11 @@ impl Core {
             return;
         }
         if conn.queued() == 0 {
-            let mut written = 0;
-            while written < self.scratch.len() {
-                match conn.socket.write(&self.scratch[written..]) {
-                    Ok(0) => break,
-                    Ok(n) => written += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(_) => {
-                        self.scratch.clear();
-                        self.close_now(key);
-                        return;
-                    }
-                }
-            }
+            let Ok(written) = write_now(&mut conn.socket, [&self.scratch, &[]]) else {
+                self.scratch.clear();
+                self.close_now(key);
+                return;
+            };
             let rest = self.scratch.len() - written;
             if rest >= super::READ_CHUNK {
                 // A large remainder (a big message): hand the buffer over instead of copying.
@@ -584,33 +575,10 @@ impl Core {
             Err(_) => return Err(SendError::WrongState),
         };
         let header = header.0.get(..header.1).unwrap_or_default();
-        let total = header.len() + payload.len();
-        let mut written = 0;
-        let mut failed = false;
-        while written < total {
-            let result = match header.get(written..) {
-                Some(rest) if !rest.is_empty() => conn
-                    .socket
-                    .write_vectored(&[io::IoSlice::new(rest), io::IoSlice::new(payload)]),
-                _ => conn
-                    .socket
-                    .write(payload.get(written - header.len()..).unwrap_or_default()),
-            };
-            match result {
-                Ok(0) => break,
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    failed = true;
-                    break;
-                }
-            }
-        }
-        if failed {
+        let Ok(written) = write_now(&mut conn.socket, [header, payload]) else {
             self.close_now(key);
             return Ok(true);
-        }
+        };
         if written < header.len() {
             conn.outbuf.push(header.get(written..).unwrap_or_default());
             conn.outbuf.push(payload);
@@ -668,6 +636,31 @@ fn with_fields<R>(
         f(&fields)
     }
 }
+/// Writes `parts`, in order, until the socket would block (one vectored write while the first
+/// part lasts): how many bytes went. An error other than `WouldBlock`/`Interrupted` means the
+/// connection is broken.
+fn write_now(socket: &mut TcpStream, parts: [&[u8]; 2]) -> io::Result<usize> {
+    let [first, second] = parts;
+    let total = first.len() + second.len();
+    let mut written = 0;
+    while written < total {
+        let result = match first.get(written..) {
+            Some(rest) if !rest.is_empty() => {
+                socket.write_vectored(&[io::IoSlice::new(rest), io::IoSlice::new(second)])
+            }
+            _ => socket.write(second.get(written - first.len()..).unwrap_or_default()),
+        };
+        match result {
+            Ok(0) => break,
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
+}
+
 #[cfg(test)]
 mod tests {
     /// An idle connection is a slab slot holding a `Conn` plus its protocol state: keep both

@@ -482,6 +482,21 @@ impl WsClient {
         self.stream.write_all(&out).unwrap();
     }
 
+    /// Reads on until the peer's close frame and asserts its code (RFC 6455 §5.5.1).
+    #[allow(dead_code)]
+    pub fn expect_close(&mut self, code: u16) {
+        loop {
+            match self.recv() {
+                Some(WsEv::Close(c, _)) => {
+                    assert_eq!(c, Some(code));
+                    return;
+                }
+                Some(_) => continue,
+                None => panic!("connection ended without a close frame (wanted {code})"),
+            }
+        }
+    }
+
     /// The next event (pongs are sent automatically); `None` when the connection ended.
     pub fn recv(&mut self) -> Option<WsEv> {
         use pushwire::ws::Event as E;

@@ -289,3 +289,30 @@ proptest! {
         prop_assert!(out.len() as u64 <= limit + STEP as u64);
     }
 }
+
+/// The per-thread spare compressor is restarted, not recreated: a restarted compressor must
+/// write exactly what a new one writes, at any level, whatever it compressed before.
+#[test]
+fn restarted_compressor_writes_what_a_new_one_writes() {
+    use super::codec::{Deflater, Flush, RawDeflate};
+    fn run(d: &mut Deflater, input: &[u8]) -> Vec<u8> {
+        let mut out = vec![0u8; input.len() * 2 + 64];
+        let p = d.deflate(input, &mut out, Flush::Sync);
+        assert_eq!(p.consumed, input.len());
+        out.truncate(p.written);
+        out
+    }
+    let before = super::checker::noise(20_000, 7);
+    let message: Vec<u8> = b"{\"id\":1,\"v\":[1,2,3]}".repeat(500);
+    for (first, second) in [(1, 1), (1, 6), (9, 1)] {
+        let mut reused = <Deflater as RawDeflate>::new_boxed(first);
+        let _ = run(&mut reused, &before);
+        reused.restart(second);
+        let mut fresh = <Deflater as RawDeflate>::new_boxed(second);
+        assert_eq!(
+            run(&mut reused, &message),
+            run(&mut fresh, &message),
+            "level {first} then {second}"
+        );
+    }
+}
