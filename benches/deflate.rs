@@ -24,7 +24,7 @@ fn pair(
     client: Option<ClientConfig>,
 ) -> (ws::Connection, ws::Connection) {
     let limits = Limits::default();
-    let mut hs = ws::ClientHandshake::new(*b"0123456789abcdef");
+    let mut hs = ws::ClientHandshake::new(pushwire::entropy::OsEntropy);
     if let Some(c) = client {
         hs = hs.with_deflate(c);
     }

@@ -25,24 +25,27 @@ fn main() -> io::Result<()> {
         .to_string();
     let agent = "pushwire";
 
-    let mut count = 0u32;
+    let mut count = None;
     session(&authority, "/getCaseCount", |msg| {
-        if let Some(text) = msg.text() {
-            count = text.trim().parse().unwrap_or(0);
-        }
+        count = msg.text().and_then(|text| text.trim().parse::<u32>().ok());
         None
     })?;
+    let count = count.ok_or_else(|| io::Error::other("no case count from /getCaseCount"))?;
     println!("{count} cases");
+    // One case's failure never ends the run: the suite judges each case from what it saw, and
+    // a case that ends the connection abruptly is one of them.
+    let mut ended_abnormally = 0;
     for case in 1..=count {
         let target = format!("/runCase?case={case}&agent={agent}");
         if let Err(e) = session(&authority, &target, Some) {
+            ended_abnormally += 1;
             eprintln!("case {case}: {e}");
         }
     }
     session(&authority, &format!("/updateReports?agent={agent}"), |_| {
         None
     })?;
-    println!("reports updated");
+    println!("{count} cases run ({ended_abnormally} ended without a clean close); reports updated");
     Ok(())
 }
 
@@ -67,24 +70,6 @@ fn now() -> Instant {
     Instant::from_micros(start.elapsed().as_micros() as u64)
 }
 
-/// 16 bytes for the handshake nonce (which also seeds the masking keys).
-fn nonce() -> [u8; 16] {
-    use std::hash::{BuildHasher, Hasher};
-    let mut bytes = [0u8; 16];
-    for (i, half) in bytes.chunks_mut(8).enumerate() {
-        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-        h.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_nanos(),
-        );
-        h.write_usize(i);
-        half.copy_from_slice(&h.finish().to_le_bytes());
-    }
-    bytes
-}
-
 /// Opens a WebSocket to `target`, passes every message to `on_message` (sending back what it
 /// returns), and runs until the connection is closed.
 fn session(
@@ -103,7 +88,8 @@ fn session(
     let mut out = Vec::new();
 
     // Opening handshake over the HTTP client machine.
-    let handshake = ws::ClientHandshake::new(nonce());
+    // The nonce and every masking key come from the operating system's random source.
+    let handshake = ws::ClientHandshake::new(pushwire::entropy::OsEntropy);
     // With the `deflate` feature: offer permessage-deflate (Autobahn sections 12 and 13).
     #[cfg(feature = "deflate")]
     let handshake = handshake.with_deflate(ws::deflate::ClientConfig::default());
@@ -114,6 +100,7 @@ fn session(
     stream.write_all(&out)?;
     out.clear();
     let mut proof = None;
+    let mut pending = Some(handshake);
     let leftover = 'handshake: loop {
         if !read_more(&mut stream, &mut buf, None)? {
             return Err(io::Error::other("closed during the handshake"));
@@ -123,6 +110,9 @@ fn session(
             let progressed = step.consumed > 0 || step.event.is_some();
             match step.event {
                 Some(client::Event::Response(resp)) => {
+                    let handshake = pending
+                        .take()
+                        .ok_or_else(|| io::Error::other("two answers"))?;
                     let (p, _) = handshake.verify(&resp, &[]).map_err(io::Error::other)?;
                     proof = Some(p);
                 }
@@ -159,18 +149,17 @@ fn session(
                 break;
             }
         }
-        conn.poll_transmit(&mut out);
-        stream.write_all(&out)?;
+        if let Err(e) = stream.write_all(&out) {
+            // The server may already have ended TCP after the closing handshake.
+            return transport_ended(&mut conn, e);
+        }
         out.clear();
         if conn.is_closed() {
             return Ok(());
         }
         match read_more(&mut stream, &mut buf, conn.poll_timeout()) {
             Ok(true) => {}
-            Ok(false) => {
-                let _ = conn.feed_eof(now());
-                return Ok(());
-            }
+            Ok(false) => return conn.feed_eof(now()).map_err(io::Error::other),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -179,8 +168,22 @@ fn session(
             {
                 conn.handle_timeout(now(), &mut out);
             }
-            Err(e) => return Err(e),
+            Err(e) => return transport_ended(&mut conn, e),
         }
+    }
+}
+
+/// The transport failed. A reset or broken pipe is the end of TCP like a FIN is: after the
+/// closing handshake the server closes first (RFC 6455 §7.1.1), so it is a clean end then;
+/// the machine decides ([`ws::Connection::feed_eof`]).
+fn transport_ended(conn: &mut ws::Connection, e: io::Error) -> io::Result<()> {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::BrokenPipe => conn
+            .feed_eof(now())
+            .map_err(|closure| io::Error::new(e.kind(), format!("{e} ({closure})"))),
+        _ => Err(e),
     }
 }
 

@@ -145,7 +145,7 @@ fn run(
     let mut poll = Poll::new()?;
     let mut clients = Vec::with_capacity(n);
     for i in 0..n {
-        let mut c = Client::new(addr, technique, &topic, 0, i)?;
+        let mut c = Client::new(addr, technique, &topic, 0)?;
         poll.registry().register(
             &mut c.socket,
             Token(i),

@@ -83,7 +83,7 @@ fn main() -> io::Result<()> {
     for (t, &technique) in techniques.iter().enumerate() {
         for i in 0..per_technique {
             let id = t * per_technique + i;
-            let mut client = Client::new(addr, technique, &topic, 0, id)?;
+            let mut client = Client::new(addr, technique, &topic, 0)?;
             poll.registry().register(
                 &mut client.socket,
                 Token(id),
@@ -158,7 +158,7 @@ fn main() -> io::Result<()> {
                 }
                 let cursor = c.cursor;
                 let technique = c.technique;
-                let old = std::mem::replace(c, Client::new(addr, technique, &topic, cursor, id)?);
+                let old = std::mem::replace(c, Client::new(addr, technique, &topic, cursor)?);
                 add(&mut user.totals, old.stats);
                 poll.registry().register(
                     &mut user.client.socket,

@@ -104,7 +104,6 @@ fn serve(mut stream: TcpStream, limits: &Limits) -> io::Result<()> {
                 break;
             }
         }
-        conn.poll_transmit(&mut out);
         stream.write_all(&out)?;
         out.clear();
         if conn.is_closed() {

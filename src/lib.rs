@@ -62,6 +62,7 @@
 
 extern crate alloc;
 
+pub mod entropy;
 pub mod http;
 pub mod hub;
 pub mod limits;

@@ -27,7 +27,7 @@ fn server(config: Option<ServerConfig>) -> TestServer<()> {
 
 fn client(addr: std::net::SocketAddr) -> WsClient {
     let handshake =
-        ClientHandshake::new(*b"0123456789abcdef").with_deflate(ClientConfig::default());
+        ClientHandshake::new(pushwire::entropy::OsEntropy).with_deflate(ClientConfig::default());
     WsClient::connect_with(addr, "/", handshake)
 }
 

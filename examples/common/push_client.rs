@@ -111,17 +111,13 @@ impl Client {
         technique: Technique,
         topic: &str,
         cursor: u64,
-        i: usize,
     ) -> io::Result<Client> {
-        let mut nonce = [0u8; 16];
-        nonce[..8].copy_from_slice(&(i as u64).to_le_bytes());
-        nonce[8..].copy_from_slice(&unix_ns().to_le_bytes());
         Ok(Client {
             socket: TcpStream::connect(addr)?,
             technique,
             http: client::Connection::new(&Limits::default()),
             parser: sse::Parser::new(1 << 16, 1 << 20),
-            handshake: (technique == Technique::WebSocket).then(|| ws::ClientHandshake::new(nonce)),
+            handshake: None,
             ws: None,
             inbuf: Vec::new(),
             out: Vec::new(),
@@ -144,9 +140,16 @@ impl Client {
             Technique::WebSocket => format!("/ws?topic={}&cursor={}", self.topic, self.cursor),
         };
         self.stats.requests += 1;
-        let result = match &self.handshake {
-            Some(h) => h.send_request("bench", &target, &[], &[], &mut self.http, &mut self.out),
-            None => self.http.send_request(
+        let result = match self.technique {
+            // A fresh handshake (nonce and key source) for every connection.
+            Technique::WebSocket => {
+                let h = ws::ClientHandshake::new(pushwire::entropy::OsEntropy);
+                let sent =
+                    h.send_request("bench", &target, &[], &[], &mut self.http, &mut self.out);
+                self.handshake = Some(h);
+                sent
+            }
+            _ => self.http.send_request(
                 "GET",
                 &target,
                 &[("Host", b"bench")],
@@ -202,7 +205,6 @@ impl Client {
                     _ => None,
                 };
                 self.inbuf.drain(..used);
-                conn.poll_transmit(&mut out);
                 self.out.extend_from_slice(&out);
                 if let Some(t) = text {
                     self.event(t.as_bytes());
@@ -223,7 +225,7 @@ impl Client {
                     if r.status == 204 {
                         self.stats.empty += 1;
                     }
-                    if let (Some(h), 101) = (&self.handshake, r.status) {
+                    if let (Some(h), 101) = (self.handshake.take(), r.status) {
                         let (proof, _) = h.verify(&r, &[]).expect("101");
                         self.ws = Some(ws::Connection::new(proof, &Limits::default()));
                     }

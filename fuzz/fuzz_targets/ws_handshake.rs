@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     }
 
     // The same bytes as a server's response to our upgrade request.
-    let handshake = ws::ClientHandshake::new(*b"0123456789abcdef");
+    let handshake = ws::ClientHandshake::with_nonce(*b"0123456789abcdef", |key: &mut [u8]| key.fill(0x5a));
     let mut client = http::client::Connection::new(&limits);
     let mut request = Vec::new();
     handshake.send_request("a", "/", &["chat"], &[], &mut client, &mut request).unwrap();

@@ -665,13 +665,6 @@ fn process<A: App>(
                     }
                     _ => {}
                 }
-                if let Some(Conn {
-                    proto: Proto::Ws(w),
-                    ..
-                }) = core.slab.get_mut(key)
-                {
-                    w.poll_transmit(&mut core.scratch);
-                }
                 core.flush(key);
                 if !progressed {
                     break;

@@ -5,11 +5,17 @@
 //! (at most 131) are only consumed once they are complete, so the machine never stores them; a
 //! data payload is consumed as it arrives, which is what lets text fail fast at the first
 //! invalid UTF-8 byte. All transitions of the closing handshake are in `on_close`, `fail`,
-//! `feed_eof` and `handle_timeout`.
+//! `send_close`, `feed_eof` and `handle_timeout`.
+//!
+//! What the peer is owed goes out with the input that owed it (the crate's driver contract):
+//! the pong for a ping, the close frame answering a close, the close frame that fails the
+//! connection are all written to `out` by the `feed` call that read the input, in input order.
+//! There is no queue of replies for the driver to poll, so how often a driver flushes cannot
+//! change what goes on the wire.
 
 use super::error::{PeerError, UsageError};
 use super::frame::{CloseCode, Header, OpCode};
-use super::handshake::{Role, ValidatedUpgrade};
+use super::handshake::{MaskSource, Role, ValidatedUpgrade};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
 use crate::limits::Limits;
@@ -48,7 +54,9 @@ pub enum Event<'a> {
         /// Whether this piece ends the message.
         last: bool,
     },
-    /// A ping (§5.5.2). The pong is queued; [`Connection::poll_transmit`] writes it.
+    /// A ping (§5.5.2). Its pong, with the same payload, has already been written to `out` by
+    /// the `feed` call that returned this event (§5.5.3), so every ping gets its own pong, in
+    /// input order, whatever the driver does.
     Ping(&'a [u8]),
     /// A pong (§5.5.3).
     Pong(&'a [u8]),
@@ -165,7 +173,6 @@ enum Close {
 /// let step = conn.feed(Instant::ZERO, &mut input, &mut out).unwrap();
 /// assert_eq!(step.event, Some(Event::Text("Hello".into())));
 /// ```
-#[derive(Clone, Debug)]
 pub struct Connection {
     role: Role,
     max_frame: u64,
@@ -183,13 +190,11 @@ pub struct Connection {
     close: Close,
     /// Kind of the outgoing fragmented message in progress.
     sending: Option<MessageKind>,
-    /// The payload of the latest ping not yet answered (§5.5.3: only the latest need be).
-    pending_pong: Option<Box<Pong>>,
     now: Instant,
     last_heard: Instant,
     ping_outstanding: bool,
-    /// xorshift state for client masking keys, seeded from the handshake nonce.
-    mask_state: u64,
+    /// A client's source of masking keys (§5.3), from its handshake; `None` for a server.
+    masks: Option<MaskSource>,
     /// permessage-deflate codecs, when the handshake agreed to it (boxed: one pointer otherwise).
     #[cfg(feature = "deflate")]
     deflate: Option<Box<PerMessage>>,
@@ -198,11 +203,6 @@ pub struct Connection {
 impl Connection {
     /// A connection for the role the handshake established.
     pub fn new(upgrade: ValidatedUpgrade, limits: &Limits) -> Self {
-        let mut seed = [0u8; 8];
-        seed.copy_from_slice(&upgrade.nonce[..8]);
-        let mut tail = [0u8; 8];
-        tail.copy_from_slice(&upgrade.nonce[8..]);
-        let mask_state = (u64::from_le_bytes(seed) ^ u64::from_le_bytes(tail).rotate_left(29)) | 1;
         #[cfg(feature = "deflate")]
         let deflate = upgrade
             .deflate
@@ -223,11 +223,10 @@ impl Connection {
             incoming: None,
             close: Close::Open,
             sending: None,
-            pending_pong: None,
             now: Instant::ZERO,
             last_heard: Instant::ZERO,
             ping_outstanding: false,
-            mask_state,
+            masks: upgrade.masks,
             #[cfg(feature = "deflate")]
             deflate,
         }
@@ -616,8 +615,11 @@ impl Connection {
     ) -> Result<Option<Event<'a>>, PeerError> {
         match opcode {
             OpCode::Ping => {
+                // §5.5.2: the pong goes out with the input that owed it — here, in input order,
+                // so two pings get two pongs and a ping between fragments is answered before the
+                // message it interrupts is echoed. After a close frame was sent, no more frames.
                 if self.close == Close::Open {
-                    self.pending_pong = Some(Box::new(Pong::from(payload)));
+                    self.write_frame(OpCode::Pong, true, payload, out);
                 }
                 Ok(Some(Event::Ping(payload)))
             }
@@ -650,7 +652,6 @@ impl Connection {
             let body: &[u8] = echo.as_ref().map_or(&[], |e| &e[..]);
             self.write_frame(OpCode::Close, true, body, out);
         }
-        self.pending_pong = None;
         self.finish_closing_handshake();
         Ok(Some(Event::Close { code, reason }))
     }
@@ -674,22 +675,24 @@ impl Connection {
         }
         self.read = Read::Broken;
         self.incoming = None;
-        self.pending_pong = None;
         self.finish_closing_handshake();
     }
 
-    /// The peer closed the TCP connection.
+    /// The transport ended: the peer closed TCP, or reset it. Call it for a reset
+    /// (`ECONNRESET`) too: once both close frames have crossed, the server ends TCP first
+    /// (§7.1.1), and whether its end arrives as a FIN or as a reset (it may close with unread
+    /// bytes of ours) does not change that the WebSocket closed cleanly.
     ///
     /// # Errors
-    /// [`PeerError::AbnormalClosure`] (code 1006, never sent) if it did so without a closing
-    /// handshake.
+    /// [`PeerError::AbnormalClosure`] (code 1006, never sent) if the transport ended before the
+    /// peer's close frame arrived (§7.1.5), whether or not we had sent ours.
     pub fn feed_eof(&mut self, now: Instant) -> Result<(), PeerError> {
         self.now = now;
         let was = core::mem::replace(&mut self.close, Close::Closed);
         self.incoming = None;
         match was {
-            Close::Open => Err(PeerError::AbnormalClosure),
-            _ => Ok(()),
+            Close::Open | Close::Sent { .. } => Err(PeerError::AbnormalClosure),
+            Close::AwaitingEof { .. } | Close::Closed => Ok(()),
         }
     }
 
@@ -729,14 +732,6 @@ impl Connection {
                 }
             }),
             Close::Closed => None,
-        }
-    }
-
-    /// Writes queued control frames (the pong for the latest ping). Call it when the
-    /// transport can take more bytes.
-    pub fn poll_transmit(&mut self, out: &mut Vec<u8>) {
-        if let Some(pong) = self.pending_pong.take() {
-            self.write_frame(OpCode::Pong, true, pong.payload(), out);
         }
     }
 
@@ -923,7 +918,6 @@ impl Connection {
         self.close = Close::Sent {
             deadline: self.now + Duration::from_micros(self.close_timeout_us),
         };
-        self.pending_pong = None;
         Ok(())
     }
 
@@ -1015,42 +1009,25 @@ impl Connection {
         }
     }
 
-    /// The next masking key (xorshift64*; seeded from the caller's handshake nonce).
+    /// A fresh masking key from the client's entropy (§5.3). Only a client masks, and a
+    /// client connection always holds the source its handshake gave it.
     fn next_mask(&mut self) -> [u8; 4] {
-        let mut x = self.mask_state;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.mask_state = x;
-        let v = x.wrapping_mul(0x2545_f491_4f6c_dd1d);
-        let b = v.to_le_bytes();
-        [b[4], b[5], b[6], b[7]]
-    }
-}
-
-/// A ping's payload awaiting its pong: a thin box (one pointer in every connection).
-#[derive(Clone, Debug)]
-struct Pong {
-    len: u8,
-    data: [u8; 125],
-}
-
-impl From<&[u8]> for Pong {
-    fn from(payload: &[u8]) -> Self {
-        // Control payloads are at most 125 bytes (checked with the header).
-        let len = payload.len().min(125);
-        let mut data = [0; 125];
-        data[..len].copy_from_slice(payload.get(..len).unwrap_or_default());
-        Pong {
-            len: len as u8,
-            data,
+        let mut key = [0u8; 4];
+        if let Some(source) = self.masks.as_mut() {
+            source.fill(&mut key);
         }
+        key
     }
 }
 
-impl Pong {
-    fn payload(&self) -> &[u8] {
-        self.data.get(..usize::from(self.len)).unwrap_or_default()
+impl core::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("read", &self.read)
+            .field("close", &self.close)
+            .field("sending", &self.sending)
+            .finish_non_exhaustive()
     }
 }
 

@@ -6,7 +6,9 @@
 
 use super::deflate;
 use super::error::HandshakeError;
+use crate::entropy::Entropy;
 use crate::http::{self, Fields, ResponseBody, Version, client, is_token, list_contains};
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -24,14 +26,25 @@ pub enum Role {
     Client,
 }
 
+/// A client's source of masking keys, carried from the handshake to the connection.
+pub(crate) type MaskSource = Box<dyn Entropy + Send>;
+
 /// Proof that an opening handshake succeeded; [`super::Connection::new`] requires one.
-#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidatedUpgrade {
     pub(crate) role: Role,
-    /// The nonce a client handshake used (seeds its masking keys).
-    pub(crate) nonce: [u8; 16],
+    /// A client's source of masking keys (§5.3), handed on from its [`ClientHandshake`].
+    pub(crate) masks: Option<MaskSource>,
     /// permessage-deflate as agreed, with our compression level.
     pub(crate) deflate: Option<(deflate::Agreement, u8)>,
+}
+
+impl core::fmt::Debug for ValidatedUpgrade {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ValidatedUpgrade")
+            .field("role", &self.role)
+            .field("deflate", &self.deflate())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ValidatedUpgrade {
@@ -131,7 +144,7 @@ impl<'a> Offer<'a> {
         conn.send_response(101, &fields, ResponseBody::Empty, out)?;
         Ok(ValidatedUpgrade {
             role: Role::Server,
-            nonce: [0; 16],
+            masks: None,
             deflate: agreed.map(|((agreement, _), level)| (agreement, level)),
         })
     }
@@ -211,24 +224,45 @@ pub fn reject(
 }
 
 /// The client side of the opening handshake (RFC 6455 §4.1).
-#[derive(Clone, Debug)]
+///
+/// It holds the client's [`Entropy`]: the nonce is drawn from it (§4.1: "randomly selected"),
+/// and [`ClientHandshake::verify`] hands it on to the [`super::Connection`], which draws a fresh
+/// masking key from it for every frame (§5.3). With `std`, pass
+/// [`crate::entropy::OsEntropy`].
 pub struct ClientHandshake {
-    nonce: [u8; 16],
     key: [u8; 24],
     /// The permessage-deflate offer made, if any.
     deflate: Option<deflate::ClientConfig>,
+    masks: MaskSource,
+}
+
+impl core::fmt::Debug for ClientHandshake {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ClientHandshake")
+            .field("key", &core::str::from_utf8(&self.key).unwrap_or_default())
+            .field("deflate", &self.deflate)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientHandshake {
-    /// A handshake with a caller-chosen random 16-byte nonce (§4.1: "randomly selected").
-    pub fn new(nonce: [u8; 16]) -> Self {
+    /// A handshake whose nonce, and later every masking key, come from `entropy`.
+    pub fn new(mut entropy: impl Entropy + Send + 'static) -> Self {
+        let mut nonce = [0u8; 16];
+        entropy.fill(&mut nonce);
+        Self::with_nonce(nonce, entropy)
+    }
+
+    /// A handshake with a nonce the caller chose (the RFC's examples, reproducible tests);
+    /// the masking keys still come from `entropy`.
+    pub fn with_nonce(nonce: [u8; 16], entropy: impl Entropy + Send + 'static) -> Self {
         let mut key = [0u8; 24];
         // 16 bytes always encode to 24 base64 characters.
         let _ = BASE64.encode_slice(nonce, &mut key);
         ClientHandshake {
-            nonce,
             key,
             deflate: None,
+            masks: Box::new(entropy),
         }
     }
 
@@ -282,13 +316,14 @@ impl ClientHandshake {
         conn.send_request("GET", target, &fields, client::RequestBody::Empty, out)
     }
 
-    /// Checks the server's answer (§4.1, the client's checks 1-6). Returns the proof value and
-    /// the chosen subprotocol, if any.
+    /// Checks the server's answer (§4.1, the client's checks 1-6). Returns the proof value
+    /// (which carries this handshake's entropy on to the connection) and the chosen
+    /// subprotocol, if any.
     ///
     /// # Errors
     /// A [`HandshakeError`]: the client must then fail the connection.
     pub fn verify<'a>(
-        &self,
+        self,
         response: &client::Response<'a>,
         protocols: &[&str],
     ) -> Result<(ValidatedUpgrade, Option<&'a str>), HandshakeError> {
@@ -333,7 +368,7 @@ impl ClientHandshake {
         Ok((
             ValidatedUpgrade {
                 role: Role::Client,
-                nonce: self.nonce,
+                masks: Some(self.masks),
                 deflate: agreed,
             },
             protocol,
@@ -357,7 +392,7 @@ mod tests {
     fn client_key_rfc6455_4_1_example_nonce() {
         let nonce = *b"the sample nonce";
         assert_eq!(
-            ClientHandshake::new(nonce).key(),
+            ClientHandshake::with_nonce(nonce, |_: &mut [u8]| {}).key(),
             b"dGhlIHNhbXBsZSBub25jZQ=="
         );
     }

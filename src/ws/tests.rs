@@ -75,7 +75,14 @@ fn server(limits: &Limits) -> Connection {
 }
 
 fn client(limits: &Limits) -> Connection {
-    let hs = ClientHandshake::new(NONCE);
+    client_with_keys(
+        limits,
+        ClientHandshake::with_nonce(NONCE, crate::entropy::seeded(7)),
+    )
+}
+
+/// A client connection after `hs` got the RFC's sample answer.
+fn client_with_keys(limits: &Limits, hs: ClientHandshake) -> Connection {
     let mut http = http::client::Connection::new(limits);
     let mut out = Vec::new();
     hs.send_request("a", "/", &[], &[], &mut http, &mut out)
@@ -135,7 +142,6 @@ fn drive(mut conn: Connection, input: &[u8], step: usize) -> Run {
                         _ => run.events.push(e),
                     }
                 }
-                conn.poll_transmit(&mut run.out);
                 if !progressed {
                     if offered == buf.len() {
                         break;
@@ -695,7 +701,6 @@ impl Pair {
                         break;
                     }
                 }
-                conn.poll_transmit(outbox);
             }
             if !moved {
                 break;
@@ -794,20 +799,31 @@ fn pair_close_timeout_when_peer_never_answers() {
 }
 
 #[test]
-fn pair_ping_answered_only_latest_pong_kept() {
+fn pair_every_ping_gets_its_own_pong_in_order() {
+    // RFC 6455 §5.5.2: each ping is answered; the pongs leave in the pings' order, written by
+    // the `feed` call that read each ping, with no further call from the driver.
     let mut p = Pair::new(&Limits::default());
     p.client.send_ping(b"one", &mut p.to_server).unwrap();
     p.client.send_ping(b"two", &mut p.to_server).unwrap();
-    // Feed both pings before the server gets a chance to transmit.
+    p.client.send_ping(b"", &mut p.to_server).unwrap();
     let mut inbox = core::mem::take(&mut p.to_server);
     let mut out = Vec::new();
-    let s = p.server.feed(p.now, &mut inbox, &mut out).unwrap();
-    let n = s.consumed;
-    p.server.feed(p.now, &mut inbox[n..], &mut out).unwrap();
-    p.server.poll_transmit(&mut out);
+    let mut at = 0;
+    while at < inbox.len() {
+        let s = p.server.feed(p.now, &mut inbox[at..], &mut out).unwrap();
+        assert!(s.consumed > 0);
+        at += s.consumed;
+    }
     p.to_client = out;
     p.settle();
-    assert_eq!(p.client_events, vec![Ev::Pong(b"two".to_vec())]);
+    assert_eq!(
+        p.client_events,
+        vec![
+            Ev::Pong(b"one".to_vec()),
+            Ev::Pong(b"two".to_vec()),
+            Ev::Pong(vec![])
+        ]
+    );
 }
 
 #[test]
@@ -835,6 +851,81 @@ fn pair_keepalive_pings_then_fails_silent_peer_1001() {
     p.advance(Duration::from_secs(10));
     assert!(p.server.is_closing());
     assert_eq!(close_code_sent(&p.to_client), Some(1001));
+}
+
+#[test]
+fn eof_after_our_close_but_before_theirs_is_abnormal_1006() {
+    // §7.1.5: no close frame was received, so the close code is 1006 even though we sent one.
+    let mut p = Pair::new(&Limits::default());
+    p.client
+        .send_close(Some(CloseCode::NORMAL), "", &mut p.to_server)
+        .unwrap();
+    assert_eq!(p.client.feed_eof(p.now), Err(PeerError::AbnormalClosure));
+    assert!(p.client.is_closed());
+}
+
+/// The masking key of the one frame in `wire` (a client's frame of under 126 bytes).
+fn mask_key(wire: &[u8]) -> [u8; 4] {
+    assert!(wire[1] & 0x80 != 0 && wire[1] & 0x7f < 126);
+    wire[2..6].try_into().unwrap()
+}
+
+#[test]
+fn masking_keys_are_drawn_from_the_handshakes_entropy() {
+    // §5.3: a fresh key per frame, from the source the caller gave.
+    let mut source = crate::entropy::seeded(42);
+    let mut expected = Vec::new();
+    for _ in 0..3 {
+        let mut key = [0u8; 4];
+        crate::entropy::Entropy::fill(&mut source, &mut key);
+        expected.extend_from_slice(&key);
+    }
+    let mut conn = client_with_keys(
+        &Limits::default(),
+        ClientHandshake::with_nonce(NONCE, crate::entropy::seeded(42)),
+    );
+    let mut keys = Vec::new();
+    for _ in 0..3 {
+        let mut out = Vec::new();
+        conn.send_text("same text", &mut out).unwrap();
+        keys.extend_from_slice(&mask_key(&out));
+    }
+    assert_eq!(keys, expected);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn same_nonce_gives_unrelated_keys_with_the_os_source() {
+    // The nonce goes out in clear as Sec-WebSocket-Key: the keys must not follow from it.
+    let limits = Limits::default();
+    let keys = |_| {
+        let mut conn = client_with_keys(
+            &limits,
+            ClientHandshake::with_nonce(NONCE, crate::entropy::OsEntropy),
+        );
+        let mut out = Vec::new();
+        conn.send_text("x", &mut out).unwrap();
+        conn.send_text("x", &mut out).unwrap();
+        (mask_key(&out[..7]), mask_key(&out[7..]))
+    };
+    let (a1, a2) = keys(0);
+    let (b1, b2) = keys(1);
+    // Equal by chance with probability 2^-32 each.
+    assert_ne!(a1, b1);
+    assert_ne!(a2, b2);
+    assert_ne!(a1, a2);
+}
+
+#[cfg(feature = "std")]
+#[test]
+fn the_nonce_comes_from_the_entropy_too() {
+    let a = ClientHandshake::new(crate::entropy::OsEntropy);
+    let b = ClientHandshake::new(crate::entropy::OsEntropy);
+    assert_ne!(a.key(), b.key());
+    let mut fixed = ClientHandshake::new(|d: &mut [u8]| d.fill(1));
+    assert_eq!(fixed.key(), b"AQEBAQEBAQEBAQEBAQEBAQ==");
+    fixed = ClientHandshake::with_nonce(*b"the sample nonce", |d: &mut [u8]| d.fill(1));
+    assert_eq!(fixed.key(), b"dGhlIHNhbXBsZSBub25jZQ==");
 }
 
 #[test]
@@ -965,8 +1056,8 @@ fn handshake_subprotocol_must_be_offered() {
 
 #[test]
 fn client_verify_refuses_bad_answers() {
-    let hs = ClientHandshake::new(NONCE);
     let check = |resp: &[u8], protocols: &[&str]| {
+        let hs = ClientHandshake::with_nonce(NONCE, crate::entropy::seeded(7));
         let mut http = http::client::Connection::new(&Limits::default());
         let mut out = Vec::new();
         hs.send_request("a", "/", protocols, &[], &mut http, &mut out)

@@ -95,7 +95,7 @@ pub fn drive_http(limits: &Limits, input: &[u8], cuts: &[usize]) -> Run {
 /// A server and a client WebSocket machine that completed the handshake with each other.
 pub fn ws_pair(limits: &Limits) -> (pushwire::ws::Connection, pushwire::ws::Connection) {
     use pushwire::ws;
-    let handshake = ws::ClientHandshake::new(*b"0123456789abcdef");
+    let handshake = ws::ClientHandshake::new(pushwire::entropy::OsEntropy);
     let mut client_http = http::client::Connection::new(limits);
     let mut request = Vec::new();
     handshake
@@ -181,7 +181,6 @@ pub fn drive_ws(
                             _ => WsEv::Other,
                         });
                     }
-                    conn.poll_transmit(&mut out);
                     if !progressed {
                         break;
                     }
@@ -411,7 +410,7 @@ impl WsClient {
         Self::connect_with(
             addr,
             target,
-            pushwire::ws::ClientHandshake::new(*b"fedcba9876543210"),
+            pushwire::ws::ClientHandshake::new(pushwire::entropy::OsEntropy),
         )
     }
 
@@ -516,7 +515,6 @@ impl WsClient {
                 _ => WsEv::Other,
             });
             self.buf.drain(..consumed);
-            self.conn.poll_transmit(&mut out);
             if !out.is_empty() {
                 let _ = self.stream.write_all(&out);
             }
