@@ -30,6 +30,23 @@
 //!   (calling it early, late or twice is harmless).
 //! - `is_closed()` says the transport should be closed once `out` is flushed.
 //!
+//! ## What the peer is owed goes out with the input that owed it
+//!
+//! One rule holds for every machine here. A reply the protocol obliges the machine to send in
+//! answer to input — a WebSocket pong (RFC 6455 §5.5.2), the close frame answering a close
+//! (§5.5.1), the close frame that fails a connection (§7.1.7), an HTTP error response
+//! (RFC 9112 §2.2, RFC 9110 §15.5) — is written to `out` by the `feed` call that read that
+//! input, in input order. Nothing owed to the peer waits in the machine for a later call.
+//! Output produced outside `feed` comes only from what the application asked (`send_*`,
+//! `respond`) or what time caused (`handle_timeout`: keep-alive pings and comments, timeouts).
+//!
+//! So it does not matter how often a driver flushes: one that writes `out` after every step and
+//! one that writes it once per read put the same bytes on the wire, for any split of the input
+//! (`tests/driver_contract.rs` checks this for each machine with both kinds of driver). Every
+//! ping gets its own pong, in order; a flood of pings is bounded by the driver's write-queue
+//! limit (the reactor stops reading from a connection whose queue is over its limit), never by
+//! dropping replies.
+//!
 //! A driver therefore loops like this:
 //!
 //! ```

@@ -167,6 +167,57 @@ fn same_events_on_every_transport() {
 }
 
 #[test]
+fn head_is_answered_wherever_get_is_with_the_same_head_and_no_body() {
+    // RFC 9110 §9.3.2, in the server layer: the hub server itself knows only GET.
+    let s = server(Limits::default());
+    let seq = publish(s.addr, "h", "x");
+    let mut c = Client::new(s.addr);
+    for target in [
+        "/",
+        "/plaintext",
+        "/stats",
+        &format!("/poll?topic=h&cursor={}&wait=0", seq - 1),
+    ] {
+        let get = c.get(target);
+        c.send("HEAD", target, None);
+        let head = c.recv().expect("a HEAD response");
+        assert_eq!(head.status, get.status, "{target}");
+        assert!(head.body.is_empty(), "{target}");
+        let names = |r: &common::Resp| -> Vec<String> {
+            r.headers
+                .iter()
+                .map(|(n, _)| n.to_ascii_lowercase())
+                .collect()
+        };
+        assert_eq!(names(&head), names(&get), "{target}");
+        if target != "/stats" {
+            // The same length is announced (stats change between the two requests).
+            assert_eq!(
+                head.header("content-length"),
+                get.header("content-length"),
+                "{target}"
+            );
+        }
+    }
+    // An event stream: the head alone, and the connection goes on with the next request.
+    c.send("HEAD", "/events?topic=h", None);
+    let head = c.recv().expect("a HEAD response to /events");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-type"), Some(&b"text/event-stream"[..]));
+    assert!(head.body.is_empty());
+    assert_eq!(c.get("/plaintext").body, b"Hello, World!");
+}
+
+#[test]
+fn absolute_form_target_is_routed_by_its_path() {
+    // RFC 9112 §3.2.2: a server accepts the absolute form; its authority stands for Host.
+    let s = server(Limits::default());
+    let mut c = Client::new(s.addr);
+    let r = c.get("http://pushwire.test/plaintext");
+    assert_eq!((r.status, &r.body[..]), (200, &b"Hello, World!"[..]));
+}
+
+#[test]
 fn short_poll_with_nothing_new_is_204_at_once() {
     let s = server(Limits::default());
     publish(s.addr, "t", "x");

@@ -116,7 +116,8 @@ impl Client {
             socket: TcpStream::connect(addr)?,
             technique,
             http: client::Connection::new(&Limits::default()),
-            parser: sse::Parser::new(1 << 16, 1 << 20),
+            // A reconnecting client carries its last event id over (WHATWG §9.2.4).
+            parser: sse::Parser::resuming(&cursor.to_string(), 1 << 16, 1 << 20),
             handshake: None,
             ws: None,
             inbuf: Vec::new(),

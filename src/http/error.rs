@@ -44,6 +44,10 @@ pub enum PeerError {
     /// RFC 9112 §3.2 / RFC 3986 §3.2.2: a Host value that is not `uri-host [ ":" port ]`.
     #[error("invalid Host field")]
     InvalidHost,
+    /// RFC 9112 §3.2.2 / RFC 9110 §4.2.1: an absolute-form target whose authority is empty or
+    /// not `uri-host [ ":" port ]`.
+    #[error("invalid authority in the request target")]
+    InvalidTarget,
     /// RFC 9110 §8.6: Content-Length is not a string of digits, or does not fit in 64 bits.
     #[error("invalid Content-Length")]
     InvalidContentLength,
@@ -125,6 +129,7 @@ impl PeerError {
             | MissingHost
             | DuplicateHost
             | InvalidHost
+            | InvalidTarget
             | InvalidContentLength
             | ConflictingContentLength
             | ContentLengthWithTransferEncoding

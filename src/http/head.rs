@@ -301,16 +301,43 @@ impl<'a> Request<'a> {
         self.headers().get(name)
     }
 
-    /// The target up to `?` (RFC 3986 §3.3).
+    /// The path of the target, up to `?` (RFC 3986 §3.3). For a target in absolute form
+    /// (`http://host/path`, RFC 9112 §3.2.2) the path after the authority, `/` when empty:
+    /// routing sees the same path whichever form the client used.
     pub fn path(&self) -> &'a str {
-        self.target.split('?').next().unwrap_or(self.target)
+        let origin = self.origin_form();
+        match origin.split('?').next().unwrap_or(origin) {
+            "" => "/",
+            path => path,
+        }
     }
 
     /// The target after `?`, if any (RFC 3986 §3.4).
     pub fn query(&self) -> Option<&'a str> {
-        self.target
+        self.origin_form()
             .split_once('?')
             .map(|(_, q)| q.split('#').next().unwrap_or(q))
+    }
+
+    /// The authority of a target in absolute form (`www.example.org:8080` in
+    /// `GET http://www.example.org:8080/x HTTP/1.1`), RFC 9112 §3.2.2; `None` for other forms.
+    pub fn absolute_authority(&self) -> Option<&'a str> {
+        split_absolute_form(self.target).map(|(authority, _)| authority)
+    }
+
+    /// The host the request is for: the authority of an absolute-form target, which takes the
+    /// place of any `Host` field (RFC 9112 §3.2.2: the server "MUST ignore the received Host
+    /// header field"), else the `Host` field (RFC 9110 §7.2).
+    pub fn host(&self) -> Option<&'a [u8]> {
+        match self.absolute_authority() {
+            Some(authority) => Some(authority.as_bytes()),
+            None => self.header("host"),
+        }
+    }
+
+    /// The target with an absolute form's scheme and authority removed.
+    fn origin_form(&self) -> &'a str {
+        split_absolute_form(self.target).map_or(self.target, |(_, rest)| rest)
     }
 
     /// The raw (not percent-decoded) value of query parameter `name`; `Some("")` for `?name`.
@@ -465,6 +492,13 @@ fn finish_request<'a>(
     } else {
         Version::Http11
     };
+    if let Some((authority, _)) = split_absolute_form(target) {
+        // RFC 9110 §4.2.1: an http(s) URI with an empty host is invalid; RFC 3986 §3.2: the
+        // authority is a host and an optional port (user information is not allowed in http).
+        if authority.is_empty() || !is_valid_host(authority.as_bytes()) {
+            return Err(PeerError::InvalidTarget);
+        }
+    }
     let framing = check_fields(req.headers, version, true)?;
     if let BodyKind::Length(n) = framing.body {
         if n > limits.max_body_bytes {
@@ -526,15 +560,37 @@ fn has_bare_cr(head: &[u8]) -> bool {
         .any(|(i, &b)| b == b'\r' && head.get(i + 1) != Some(&b'\n'))
 }
 
-/// Whether the request line ends in `HTTP/DIGIT.DIGIT` (so a version error means "not
-/// implemented", 505, rather than "not HTTP", 400).
+/// Whether the request line is `method SP target SP HTTP/DIGIT.DIGIT`, with exactly two single
+/// spaces (so a version error means "not implemented", 505, rather than "not HTTP", 400).
+/// RFC 9112 §3: the version is only what follows the last space of a well-formed line; a line
+/// with a space inside the target, or two spaces in a row, is not one.
 fn start_line_version_is_well_formed(head: &[u8]) -> bool {
     let line = head
         .split(|&b| b == b'\r' || b == b'\n')
         .next()
         .unwrap_or_default();
-    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
-    matches!(version, [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit())
+    let mut parts = line.split(|&b| b == b' ');
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    !method.is_empty()
+        && !target.is_empty()
+        && matches!(version, [b'H', b'T', b'T', b'P', b'/', a, b'.', b] if a.is_ascii_digit() && b.is_ascii_digit())
+}
+
+/// `(authority, rest)` of an `http` or `https` target in absolute form (RFC 9112 §3.2.2; the
+/// scheme is case-insensitive, RFC 3986 §3.1); `rest` starts at the path, the query or is empty.
+fn split_absolute_form(target: &str) -> Option<(&str, &str)> {
+    let colon = target.find("://")?;
+    let scheme = target.get(..colon)?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let after = target.get(colon + 3..)?;
+    let end = after.find(['/', '?', '#']).unwrap_or(after.len());
+    Some((after.get(..end)?, after.get(end..)?))
 }
 
 /// What the framing-relevant fields of a head say.

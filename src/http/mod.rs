@@ -10,6 +10,9 @@
 //! (RFC 9110 §7.8). What it leaves to others: routing, content, compression, and time itself
 //! (deadlines are computed here, but the caller passes `now`).
 //!
+//! Replies follow the crate's rule ([crate#what-the-peer-is-owed-goes-out-with-the-input-that-owed-it]):
+//! an error response is written by the `feed` call that read the bad input.
+//!
 //! Where we are stricter than the RFC allows: a bare LF is not accepted as a line terminator
 //! (RFC 9112 §2.2 permits either), and a request with both Transfer-Encoding and Content-Length
 //! is refused rather than read by Transfer-Encoding (§6.3 allows either; refusing closes a

@@ -485,6 +485,79 @@ fn missing_or_duplicate_or_invalid_host_is_400() {
     }
 }
 
+/// The request `wire` parses to, with what routing sees: (path, query, host).
+fn routed(wire: &[u8]) -> (String, Option<String>, Option<Vec<u8>>) {
+    let mut conn = Connection::new(Instant::ZERO, &Limits::default());
+    let mut out = Vec::new();
+    let step = conn.feed(Instant::ZERO, wire, &mut out).unwrap();
+    let Some(Event::Request(r)) = step.event else {
+        panic!("no request in {}", String::from_utf8_lossy(wire))
+    };
+    (
+        r.path().into(),
+        r.query().map(Into::into),
+        r.host().map(<[u8]>::to_vec),
+    )
+}
+
+#[test]
+fn absolute_form_is_routed_by_its_path_and_its_authority_is_the_host() {
+    // RFC 9112 §3.2.2: the authority replaces Host; the path routes as in origin form.
+    assert_eq!(
+        routed(b"GET http://www.example.org/pub/WWW/TheProject.html HTTP/1.1\r\nHost: other.example\r\n\r\n"),
+        ("/pub/WWW/TheProject.html".into(), None, Some(b"www.example.org".to_vec()))
+    );
+    assert_eq!(
+        routed(b"GET HTTPS://a.example:8443/poll?topic=x&cursor=3 HTTP/1.1\r\nHost: a.example:8443\r\n\r\n"),
+        ("/poll".into(), Some("topic=x&cursor=3".into()), Some(b"a.example:8443".to_vec()))
+    );
+    // An empty path is "/" (RFC 9110 §4.2.3).
+    assert_eq!(
+        routed(b"GET http://a.example?x=1 HTTP/1.1\r\nHost: a.example\r\n\r\n"),
+        ("/".into(), Some("x=1".into()), Some(b"a.example".to_vec()))
+    );
+    // Origin form: Host as sent.
+    assert_eq!(
+        routed(b"GET /a?b HTTP/1.1\r\nHost: h.example\r\n\r\n"),
+        ("/a".into(), Some("b".into()), Some(b"h.example".to_vec()))
+    );
+    // Absolute form through the careful (split) path too.
+    three_ways(b"GET http://www.example.org/x HTTP/1.1\r\nHost: www.example.org\r\n\r\n");
+}
+
+#[test]
+fn absolute_form_with_an_empty_or_invalid_authority_is_400() {
+    rejects(
+        b"GET http:///x HTTP/1.1\r\nHost: a\r\n\r\n",
+        PeerError::InvalidTarget,
+    );
+    rejects(
+        b"GET http://user@a.example/x HTTP/1.1\r\nHost: a\r\n\r\n",
+        PeerError::InvalidTarget,
+    );
+}
+
+#[test]
+fn request_line_with_extra_spaces_is_400_not_505() {
+    // RFC 9112 §3: method SP request-target SP HTTP-version, single spaces. A version is only
+    // what follows the last space of a well-formed line.
+    for wire in [
+        &b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n"[..],
+        b"GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET /  HTTP/1.1\r\nHost: a\r\n\r\n",
+        b"GET / x HTTP/1.1\r\nHost: a\r\n\r\n",
+    ] {
+        let r = three_ways(wire);
+        assert_eq!(status_of(&r.out), 400, "{}", String::from_utf8_lossy(wire));
+        assert!(r.closed);
+    }
+    // A well-formed line with a version we do not speak is still 505.
+    rejects(
+        b"GET /a HTTP/3.0\r\nHost: a\r\n\r\n",
+        PeerError::UnsupportedVersion,
+    );
+}
+
 #[test]
 fn unsupported_version_is_505() {
     rejects(

@@ -7,6 +7,9 @@
 //! explicitly, with a [`Gap`], which events have fallen out of history. Nothing is ever skipped
 //! silently, so a client can switch technique or reconnect and miss nothing it could still get.
 //!
+//! The hub speaks to no peer: it produces no wire bytes (see the crate's rule for the
+//! machines that do, [crate#what-the-peer-is-owed-goes-out-with-the-input-that-owed-it]).
+//!
 //! [`Subscribers`] keeps, per topic, who follows it and how far each has read; the server keeps
 //! one per worker, beside the shared `Hub`.
 

@@ -4,7 +4,9 @@
 //! publish on a topic wakes every request parked on it; the deadline expires the rest; a
 //! client that disconnects is unparked. What is answered (the events after the cursor, capped
 //! per response, from [`crate::hub::Hub::since`]) is the caller's business; this module only
-//! decides *who* is answered *when*. Short polling is the same request that is never parked.
+//! decides *who* is answered *when*: its answers are caused by a publish or a deadline, never
+//! owed to input, so it writes no bytes at all (the crate's rule,
+//! [crate#what-the-peer-is-owed-goes-out-with-the-input-that-owed-it]). Short polling is the same request that is never parked.
 
 #[cfg(test)]
 mod tests;

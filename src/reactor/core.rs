@@ -400,7 +400,13 @@ impl Core {
                     h.http
                         .send_response(status, fields, ResponseBody::Stream, &mut self.scratch)
                 });
-                if started.is_ok() {
+                if started.is_ok() && request.method == "HEAD" {
+                    // The head alone (the machine omits the body of a HEAD response): the
+                    // stream ends here, and the application hears of it as of any ended stream.
+                    let _ = h.http.send_end(&[], &mut self.scratch);
+                    self.dead.push(key);
+                    self.resume.push(key);
+                } else if started.is_ok() {
                     let _ = h.http.send_body(&first, &mut self.scratch);
                     h.pending = Pending::Stream;
                     conn.app_owned = true;

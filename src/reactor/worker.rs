@@ -572,7 +572,7 @@ fn process<A: App>(
                         if !has_body {
                             let reply = app.request(
                                 local,
-                                &request,
+                                &as_get(&request),
                                 &[],
                                 &mut Ctx {
                                     core: &mut *core,
@@ -601,7 +601,7 @@ fn process<A: App>(
                             let request = head.as_request();
                             let reply = app.request(
                                 local,
-                                &request,
+                                &as_get(&request),
                                 &body,
                                 &mut Ctx {
                                     core: &mut *core,
@@ -674,4 +674,16 @@ fn process<A: App>(
     }
     core.settle(key);
     pos
+}
+
+/// The request as the application sees it. RFC 9110 §9.3.2: HEAD is answered wherever GET is,
+/// with the same status and fields and no body. So the application is shown a GET, and the
+/// HTTP machine, which read the request as HEAD, sends the head of whatever it answers alone;
+/// no application has to remember HEAD.
+fn as_get<'a>(request: &http::Request<'a>) -> http::Request<'a> {
+    let mut seen = request.clone();
+    if seen.method == "HEAD" {
+        seen.method = "GET";
+    }
+    seen
 }

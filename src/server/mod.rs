@@ -172,7 +172,9 @@ pub trait App: Send + Sync + 'static {
         let _ = (local, cx);
     }
 
-    /// A connection that got a WebSocket, Stream or Defer reply closed: forget it.
+    /// A connection that got a WebSocket, Stream or Defer reply closed, or such a stream ended
+    /// without the application ending it (the stream answering a HEAD request is its head
+    /// alone): forget it.
     fn closed(&self, local: &mut Self::Local, conn: ConnId, cx: &mut Ctx<'_, Self::Notice>) {
         let _ = (local, conn, cx);
     }

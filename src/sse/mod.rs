@@ -6,6 +6,10 @@
 //! - [`Parser`]: the client side, exact to the standard's processing model (§9.2.6).
 //! - [`RESPONSE_HEADERS`], [`resume_cursor`], [`shed`]: what a server's SSE response needs.
 //!
+//! A stream owes its client nothing in answer to input (the client sends nothing after the
+//! request); what it writes comes from the application (`send`) or from time (`handle_timeout`),
+//! as the crate's rule says ([crate#what-the-peer-is-owed-goes-out-with-the-input-that-owed-it]).
+//!
 //! The stream is a response body: the HTTP layer frames it (chunked in HTTP/1.1, until close
 //! in HTTP/1.0). It is never compressed: a compressor would hold events back.
 

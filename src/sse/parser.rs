@@ -82,6 +82,25 @@ impl Parser {
         }
     }
 
+    /// A parser for a stream opened to resume after `last_event_id`: the id a reconnecting
+    /// client carries over (WHATWG HTML §9.2.4, the event source's "last event ID string", sent
+    /// as `Last-Event-ID`). It is where [`Parser::new`] starts with the empty string: events
+    /// dispatched before the new stream names an id of its own carry this one, so the id
+    /// survives a block without an `id:` field after reconnecting, as it does in browsers.
+    ///
+    /// An id that the stream could never have set — one containing U+0000 (§9.2.6 ignores such
+    /// an `id` field), CR or LF, or longer than `max_line` — is not carried over.
+    pub fn resuming(last_event_id: &str, max_line: usize, max_data: usize) -> Self {
+        let mut parser = Parser::new(max_line, max_data);
+        let settable =
+            last_event_id.len() <= max_line && !last_event_id.contains(['\0', '\r', '\n']);
+        if settable {
+            parser.id_buffer = String::from(last_event_id);
+            parser.last_event_id = String::from(last_event_id);
+        }
+        parser
+    }
+
     /// The last event id seen (what a reconnecting client sends as `Last-Event-ID`).
     pub fn last_event_id(&self) -> &str {
         &self.last_event_id

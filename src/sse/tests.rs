@@ -243,3 +243,58 @@ proptest! {
         prop_assert_eq!(last, id);
     }
 }
+
+/// Items of `input` fed to a parser resuming after `id`, and its last event id after.
+fn resumed(id: &str, input: &[u8]) -> (Vec<Item>, String) {
+    let mut p = Parser::resuming(id, 64, 1 << 20);
+    let mut items = Vec::new();
+    let mut rest = input;
+    while !rest.is_empty() {
+        let s = p.feed(rest).unwrap();
+        rest = &rest[s.consumed..];
+        items.extend(s.item);
+    }
+    (items, p.last_event_id().to_string())
+}
+
+fn message(data: &str, id: &str) -> Item {
+    Item::Event(ParsedEvent {
+        event_type: "message".into(),
+        data: data.into(),
+        last_event_id: id.into(),
+    })
+}
+
+#[test]
+fn resuming_parser_keeps_the_carried_id_until_the_stream_sets_one() {
+    // §9.2.4: the last event ID string outlives the connection; a block without `id:` after
+    // reconnecting dispatches with the carried id.
+    assert_eq!(
+        resumed("41", b"data: a\n\nid: 42\ndata: b\n\ndata: c\n\n"),
+        (
+            vec![message("a", "41"), message("b", "42"), message("c", "42")],
+            "42".to_string()
+        )
+    );
+    // An empty `id` field resets it, as on any stream.
+    assert_eq!(
+        resumed("41", b"id\ndata: a\n\n"),
+        (vec![message("a", "")], String::new())
+    );
+    // Nothing dispatched yet: the carried id is what a second reconnect would send.
+    assert_eq!(
+        resumed("41", b": just a comment\n"),
+        (vec![], "41".to_string())
+    );
+}
+
+#[test]
+fn resuming_parser_refuses_ids_the_stream_could_not_have_set() {
+    for bad in ["a\0b", "a\nb", "a\rb", &"x".repeat(65)] {
+        assert_eq!(
+            resumed(bad, b"data: a\n\n"),
+            (vec![message("a", "")], String::new()),
+            "{bad:?}"
+        );
+    }
+}

@@ -10,6 +10,10 @@
 //! - [`deflate`]: permessage-deflate (RFC 7692): negotiation always, and with the `deflate`
 //!   feature the compressed frame path.
 //!
+//! Replies follow the crate's rule ([crate#what-the-peer-is-owed-goes-out-with-the-input-that-owed-it]):
+//! the pong for each ping and the close reply are written by the `feed` call that read them. A
+//! client's masking keys come from the [`crate::entropy::Entropy`] its handshake was given.
+//!
 //! Extensions: without an agreed extension every RSV bit is refused with 1002. With
 //! permessage-deflate agreed, RSV1 is allowed on the first frame of a data message (never on a
 //! continuation or control frame); payload bytes of such a message go through the inflater
