@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Autobahn|Testsuite (../shared/autobahn), strict, both roles.
+#
+#   .ci/autobahn.sh plain     sections 1-11: server role against ws_echo_blocking (a hand-written
+#                             driver loop), ws_echo (the reactor) and the ready server's /echo;
+#                             client role with autobahn_client
+#   .ci/autobahn.sh deflate   sections 1-13 with permessage-deflate: server role against ws_echo,
+#                             client role with autobahn_client (both built with --features deflate)
+#
+# STRICT=1: NON-STRICT, WRONG CODE and UNCLEAN fail as FAILED does; every case must be OK or
+# INFORMATIONAL. Each run's summary lines are printed; reports go to target/autobahn/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+suite=../shared/autobahn
+mode=${1:-plain}
+reports=target/autobahn
+mkdir -p "$reports"
+export STRICT=1
+
+# Waits until something listens on 127.0.0.1:$1 (at most 10 s).
+listening() { for _ in $(seq 100); do (: > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; return 1; }
+
+# Runs the server-role suite against $2 (a ws:// URL), cases $3, excluded $4; $1 names the run.
+server_role() {
+  local name=$1 url=$2 cases=$3 exclude=$4
+  echo "--- server role: $name ($url, cases $cases, excluded $exclude)"
+  AGENT=pushwire "$suite/run-server-suite.sh" "$url" "$cases" "$exclude" "$reports/server-$name" \
+    > "$reports/server-$name.log" 2>&1 || { cat "$reports/server-$name.log"; return 1; }
+  grep -E '^(cases run|behavior|behaviorClose|RESULT)' "$reports/server-$name.log"
+}
+
+# Runs the client-role suite with the autobahn_client binary $2; $1 names the run.
+client_role() {
+  local name=$1 client=$2 exclude=$3
+  echo "--- client role: $name (excluded $exclude)"
+  "$suite/run-client-suite.sh" -p 9140 -a pushwire -o "$reports/client-$name" -x "$exclude" \
+    -- "$client" --url '{url}' > "$reports/client-$name.log" 2>&1 \
+    || { cat "$reports/client-$name.log"; return 1; }
+  grep -E '^(cases run|behavior|behaviorClose|RESULT)' "$reports/client-$name.log"
+}
+
+"$suite/setup.sh" > "$reports/setup.log" 2>&1 || { cat "$reports/setup.log"; exit 2; }
+
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+
+case "$mode" in
+  plain)
+    cargo build --release --example ws_echo_blocking --example ws_echo --example demo \
+      --example autobahn_client
+    bin=target/release/examples
+    "$bin/ws_echo_blocking" --port 9131 > /dev/null 2>&1 & pids+=($!)
+    "$bin/ws_echo" --port 9132 --threads 1 > /dev/null 2>&1 & pids+=($!)
+    "$bin/demo" --port 9133 --threads 1 > /dev/null 2>&1 & pids+=($!)
+    listening 9131 && listening 9132 && listening 9133
+    server_role ws_echo_blocking ws://127.0.0.1:9131 '*' '12.*,13.*'
+    server_role ws_echo ws://127.0.0.1:9132 '*' '12.*,13.*'
+    server_role demo-echo ws://127.0.0.1:9133/echo '*' '12.*,13.*'
+    client_role autobahn_client "$bin/autobahn_client" '12.*,13.*'
+    ;;
+  deflate)
+    # A target directory of its own, so the plain and deflate builds do not replace each other.
+    export CARGO_TARGET_DIR=target/deflate
+    cargo build --release --features deflate --example ws_echo --example autobahn_client
+    bin=target/deflate/release/examples
+    "$bin/ws_echo" --port 9134 --threads 1 > /dev/null 2>&1 & pids+=($!)
+    listening 9134
+    server_role ws_echo-deflate ws://127.0.0.1:9134 '*' none
+    client_role autobahn_client-deflate "$bin/autobahn_client" none
+    ;;
+  *)
+    echo "usage: $0 plain|deflate" >&2
+    exit 2
+    ;;
+esac
