@@ -792,7 +792,7 @@ impl Connection {
         if matches!(self.write, Write::Idle | Write::Awaiting(_))
             && !matches!(self.read, Read::Closed | Read::Upgraded { .. })
         {
-            write_error_response(error, out);
+            write_error_response(error, &self.limits, out);
         }
         self.read = Read::Closed;
         self.write = Write::Idle;
@@ -843,10 +843,22 @@ fn fresh_head(since: Option<Instant>) -> Read {
 
 /// Writes the response a peer error calls for, with a one-line explanation, and
 /// `Connection: close`.
-fn write_error_response(error: PeerError, out: &mut Vec<u8>) {
+/// The error response: the status, and a one-line reason naming the limit that was passed.
+fn write_error_response(error: PeerError, limits: &HttpLimits, out: &mut Vec<u8>) {
     use core::fmt::Write as _;
     let mut body = Bytes(Vec::new());
-    let _ = writeln!(body, "{error}");
+    let limit = match error {
+        PeerError::BodyTooLarge => Some((limits.max_body_bytes, "bytes")),
+        PeerError::HeadTooLarge => Some((limits.max_head_bytes as u64, "bytes")),
+        PeerError::RequestLineTooLong => Some((limits.max_request_line_bytes as u64, "bytes")),
+        PeerError::TooManyHeaders => Some((limits.max_headers as u64, "fields")),
+        PeerError::TrailerTooLarge => Some((limits.max_trailer_bytes as u64, "bytes")),
+        _ => None,
+    };
+    let _ = match limit {
+        Some((n, unit)) => writeln!(body, "{error}: the limit is {n} {unit}"),
+        None => writeln!(body, "{error}"),
+    };
     let status = error.status();
     out.extend_from_slice(b"HTTP/1.1 ");
     push_decimal(out, u64::from(status));

@@ -20,7 +20,8 @@
 //! gets an explicit gap first: the SSE event `gap`, or the NDJSON line `{"gap":{"from":A,"to":B}}`,
 //! or that line as a WebSocket text message.
 
-use super::{App, ConnId, Ctx, Message, Reply, Response};
+use super::query::{self, BadParam};
+use super::{App, ConnId, Ctx, Message, Reply, Response, json};
 use crate::http::Request;
 use crate::hub::{Gap, Hub, Since, Subscribers};
 use crate::limits::Limits;
@@ -179,23 +180,66 @@ impl HubServer {
     }
 
     /// Publishes `body` to `topic`; returns the sequence number.
+    /// Publishes `body` (UTF-8 text, carried unchanged as the event's `data`) to `topic`.
     fn publish(&self, topic: &str, body: &[u8], cx: &mut Ctx<'_, Notice>) -> Result<u64, Response> {
+        let text = std::str::from_utf8(body).map_err(|e| {
+            // RFC 9110 §15.5.16: the content is in a form this resource does not take.
+            refusal(
+                415,
+                &format!(
+                    "the body must be UTF-8 text: invalid byte at offset {}",
+                    e.valid_up_to()
+                ),
+            )
+        })?;
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
         let seq = self
             .hub()
-            .publish(topic, |seq| event_text(seq, ts, body).into());
+            .publish(topic, |seq| event_text(seq, ts, text).into());
         match seq {
             Ok(seq) => {
                 self.stats.published.fetch_add(1, Ordering::Relaxed);
                 cx.handle().notify(Notice::Published(topic.into()));
                 Ok(seq)
             }
-            Err(crate::hub::UsageError::TooManyTopics) => Err(Response::new(409)),
-            Err(crate::hub::UsageError::InvalidTopic) => Err(Response::new(400)),
-            Err(_) => Err(Response::new(413)),
+            Err(crate::hub::UsageError::TooManyTopics) => Err(refusal(
+                409,
+                &format!("too many topics: the limit is {}", self.limits.max_topics),
+            )),
+            Err(crate::hub::UsageError::InvalidTopic) => Err(refusal(
+                400,
+                &BadParam::TooLong {
+                    name: "topic",
+                    limit: self.limits.max_topic_name_bytes,
+                }
+                .to_string(),
+            )),
+            Err(_) => Err(refusal(
+                413,
+                &format!(
+                    "the event is larger than a topic's history of {} bytes",
+                    self.limits.history_bytes
+                ),
+            )),
         }
+    }
+
+    /// The topic a request names (`topic`, percent-decoded), or [`DEFAULT_TOPIC`] when it names
+    /// none.
+    fn topic<'a>(&self, req: &Request<'a>) -> Result<Cow<'a, str>, Response> {
+        let topic = query::param(req, "topic").map_err(bad_request)?;
+        let topic = topic
+            .filter(|t| !t.is_empty())
+            .unwrap_or(Cow::Borrowed(DEFAULT_TOPIC));
+        if topic.len() > self.limits.max_topic_name_bytes {
+            return Err(bad_request(BadParam::TooLong {
+                name: "topic",
+                limit: self.limits.max_topic_name_bytes,
+            }));
+        }
+        Ok(topic)
     }
 
     /// Publishes a sample of raw protocol text to the wire topic, if anyone watches and the
@@ -214,12 +258,12 @@ impl HubServer {
         {
             return;
         }
-        let mut json = String::from("{\"technique\":\"");
-        json.push_str(technique.name());
-        json.push_str("\",\"text\":");
-        json_string(&text(), &mut json);
-        json.push('}');
-        let _ = self.hub().publish(WIRE_TOPIC, |_| json.into_bytes().into());
+        let mut event = Vec::from(&b"{\"technique\":\""[..]);
+        event.extend_from_slice(technique.name().as_bytes());
+        event.extend_from_slice(b"\",\"text\":");
+        json::push_string(&text(), &mut event);
+        event.push(b'}');
+        let _ = self.hub().publish(WIRE_TOPIC, |_| event.into());
         cx.handle().notify(Notice::Published(WIRE_TOPIC.into()));
     }
 
@@ -229,20 +273,33 @@ impl HubServer {
             .get_or_insert_with(|| Parking::new(&self.limits))
     }
 
-    /// `GET /poll`: answer now if anything is new (or when `wait=0`), else park.
+    /// `GET /poll`: answer now if anything is new (or when `wait=0`), else park for `wait`
+    /// seconds (at most `Limits::longpoll_timeout`, which is also the default).
     fn poll(&self, local: &mut Local, req: &Request<'_>, cx: &mut Ctx<'_, Notice>) -> Reply {
-        let topic = topic_of(req);
-        let short = req.query_param("wait") == Some("0");
+        let params = self.topic(req).and_then(|topic| {
+            let cursor = cursor_param(req, "cursor").map_err(bad_request)?;
+            let wait = query::param(req, "wait")
+                .and_then(|w| w.map(|w| query::decimal("wait", &w)).transpose())
+                .map_err(bad_request)?;
+            Ok((topic, cursor, wait))
+        });
+        let (topic, cursor, wait) = match params {
+            Ok(params) => params,
+            Err(response) => return response.into(),
+        };
+        let topic = &*topic;
+        let short = wait == Some(0);
+        let timeout = wait.map_or(self.limits.longpoll_timeout, |secs| {
+            Duration::from_secs(secs).min(self.limits.longpoll_timeout)
+        });
         let counters = if short {
             &self.stats.short_poll
         } else {
             &self.stats.long_poll
         };
         Counters::add(&counters.requests, 1);
-        let cursor = req
-            .query_param("cursor")
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
+        // No cursor: from now on (see the README's "One rule for a missing cursor").
+        let cursor = cursor.unwrap_or_else(|| self.hub().last_seq(topic));
         let technique = if short {
             Technique::ShortPoll
         } else {
@@ -256,14 +313,13 @@ impl HubServer {
         }
         if short {
             Counters::add(&counters.empty, 1);
-            let response = Response::new(204);
+            let response = Response::new(204).header("X-Cursor", cursor.to_string());
             self.wire(technique, cx, || request_text(req) + &head_text(&response));
             return response.into();
         }
         let Some(conn) = cx.conn() else {
             return Response::new(500).into();
         };
-        let timeout = self.limits.longpoll_timeout;
         match self
             .parking(local)
             .park(conn, topic, cursor, cx.now() + timeout)
@@ -310,17 +366,38 @@ impl HubServer {
 
     /// `GET /events`: an event stream, replaying history after `Last-Event-ID`.
     fn events(&self, local: &mut Local, req: &Request<'_>, cx: &mut Ctx<'_, Notice>) -> Reply {
-        self.events_on(local, req, topic_of(req), cx)
+        match self.topic(req) {
+            Ok(topic) => self.events_on(local, req, &topic, Some(&self.stats.sse), cx),
+            Err(response) => response.into(),
+        }
     }
 
+    /// An event stream of `topic`, counted in `counters` (`None`: the demo page's own streams,
+    /// which are not what clients did).
     fn events_on(
         &self,
         local: &mut Local,
         req: &Request<'_>,
         topic: &str,
+        counters: Option<&Counters>,
         cx: &mut Ctx<'_, Notice>,
     ) -> Reply {
-        Counters::add(&self.stats.sse.requests, 1);
+        // `Last-Event-ID` (what EventSource sends when it reconnects) wins over the
+        // `lastEventId` parameter (what a page puts in the first URL, and which stays in it).
+        let resume = match req.header("last-event-id") {
+            Some(value) => std::str::from_utf8(value)
+                .map_err(|_| BadParam::NotUtf8("Last-Event-ID"))
+                .and_then(|v| query::decimal("Last-Event-ID", v))
+                .map(Some),
+            None => cursor_param(req, "lastEventId"),
+        };
+        let resume = match resume {
+            Ok(resume) => resume,
+            Err(e) => return bad_request(e).into(),
+        };
+        let none = Counters::default();
+        let counters = counters.unwrap_or(&none);
+        Counters::add(&counters.requests, 1);
         let Some(conn) = cx.conn() else {
             return Response::new(500).into();
         };
@@ -340,17 +417,17 @@ impl HubServer {
         sse::encode_comment("ok", &mut first);
         // Reconnect after 1 s rather than the browser's default 3 s.
         first.extend_from_slice(b"retry: 1000\n\n");
-        let cursor = match sse::resume_cursor(req) {
+        let cursor = match resume {
             Some(cursor) => {
                 let (next, count) = self.sse_catch_up(topic, cursor, &mut first);
-                Counters::add(&self.stats.sse.events, count);
+                Counters::add(&counters.events, count);
                 next
             }
             None => self.hub().last_seq(topic),
         };
         self.streams.fetch_add(1, Ordering::Relaxed);
-        Counters::add(&self.stats.sse.connections, 1);
-        Counters::add(&self.stats.sse.bytes_out, first.len() as u64);
+        Counters::add(&counters.connections, 1);
+        Counters::add(&counters.bytes_out, first.len() as u64);
         local.sse.subscribe(conn, topic, cursor);
         if !local.sse_last.contains_key(topic) {
             local.sse_last.insert(topic.into(), cx.now());
@@ -561,25 +638,6 @@ fn unix_nanos() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
-/// Appends `text` as a JSON string (RFC 8259 §7).
-fn json_string(text: &str, out: &mut String) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 /// A response head as it goes on the wire (Date abbreviated), for the wire panel.
 fn head_text(response: &Response) -> String {
     let mut text = format!(
@@ -647,21 +705,13 @@ struct WsBatch {
     more: bool,
 }
 
-/// `{"seq":N,"ts":T,"data":"..."}` with `"`, `\` and control bytes in the body replaced by `_`
-/// (the body is published as text; non-ASCII UTF-8 is kept).
-fn event_text(seq: u64, ts: u64, body: &[u8]) -> Vec<u8> {
+/// `{"seq":N,"ts":T,"data":<body>}`, the body as a JSON string (RFC 8259 §7), so that
+/// `JSON.parse(line).data` is the published text, byte for byte.
+fn event_text(seq: u64, ts: u64, body: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 48);
-    let _ = write!(Bytes(&mut out), "{{\"seq\":{seq},\"ts\":{ts},\"data\":\"");
-    let text = String::from_utf8_lossy(body);
-    for c in text.chars() {
-        if c == '"' || c == '\\' || c.is_control() {
-            out.push(b'_');
-        } else {
-            let mut buf = [0u8; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-        }
-    }
-    out.extend_from_slice(b"\"}");
+    let _ = write!(Bytes(&mut out), "{{\"seq\":{seq},\"ts\":{ts},\"data\":");
+    json::push_string(body, &mut out);
+    out.push(b'}');
     out
 }
 
@@ -707,10 +757,35 @@ fn encode_sse(since: &Since<'_>, out: &mut Vec<u8>) -> (u64, u64) {
     (since.next, count)
 }
 
-fn topic_of<'a>(req: &Request<'a>) -> &'a str {
-    req.query_param("topic")
-        .filter(|t| !t.is_empty())
-        .unwrap_or(DEFAULT_TOPIC)
+/// A cursor parameter: a decimal `u64`, or absent.
+fn cursor_param(req: &Request<'_>, name: &'static str) -> Result<Option<u64>, BadParam> {
+    query::param(req, name)?
+        .map(|c| query::decimal(name, &c))
+        .transpose()
+}
+
+/// A refusal with a one-line reason as its body.
+fn refusal(status: u16, reason: &str) -> Response {
+    Response::new(status)
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .body(format!("{reason}\n").into_bytes())
+}
+
+/// `400 Bad Request` naming the parameter and what was wrong with it.
+fn bad_request(e: BadParam) -> Response {
+    refusal(400, &e.to_string())
+}
+
+/// The methods each path answers (RFC 9110 §10.2.1 `Allow`), `None` for an unknown path.
+/// HEAD is answered wherever GET is (by the server layer).
+fn allowed_methods(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/publish" | "/drop-streams" => "POST, OPTIONS",
+        "/echo" => "GET, HEAD, POST, OPTIONS",
+        "/events" | "/poll" | "/ws" | "/plaintext" | "/stats" | "/cursor" | "/wire" | "/"
+        | "/favicon.ico" => "GET, HEAD, OPTIONS",
+        _ => return None,
+    })
 }
 
 impl App for HubServer {
@@ -729,26 +804,35 @@ impl App for HubServer {
         cx: &mut Ctx<'_, Notice>,
     ) -> Reply {
         match (req.method, req.path()) {
-            ("POST", "/publish") => match self.publish(topic_of(req), body, cx) {
-                Ok(seq) => Response::text(seq.to_string()).into(),
-                Err(response) => response.into(),
-            },
+            ("POST", "/publish") => {
+                let published = self
+                    .topic(req)
+                    .and_then(|topic| self.publish(&topic, body, cx));
+                match published {
+                    Ok(seq) => Response::text(seq.to_string()).into(),
+                    Err(response) => response.into(),
+                }
+            }
             ("GET", "/events") => self.events(local, req, cx),
             ("GET", "/poll") => self.poll(local, req, cx),
             ("GET", "/ws") if req.is_upgrade() => {
                 let Some(conn) = cx.conn() else {
                     return Response::new(500).into();
                 };
-                let topic = topic_of(req);
-                let cursor = req
-                    .query_param("cursor")
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or_else(|| self.hub().last_seq(topic));
+                let params = self.topic(req).and_then(|topic| {
+                    Ok((topic, cursor_param(req, "cursor").map_err(bad_request)?))
+                });
+                let (topic, cursor) = match params {
+                    Ok(params) => params,
+                    Err(response) => return response.into(),
+                };
+                // No cursor: from now on, as on every technique.
+                let cursor = cursor.unwrap_or_else(|| self.hub().last_seq(&topic));
                 Counters::add(&self.stats.websocket.requests, 1);
                 // Follow the topic only if the handshake will succeed: a refused upgrade never
                 // becomes a socket, and would leave a subscription behind.
                 if crate::ws::check_request(req).is_ok() {
-                    local.ws.subscribe(conn, topic, cursor);
+                    local.ws.subscribe(conn, &topic, cursor);
                 }
                 Reply::WebSocket { protocol: None }
             }
@@ -758,16 +842,26 @@ impl App for HubServer {
                 }
                 Reply::WebSocket { protocol: None }
             }
+            // RFC 9110 §15.5.22: a WebSocket endpoint asked without an upgrade.
+            ("GET", "/ws" | "/echo") => refusal(
+                426,
+                "this endpoint speaks WebSocket: send an upgrade request (RFC 6455 §4.1)",
+            )
+            .header("Upgrade", "websocket")
+            .into(),
             ("POST", "/echo") => Response::new(200).body(body.to_vec()).into(),
-            ("GET", "/cursor") => Response::text(self.hub().last_seq(topic_of(req)).to_string())
-                .header("Cache-Control", "no-store")
-                .into(),
+            ("GET", "/cursor") => match self.topic(req) {
+                Ok(topic) => Response::text(self.hub().last_seq(&topic).to_string())
+                    .header("Cache-Control", "no-store")
+                    .into(),
+                Err(response) => response.into(),
+            },
             ("POST", "/drop-streams") => {
                 cx.handle().notify(Notice::DropStreams);
                 Response::new(204).into()
             }
             ("GET", "/wire") => {
-                let reply = self.events_on(local, req, WIRE_TOPIC, cx);
+                let reply = self.events_on(local, req, WIRE_TOPIC, None, cx);
                 if let (Reply::Stream { .. }, Some(conn)) = (&reply, cx.conn()) {
                     local.wire.insert(conn);
                     self.wire_watchers.fetch_add(1, Ordering::Relaxed);
@@ -799,12 +893,22 @@ impl App for HubServer {
                 .header("Content-Type", "text/html; charset=utf-8")
                 .body(self.page)
                 .into(),
-            (
-                _,
-                "/publish" | "/events" | "/poll" | "/ws" | "/echo" | "/plaintext" | "/stats"
-                | "/cursor" | "/drop-streams" | "/wire" | "/",
-            ) => Response::new(405).into(),
-            _ => Response::new(404).into(),
+            // Browsers ask for it on every page load; there is no icon.
+            ("GET", "/favicon.ico") => Response::new(204).into(),
+            (method, path) => match allowed_methods(path) {
+                // RFC 9110 §9.3.7: OPTIONS names what the resource answers.
+                Some(allow) if method == "OPTIONS" => {
+                    Response::new(204).header("Allow", allow).into()
+                }
+                // RFC 9110 §15.5.6: 405 carries Allow.
+                Some(allow) => refusal(
+                    405,
+                    &format!("{method} is not allowed here; allowed: {allow}"),
+                )
+                .header("Allow", allow)
+                .into(),
+                None => refusal(404, &format!("no such endpoint: {path}")).into(),
+            },
         }
     }
 
@@ -829,9 +933,17 @@ impl App for HubServer {
             };
             return;
         }
-        if let (Message::Text(text), Some(topic)) =
-            (message, local.ws.topic(conn).map(String::from))
-        {
+        let Message::Text(text) = message else {
+            // RFC 6455 §7.4.1: 1003, data of a type this endpoint does not accept. Events are
+            // text (one line of JSON each); a binary message could not be carried unchanged.
+            let _ = cx.close_ws(
+                conn,
+                CloseCode::UNSUPPORTED_DATA,
+                "binary messages are not accepted: publish text",
+            );
+            return;
+        };
+        if let Some(topic) = local.ws.topic(conn).map(String::from) {
             self.wire(Technique::WebSocket, cx, || {
                 frame_text("client → server", true, text)
             });
@@ -886,20 +998,28 @@ impl App for HubServer {
         conn: ConnId,
         _: &mut Ctx<'_, Notice>,
     ) -> Response {
-        self.parking(local).unpark(conn);
+        let parked = self.parking(local).unpark(conn);
         let counters = &self.stats.long_poll;
         Counters::sub_connection(counters);
         Counters::add(&counters.empty, 1);
-        Response::new(204)
+        // Where to ask from next: what the request asked from (the newest event then, when
+        // it named no cursor).
+        match parked {
+            Some(parked) => Response::new(204).header("X-Cursor", parked.cursor.to_string()),
+            None => Response::new(204),
+        }
     }
 
     fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, Notice>) {
-        if local.wire.remove(&conn) {
+        let wire = local.wire.remove(&conn);
+        if wire {
             self.wire_watchers.fetch_sub(1, Ordering::Relaxed);
         }
         if local.sse.unsubscribe(conn).is_some() {
             self.streams.fetch_sub(1, Ordering::Relaxed);
-            Counters::sub_connection(&self.stats.sse);
+            if !wire {
+                Counters::sub_connection(&self.stats.sse);
+            }
         }
         if local.ws.unsubscribe(conn).is_some() {
             Counters::sub_connection(&self.stats.websocket);

@@ -11,6 +11,8 @@
 
 mod date;
 pub mod hub_server;
+mod json;
+pub mod query;
 
 use crate::http;
 use alloc::borrow::Cow;

@@ -588,3 +588,81 @@ pub fn masked_frame(fin: bool, rsv: u8, opcode: pushwire::ws::OpCode, payload: &
     pushwire::ws::apply_mask(&mut out[start..], key, 0);
     out
 }
+
+/// An SSE client reading parsed events.
+pub struct Sse {
+    stream: std::net::TcpStream,
+    parser: pushwire::sse::Parser,
+    head_done: bool,
+    buf: Vec<u8>,
+}
+
+impl Sse {
+    pub fn open(addr: std::net::SocketAddr, target: &str, last_event_id: Option<u64>) -> Sse {
+        let mut stream = connect(addr);
+        let id = last_event_id
+            .map(|i| format!("Last-Event-ID: {i}\r\n"))
+            .unwrap_or_default();
+        stream
+            .write_all(
+                format!("GET {target} HTTP/1.0\r\nAccept: text/event-stream\r\n{id}\r\n")
+                    .as_bytes(),
+            )
+            .unwrap();
+        let mut sse = Sse {
+            stream,
+            parser: pushwire::sse::Parser::new(1 << 21, 1 << 22),
+            head_done: false,
+            buf: Vec::new(),
+        };
+        // Once the response head is here the stream is subscribed: events published from then
+        // on reach it (no sleeping and hoping).
+        while !sse.take_head() && sse.read_more() {}
+        sse
+    }
+
+    /// Takes the response head from `buf` once it is complete, checking it.
+    fn take_head(&mut self) -> bool {
+        let Some(end) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+            return false;
+        };
+        let head = String::from_utf8_lossy(&self.buf[..end]).to_string();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(head.contains("Content-Type: text/event-stream"), "{head}");
+        assert!(head.contains("Cache-Control: no-store"), "{head}");
+        self.buf.drain(..end + 4);
+        self.head_done = true;
+        true
+    }
+
+    /// Reads more bytes; false at EOF or timeout.
+    fn read_more(&mut self) -> bool {
+        let mut chunk = [0u8; 4096];
+        match self.stream.read(&mut chunk) {
+            Ok(0) | Err(_) => false,
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                true
+            }
+        }
+    }
+
+    /// The next event (type, data, last event id), or None at EOF / timeout.
+    pub fn next(&mut self) -> Option<(String, String, String)> {
+        loop {
+            while self.head_done && !self.buf.is_empty() {
+                let step = self.parser.feed(&self.buf).ok()?;
+                self.buf.drain(..step.consumed);
+                if let Some(pushwire::sse::Item::Event(e)) = step.item {
+                    return Some((e.event_type, e.data, e.last_event_id));
+                }
+            }
+            if !self.head_done && self.take_head() {
+                continue;
+            }
+            if !self.read_more() {
+                return None;
+            }
+        }
+    }
+}
