@@ -12,17 +12,24 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+#[path = "common/args.rs"]
+mod args;
+
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let url = args
-        .iter()
-        .position(|a| a == "--url")
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| "ws://127.0.0.1:9001".into());
-    let authority = url
-        .trim_start_matches("ws://")
-        .trim_end_matches('/')
-        .to_string();
+    let args = args::Args::parse(
+        "autobahn_client: the Autobahn|Testsuite client testee\n\nUsage: autobahn_client [--url ws://HOST:PORT]",
+        &[args::value(
+            "--url",
+            "URL",
+            "the fuzzing server (default ws://127.0.0.1:9001)",
+        )],
+    );
+    let url = args.text("--url").unwrap_or("ws://127.0.0.1:9001");
+    let Some(authority) = url.strip_prefix("ws://").map(|a| a.trim_end_matches('/')) else {
+        eprintln!("error: --url {url}: expected ws://HOST:PORT");
+        std::process::exit(2);
+    };
+    let authority = authority.to_string();
     let agent = "pushwire";
 
     let mut count = None;

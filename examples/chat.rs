@@ -88,8 +88,23 @@ impl App for Chat {
     }
 }
 
+#[path = "common/args.rs"]
+mod args;
+
 fn main() -> std::io::Result<()> {
-    let server = Server::builder().bind("127.0.0.1:8081").build(Chat)?;
+    let args = args::Args::parse(
+        "chat: a WebSocket chat room\n\nUsage: chat [OPTIONS]",
+        &[args::value(
+            "--port",
+            "N",
+            "port on 127.0.0.1, 1-65535 (default 8081)",
+        )],
+    );
+    let port = args.port("--port", 8081, false);
+    let server = args::listening(
+        format!("127.0.0.1:{port}"),
+        Server::builder().bind(("127.0.0.1", port)).build(Chat),
+    );
     println!("chat: open http://{}/", server.local_addr());
     server.run()
 }

@@ -31,24 +31,35 @@ use std::time::{Duration, Instant};
 mod push_client;
 use push_client::{Client, Technique, serve, server_usage, unix_ns};
 
+#[path = "common/args.rs"]
+mod args;
+
 fn main() -> io::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    if args.iter().any(|a| a == "--serve") {
-        return serve(
-            args.iter()
-                .position(|a| a == "--port")
-                .and_then(|i| args.get(i + 1))
-                .and_then(|p| p.parse().ok())
-                .unwrap_or(0),
-        );
+    let args = args::Args::parse(
+        "compare: the four techniques side by side, measured\n\nUsage: compare [OPTIONS]",
+        &[
+            args::switch("--quick", "fewer and shorter runs"),
+            args::value(
+                "--seconds",
+                "S",
+                "seconds per run (default 5, 3 with --quick)",
+            ),
+            args::switch(
+                "--serve",
+                "run the server only (what compare starts itself)",
+            ),
+            args::value(
+                "--port",
+                "N",
+                "the server's port, with --serve (default: any free)",
+            ),
+        ],
+    );
+    if args.switch("--serve") {
+        return serve(args.port("--port", 0, true));
     }
-    let quick = args.iter().any(|a| a == "--quick");
-    let seconds: u64 = args
-        .iter()
-        .position(|a| a == "--seconds")
-        .and_then(|i| args.get(i + 1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(if quick { 3 } else { 5 });
+    let quick = args.switch("--quick");
+    let seconds: u64 = args.get("--seconds", if quick { 3 } else { 5 });
     let counts: &[usize] = if quick { &[1, 100] } else { &[1, 100, 1000] };
     let rates: &[u64] = if quick { &[10, 100] } else { &[1, 10, 100] };
     let techniques = [

@@ -112,11 +112,26 @@ impl App for Dashboard {
     }
 }
 
+#[path = "common/args.rs"]
+mod args;
+
 fn main() -> std::io::Result<()> {
-    let server = Server::builder()
-        .bind("127.0.0.1:8082")
-        .tick(Duration::from_secs(1))
-        .build(Dashboard)?;
+    let args = args::Args::parse(
+        "dashboard: live metrics over Server-Sent Events\n\nUsage: dashboard [OPTIONS]",
+        &[args::value(
+            "--port",
+            "N",
+            "port on 127.0.0.1, 1-65535 (default 8082)",
+        )],
+    );
+    let port = args.port("--port", 8082, false);
+    let server = args::listening(
+        format!("127.0.0.1:{port}"),
+        Server::builder()
+            .bind(("127.0.0.1", port))
+            .tick(Duration::from_secs(1))
+            .build(Dashboard),
+    );
     println!("dashboard: open http://{}/", server.local_addr());
     server.run()
 }

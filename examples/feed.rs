@@ -127,13 +127,28 @@ impl App for Feed {
     }
 }
 
+#[path = "common/args.rs"]
+mod args;
+
 fn main() -> std::io::Result<()> {
+    let args = args::Args::parse(
+        "feed: a long-polled feed\n\nUsage: feed [OPTIONS]",
+        &[args::value(
+            "--port",
+            "N",
+            "port on 127.0.0.1, 1-65535 (default 8083)",
+        )],
+    );
+    let port = args.port("--port", 8083, false);
     let limits = Limits::default();
     let feed = Feed {
         items: Mutex::new(Hub::new(&limits)),
         limits,
     };
-    let server = Server::builder().bind("127.0.0.1:8083").build(feed)?;
+    let server = args::listening(
+        format!("127.0.0.1:{port}"),
+        Server::builder().bind(("127.0.0.1", port)).build(feed),
+    );
     println!(
         "feed: curl \"http://{}/feed?cursor=0\"",
         server.local_addr()

@@ -30,21 +30,23 @@ impl App for Hello {
     }
 }
 
+#[path = "common/args.rs"]
+mod args;
+
 fn main() -> std::io::Result<()> {
-    let port = arg("--port").unwrap_or(8080);
-    let mut builder = Server::builder().bind(("127.0.0.1", port as u16));
-    if let Some(threads) = arg("--threads") {
+    let args = args::Args::parse(
+        "hello: Hello, World! on GET /\n\nUsage: hello [OPTIONS]",
+        &[
+            args::value("--port", "N", "port on 127.0.0.1, 1-65535 (default 8080)"),
+            args::value("--threads", "N", "worker threads (default: one per core)"),
+        ],
+    );
+    let port = args.port("--port", 8080, false);
+    let mut builder = Server::builder().bind(("127.0.0.1", port));
+    if let Some(threads) = args.count("--threads") {
         builder = builder.threads(threads);
     }
-    let server = builder.build(Hello)?;
+    let server = args::listening(format!("127.0.0.1:{port}"), builder.build(Hello));
     println!("hello listening on http://{}/", server.local_addr());
     server.run()
-}
-
-fn arg(name: &str) -> Option<usize> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
 }

@@ -26,13 +26,8 @@ use std::time::{Duration, Instant};
 mod push_client;
 use push_client::{Client, Stats, Technique, serve, server_usage};
 
-fn arg<T: std::str::FromStr>(name: &str) -> Option<T> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-}
+#[path = "common/args.rs"]
+mod args;
 
 /// Descriptors the server process holds.
 fn server_fds(pid: u32) -> usize {
@@ -60,12 +55,26 @@ struct User {
 }
 
 fn main() -> io::Result<()> {
-    if std::env::args().any(|a| a == "--serve") {
-        return serve(arg("--port").unwrap_or(0));
+    let args = args::Args::parse(
+        "soak: clients of every technique against the ready server, counting every event\n\nUsage: soak [OPTIONS]",
+        &[
+            args::value("--minutes", "M", "how long to run (default 3)"),
+            args::value("--clients", "N", "clients per technique (default 500)"),
+            args::value("--rate", "N", "events published per second (default 20)"),
+            args::switch("--serve", "run the server only (what soak starts itself)"),
+            args::value(
+                "--port",
+                "N",
+                "the server's port, with --serve (default: any free)",
+            ),
+        ],
+    );
+    if args.switch("--serve") {
+        return serve(args.port("--port", 0, true));
     }
-    let minutes: f64 = arg("--minutes").unwrap_or(3.0);
-    let per_technique: usize = arg("--clients").unwrap_or(500);
-    let rate: u64 = arg("--rate").unwrap_or(20);
+    let minutes: f64 = args.get("--minutes", 3.0);
+    let per_technique: usize = args.get("--clients", 500);
+    let rate: u64 = args.get("--rate", 20);
     let (mut server, addr) = push_client::spawn_server()?;
     let pid = server.id();
     let fds_before = server_fds(pid);

@@ -44,39 +44,45 @@ impl App for Echo {
     }
 }
 
+#[path = "common/args.rs"]
+mod args;
+
 fn main() -> std::io::Result<()> {
-    let port = arg("--port").unwrap_or(9001);
+    let flags = [
+        args::value("--port", "N", "port on 127.0.0.1, 1-65535 (default 9001)"),
+        args::value("--threads", "N", "worker threads (default: one per core)"),
+        #[cfg(feature = "deflate")]
+        args::switch(
+            "--deflate-takeover",
+            "keep the compression context between messages",
+        ),
+    ];
+    let args = args::Args::parse(
+        "ws_echo: a WebSocket echo server on the reactor\n\nUsage: ws_echo [OPTIONS]",
+        &flags,
+    );
+    let port = args.port("--port", 9001, false);
     let limits = Limits {
         max_frame_bytes: 64 << 20,
         max_message_bytes: 64 << 20,
         write_queue_bytes: 64 << 20,
         ..Limits::default()
     };
-    let mut builder = Server::builder()
-        .bind(("127.0.0.1", port as u16))
-        .limits(limits);
-    if let Some(threads) = arg("--threads") {
+    let mut builder = Server::builder().bind(("127.0.0.1", port)).limits(limits);
+    if let Some(threads) = args.count("--threads") {
         builder = builder.threads(threads);
     }
     #[cfg(feature = "deflate")]
     {
         // `--deflate-takeover`: keep our compression context between messages (more memory,
         // better ratio) instead of the default server_no_context_takeover.
-        let takeover = std::env::args().any(|a| a == "--deflate-takeover");
+        let takeover = args.switch("--deflate-takeover");
         builder = builder.ws_deflate(pushwire::ws::deflate::ServerConfig {
             server_no_context_takeover: !takeover,
             ..Default::default()
         });
     }
-    let server = builder.build(Echo)?;
+    let server = args::listening(format!("127.0.0.1:{port}"), builder.build(Echo));
     println!("ws_echo listening on ws://{}/", server.local_addr());
     server.run()
-}
-
-fn arg(name: &str) -> Option<usize> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
 }

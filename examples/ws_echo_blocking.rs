@@ -15,9 +15,23 @@ use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
+#[path = "common/args.rs"]
+mod args;
+
 fn main() -> io::Result<()> {
-    let port = arg("--port").unwrap_or(9001);
-    let listener = TcpListener::bind(("127.0.0.1", port))?;
+    let args = args::Args::parse(
+        "ws_echo_blocking: a WebSocket echo server, one thread per connection\n\nUsage: ws_echo_blocking [OPTIONS]",
+        &[args::value(
+            "--port",
+            "N",
+            "port on 127.0.0.1, 1-65535 (default 9001)",
+        )],
+    );
+    let port = args.port("--port", 9001, false);
+    let listener = args::listening(
+        format!("127.0.0.1:{port}"),
+        TcpListener::bind(("127.0.0.1", port)),
+    );
     println!("ws_echo_blocking listening on ws://127.0.0.1:{port}/");
     let limits = Limits {
         max_frame_bytes: 64 << 20,
@@ -151,12 +165,4 @@ fn read_more(
         }
         Err(e) => Err(e),
     }
-}
-
-fn arg(name: &str) -> Option<u16> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
 }

@@ -11,28 +11,33 @@ use pushwire::reactor::Server;
 use pushwire::server::HubServer;
 use pushwire::server::hub_server::tick_interval;
 
+#[path = "../common/args.rs"]
+mod args;
+
 /// The demo page, embedded in the binary (no build step, no CDN).
 const PAGE: &[u8] = include_bytes!("page.html");
 
 fn main() -> std::io::Result<()> {
-    let port = arg("--port").unwrap_or(8080);
+    let args = args::Args::parse(
+        "demo: the ready hub server (embedded hub) and its demo page\n\nUsage: demo [OPTIONS]",
+        &[
+            args::value("--port", "N", "port on 127.0.0.1, 1-65535 (default 8080)"),
+            args::value("--threads", "N", "worker threads (default: one per core)"),
+        ],
+    );
+    let port = args.port("--port", 8080, false);
     let limits = Limits::default();
     let mut builder = Server::builder()
-        .bind(("127.0.0.1", port as u16))
+        .bind(("127.0.0.1", port))
         .limits(limits.clone())
         .tick(tick_interval(&limits));
-    if let Some(threads) = arg("--threads") {
+    if let Some(threads) = args.count("--threads") {
         builder = builder.threads(threads);
     }
-    let server = builder.build(HubServer::new(limits, PAGE))?;
+    let server = args::listening(
+        format!("127.0.0.1:{port}"),
+        builder.build(HubServer::new(limits, PAGE)),
+    );
     println!("pushwire demo: open http://{}/", server.local_addr());
     server.run()
-}
-
-fn arg(name: &str) -> Option<usize> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
 }
