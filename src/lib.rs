@@ -3,6 +3,18 @@
 //! The four ways a web server pushes data to clients — short polling, long-polling, Server-Sent
 //! Events and WebSockets — built from scratch on sans-IO state machines.
 //!
+//! ## Where to start
+//!
+//! - **Run a push server**: [`server::HubServer`] is the ready hub — topics served by short
+//!   polling, long-polling, Server-Sent Events and WebSocket at once (its module docs list the
+//!   endpoints); `cargo run --release --example demo` runs it with its demo page.
+//! - **Write your own server**: implement [`server::App`] (answer each request with a
+//!   [`server::Reply`]: a response, a WebSocket, a stream, or a deferred answer) and run it with
+//!   [`reactor::Server::builder`].
+//! - **Drive a protocol yourself**: the sans-IO machines — [`http::Connection`],
+//!   [`ws::Connection`], [`sse::Parser`], [`longpoll::Parking`], [`hub::Hub`] — under any I/O
+//!   you like; the driver loop is below.
+//!
 //! ```text
 //!  examples/ + the demo hub server      chat, dashboard, feed, autobahn testee, demo page
 //!  server     routing, handlers, upgrade to ws / sse / long-poll, hub glue          (std)

@@ -1,24 +1,31 @@
 //! The ready hub server: one topic model served by short polling, long-polling, Server-Sent
 //! Events and WebSocket at once, written on the public [`App`] API as any user would write it.
 //!
-//! Endpoints (`topic` defaults to `default` everywhere):
+//! Endpoints (`topic` defaults to `default` everywhere; parameters are percent-decoded and
+//! checked, a bad one is `400` with a one-line reason):
 //!
 //! | request | answer |
 //! |---|---|
-//! | `POST /publish?topic=T` | publishes the body; `200` with the sequence number |
-//! | `GET /events?topic=T` | Server-Sent Events; resumes from `Last-Event-ID` (or `?lastEventId=`) |
+//! | `POST /publish?topic=T` | publishes the body (UTF-8, else `415`); `200` with the sequence number |
+//! | `GET /events?topic=T` | Server-Sent Events; resumes after `Last-Event-ID` (or `?lastEventId=`) |
 //! | `GET /poll?topic=T&cursor=N` | long-poll: events after N as NDJSON, or `204` after the deadline |
-//! | `GET /poll?...&wait=0` | short poll: answered at once (`204` if nothing is new) |
+//! | `GET /poll?...&wait=S` | waits at most S seconds; `wait=0` is the short poll, answered at once |
 //! | `GET /ws?topic=T[&cursor=N]` | WebSocket: every event as a text message; text sent is published |
+//! | `GET /cursor?topic=T` | the newest sequence number |
 //! | `GET /echo` (upgrade) / `POST /echo` | WebSocket echo / body echo |
 //! | `GET /plaintext` | `Hello, World!` |
 //! | `GET /stats` | counters per technique, JSON |
-//! | `GET /` | the demo page |
+//! | `GET /wire`, `POST /drop-streams`, `GET /` | the demo page's wire view, its reconnect button, the page |
+//!
+//! Without a cursor every technique starts from now (the next event published); `cursor=0` asks
+//! for the history kept. Known paths answer other methods with `405` and `Allow`, `OPTIONS` with
+//! `Allow`; `/ws` and `/echo` without an upgrade with `426`.
 //!
 //! Every transport carries the same event text, one line of JSON:
-//! `{"seq":N,"ts":<unix ns at publish>,"data":"<body>"}`. A reader that fell out of history
-//! gets an explicit gap first: the SSE event `gap`, or the NDJSON line `{"gap":{"from":A,"to":B}}`,
-//! or that line as a WebSocket text message.
+//! `{"seq":N,"ts":<unix ns at publish>,"data":<body as a JSON string>}`. A reader that fell out
+//! of history gets an explicit gap first: the SSE event `gap`, or the NDJSON line
+//! `{"gap":{"from":A,"to":B}}` (or `{"gap":{"reset":N}}`), or that line as a WebSocket text
+//! message.
 
 use super::query::{self, BadParam};
 use super::{App, ConnId, Ctx, Message, Reply, Response, json};
