@@ -15,7 +15,9 @@ from websockets.sync.client import connect
 
 host, port = sys.argv[1].split(":")
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 300
-rng = random.Random(int(sys.argv[3]) if len(sys.argv) > 3 else 1)
+seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+print("json round trip: seed %d (pass it as the third argument to repeat this run)" % seed)
+rng = random.Random(seed)
 
 POOL = (
     [chr(c) for c in range(0x20)]
