@@ -384,3 +384,111 @@ fn stats_count_what_clients_did_not_the_demo_pages_wire_view() {
     };
     assert_eq!(sse_requests(&after), sse_requests(&before) + 1, "{after}");
 }
+
+/// `technique`'s `field` in `/stats`.
+fn stat(addr: SocketAddr, technique: &str, field: &str) -> u64 {
+    let json = stats(addr);
+    let rest = &json[json.find(&format!("\"{technique}\":")).unwrap()..];
+    let at = rest.find(&format!("\"{field}\":")).unwrap() + field.len() + 3;
+    rest[at..]
+        .split([',', '}'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Sends `request` on a fresh connection and reads until `done` says the bytes so far are a
+/// whole answer; returns how many bytes arrived.
+fn raw_bytes(
+    addr: SocketAddr,
+    request: &str,
+    before_reading: impl FnOnce(),
+    done: impl Fn(&[u8]) -> bool,
+) -> usize {
+    use std::io::{Read, Write};
+    let mut stream = common::connect(addr);
+    stream.write_all(request.as_bytes()).unwrap();
+    before_reading();
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !done(&got) {
+        let n = stream.read(&mut chunk).expect("more of the answer");
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&chunk[..n]);
+    }
+    got.len()
+}
+
+/// A whole response with a Content-Length (or none, for 204).
+fn whole_response(got: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(got);
+    let Some(end) = text.find("\r\n\r\n") else {
+        return false;
+    };
+    let length = text[..end]
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length: "))
+        .map_or(0, |n| n.parse::<usize>().unwrap());
+    got.len() >= end + 4 + length
+}
+
+#[test]
+fn stats_bytes_out_count_heads_and_framing_as_sent() {
+    let s = server(Limits::default());
+    publish(s.addr, "/publish?topic=by", b"payload");
+    let get11 = |target: &str| format!("GET {target} HTTP/1.1\r\nHost: t\r\n\r\n");
+    let get10 = |target: &str| format!("GET {target} HTTP/1.0\r\n\r\n");
+
+    let before = stat(s.addr, "short_poll", "bytes_out");
+    let mut read = raw_bytes(
+        s.addr,
+        &get11("/poll?topic=by&cursor=0&wait=0"),
+        || {},
+        whole_response,
+    );
+    // A 204 is not 0 bytes.
+    read += raw_bytes(
+        s.addr,
+        &get11("/poll?topic=by&cursor=1&wait=0"),
+        || {},
+        whole_response,
+    );
+    read += raw_bytes(
+        s.addr,
+        &get10("/poll?topic=by&cursor=0&wait=0"),
+        || {},
+        whole_response,
+    );
+    assert_eq!(
+        stat(s.addr, "short_poll", "bytes_out") - before,
+        read as u64
+    );
+
+    let before = stat(s.addr, "long_poll", "bytes_out");
+    let publish_when_parked = || {
+        wait_for(|| stat(s.addr, "long_poll", "connections") == 1);
+        publish(s.addr, "/publish?topic=by", b"second");
+    };
+    let read = raw_bytes(
+        s.addr,
+        &get10("/poll?topic=by&cursor=1"),
+        publish_when_parked,
+        whole_response,
+    );
+    assert_eq!(stat(s.addr, "long_poll", "bytes_out") - before, read as u64);
+
+    let before = stat(s.addr, "sse", "bytes_out");
+    let publish_when_streaming = || {
+        wait_for(|| stat(s.addr, "sse", "connections") == 1);
+        publish(s.addr, "/publish?topic=by", b"third");
+    };
+    // The stream's head and first chunk, then the event's chunk (ends in "\n\n" + CRLF).
+    let read = raw_bytes(
+        s.addr,
+        &get11("/events?topic=by"),
+        publish_when_streaming,
+        |got| String::from_utf8_lossy(got).contains("\"data\":\"third\"}\n\n\r\n"),
+    );
+    assert_eq!(stat(s.addr, "sse", "bytes_out") - before, read as u64);
+}

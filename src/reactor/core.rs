@@ -441,7 +441,7 @@ impl Core {
     }
 
     /// Writes a chunk of an open streaming response.
-    pub fn stream_write(&mut self, key: u64, data: &[u8]) -> Result<(), SendError> {
+    pub fn stream_write(&mut self, key: u64, data: &[u8]) -> Result<usize, SendError> {
         let limit = self.limits.write_queue_bytes.saturating_mul(2);
         let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
         if conn.queued() > limit {
@@ -450,6 +450,7 @@ impl Core {
         if conn.lingering.is_some() {
             return Err(SendError::WrongState);
         }
+        let before = self.scratch.len();
         match &mut conn.proto {
             Proto::Stream(stream) => stream.send(data, &mut self.scratch),
             Proto::Http(h) if matches!(h.pending, Pending::Stream) => {
@@ -459,9 +460,10 @@ impl Core {
             }
             _ => return Err(SendError::WrongState),
         }
+        let written = self.scratch.len() - before;
         self.flush(key);
         self.settle(key);
-        Ok(())
+        Ok(written)
     }
 
     /// Ends an open streaming response; the connection then reads its next request (or

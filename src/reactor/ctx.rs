@@ -74,11 +74,12 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
         self.core.ws_close(conn.0, code, reason)
     }
 
-    /// Writes body bytes of a streaming response ([`crate::server::Reply::Stream`]).
+    /// Writes body bytes of a streaming response ([`crate::server::Reply::Stream`]). Returns
+    /// the bytes it put on the wire: `data` with its chunk framing in HTTP/1.1 (RFC 9112 §7.1).
     ///
     /// # Errors
     /// As [`Ctx::send_text`].
-    pub fn stream_write(&mut self, conn: ConnId, data: &[u8]) -> Result<(), SendError> {
+    pub fn stream_write(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, SendError> {
         self.core.stream_write(conn.0, data)
     }
 

@@ -73,7 +73,8 @@ pub struct Counters {
     pub events: AtomicU64,
     /// Body and payload bytes received.
     pub bytes_in: AtomicU64,
-    /// Body and payload bytes sent (after framing by SSE / WebSocket, before HTTP framing).
+    /// Bytes sent on the wire: response heads, HTTP chunk and WebSocket frame framing, and
+    /// payloads.
     pub bytes_out: AtomicU64,
 }
 
@@ -161,6 +162,9 @@ pub struct Local {
     ws: Subscribers<ConnId>,
     echo: BTreeSet<ConnId>,
     parking: Option<Parking<ConnId>>,
+    /// Parked polls whose request was not a keep-alive HTTP/1.1 GET, for counting the bytes
+    /// of their answer.
+    unusual: BTreeMap<ConnId, Shape>,
 }
 
 impl HubServer {
@@ -312,7 +316,10 @@ impl HubServer {
         } else {
             Technique::LongPoll
         };
+        let shape = Shape::of(req);
         if let Some(response) = self.poll_response(topic, cursor, counters) {
+            let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
+            Counters::add(&counters.bytes_out, bytes);
             self.wire(technique, cx, || {
                 request_text(req) + &head_text(&response) + &preview(&response.body)
             });
@@ -321,6 +328,8 @@ impl HubServer {
         if short {
             Counters::add(&counters.empty, 1);
             let response = Response::new(204).header("X-Cursor", cursor.to_string());
+            let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
+            Counters::add(&counters.bytes_out, bytes);
             self.wire(technique, cx, || request_text(req) + &head_text(&response));
             return response.into();
         }
@@ -333,6 +342,9 @@ impl HubServer {
         {
             Ok(()) => {
                 Counters::add(&counters.connections, 1);
+                if shape != Shape::USUAL {
+                    local.unusual.insert(conn, shape);
+                }
                 Reply::Defer {
                     timeout: Some(timeout),
                 }
@@ -361,7 +373,6 @@ impl HubServer {
         let next = since.next;
         drop(hub);
         Counters::add(&counters.events, count);
-        Counters::add(&counters.bytes_out, body.len() as u64);
         Some(
             Response::new(200)
                 .header("Content-Type", "application/x-ndjson")
@@ -416,6 +427,8 @@ impl HubServer {
             // Load shedding: a retry hint and close (503 would end EventSource for good).
             let mut body = Vec::new();
             sse::shed(5000, &mut body);
+            let bytes = response_bytes(Shape::of(req), 200, &headers, Some(&body));
+            Counters::add(&counters.bytes_out, bytes);
             let mut response = Response::new(200).body(body);
             response.headers = headers;
             return response.into();
@@ -434,7 +447,9 @@ impl HubServer {
         };
         self.streams.fetch_add(1, Ordering::Relaxed);
         Counters::add(&counters.connections, 1);
-        Counters::add(&counters.bytes_out, first.len() as u64);
+        let shape = Shape::of(req);
+        let bytes = response_bytes(shape, 200, &headers, None) + shape.streamed(first.len());
+        Counters::add(&counters.bytes_out, bytes);
         local.sse.subscribe(conn, topic, cursor);
         if !local.sse_last.contains_key(topic) {
             local.sse_last.insert(topic.into(), cx.now());
@@ -490,10 +505,10 @@ impl HubServer {
                 continue;
             }
             match cx.stream_write(conn, bytes) {
-                Ok(()) => {
+                Ok(written) => {
                     Counters::add(&self.stats.sse.events, *count);
                     local.sse.advance(conn, *next);
-                    Counters::add(&self.stats.sse.bytes_out, bytes.len() as u64);
+                    Counters::add(&self.stats.sse.bytes_out, written as u64);
                     if topic != WIRE_TOPIC {
                         self.wire(Technique::Sse, cx, || {
                             format!("{:x}\r\n{}\r\n", bytes.len(), preview(bytes))
@@ -560,7 +575,7 @@ impl HubServer {
             local.ws.unsubscribe(conn);
             return;
         }
-        let bytes: usize = batch.messages.iter().map(|m| m.len() + 2).sum();
+        let bytes: usize = batch.messages.iter().map(|m| ws_frame_len(m.len())).sum();
         Counters::add(&self.stats.websocket.events, batch.messages.len() as u64);
         Counters::add(&self.stats.websocket.bytes_out, bytes as u64);
         if topic != WIRE_TOPIC {
@@ -620,6 +635,9 @@ impl HubServer {
         for (conn, cursor) in woken {
             if let Some(response) = self.poll_response(topic, cursor, counters) {
                 Counters::sub_connection(counters);
+                let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
+                let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
+                Counters::add(&counters.bytes_out, bytes);
                 let _ = cx.respond(conn, &response);
                 self.wire(Technique::LongPoll, cx, || {
                     format!("GET /poll?topic={topic}&cursor={cursor} HTTP/1.1  (parked until this publish)\r\n…\r\n\r\n")
@@ -763,6 +781,96 @@ fn encode_sse(since: &Since<'_>, out: &mut Vec<u8>) -> (u64, u64) {
     }
     (since.next, count)
 }
+
+/// A server's (unmasked) WebSocket frame carrying `len` payload bytes: header and payload
+/// (RFC 6455 §5.2: 2 header bytes, plus 2 or 8 for the extended length).
+fn ws_frame_len(len: usize) -> usize {
+    let header = match len {
+        0..=125 => 2,
+        126..=65535 => 4,
+        _ => 10,
+    };
+    header + len
+}
+
+/// The bytes of a response to `req` on the wire, as the HTTP machine and the reactor write it:
+/// status line, the response's fields, `Date` (the reactor's), `Content-Length` (RFC 9110
+/// §8.6: none for 204, and none for an empty body that is not sent), the `Connection` field
+/// the request calls for (RFC 9112 §9.3), the blank line, and the body unless the request was
+/// HEAD (RFC 9110 §9.3.2) or the status has none. `body` is `None` for a streamed body, whose
+/// head says `Transfer-Encoding: chunked` in HTTP/1.1 and ends at close in HTTP/1.0.
+fn response_bytes(req: Shape, status: u16, fields: &Fields, body: Option<&[u8]>) -> u64 {
+    const DATE: usize = "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n".len();
+    let http11 = req.http11;
+    let no_body = req.head || status == 204 || status == 304;
+    let mut n = "HTTP/1.1 200 \r\n".len() + crate::http::reason_phrase(status).len() + DATE + 2;
+    n += fields
+        .iter()
+        .map(|(name, value)| name.len() + 2 + value.len() + 2)
+        .sum::<usize>();
+    let mut keep_alive = req.keep_alive;
+    match body {
+        Some(body) if status != 204 && !(body.is_empty() && no_body) => {
+            n += "Content-Length: \r\n".len() + body.len().to_string().len();
+        }
+        None if http11 && !no_body => n += "Transfer-Encoding: chunked\r\n".len(),
+        None if !no_body => keep_alive = false,
+        _ => {}
+    }
+    if !keep_alive {
+        n += "Connection: close\r\n".len();
+    } else if !http11 {
+        n += "Connection: keep-alive\r\n".len();
+    }
+    if !no_body {
+        n += body.map_or(0, <[u8]>::len);
+    }
+    n as u64
+}
+
+/// A response's header fields.
+type Fields = Vec<(Cow<'static, str>, Cow<'static, [u8]>)>;
+
+/// What of a request decides how its response is framed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Shape {
+    http11: bool,
+    keep_alive: bool,
+    head: bool,
+}
+
+impl Shape {
+    /// A keep-alive HTTP/1.1 GET: nearly every request.
+    const USUAL: Shape = Shape {
+        http11: true,
+        keep_alive: true,
+        head: false,
+    };
+
+    fn of(req: &Request<'_>) -> Shape {
+        Shape {
+            http11: req.version == crate::http::Version::Http11,
+            keep_alive: req.keep_alive,
+            head: req.method == "HEAD",
+        }
+    }
+
+    /// The bytes of body piece `len` as the HTTP machine streams it: a chunk in HTTP/1.1
+    /// (RFC 9112 §7.1: size in hex, CRLF, data, CRLF), as it is in HTTP/1.0.
+    fn streamed(self, len: usize) -> u64 {
+        match (self.head, self.http11) {
+            (true, _) => 0,
+            (false, true) if len > 0 => (format!("{len:x}").len() + 4 + len) as u64,
+            (false, true) => 0,
+            (false, false) => len as u64,
+        }
+    }
+}
+
+/// The `101` answering a WebSocket upgrade without subprotocol or extension (RFC 6455 §4.2.2).
+const WS_101_BYTES: u64 = ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n".len()
+    + "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nConnection: Upgrade\r\n\r\n".len())
+    as u64;
 
 /// A cursor parameter: a decimal `u64`, or absent.
 fn cursor_param(req: &Request<'_>, name: &'static str) -> Result<Option<u64>, BadParam> {
@@ -926,6 +1034,7 @@ impl App for HubServer {
             local.ws.cursor(conn),
         ) {
             Counters::add(&self.stats.websocket.connections, 1);
+            Counters::add(&self.stats.websocket.bytes_out, WS_101_BYTES);
             // A client that named a cursor gets what it missed at once.
             self.ws_catch_up(local, conn, &topic, cursor, cx);
         }
@@ -993,7 +1102,9 @@ impl App for HubServer {
         for topic in quiet {
             let followers: Vec<ConnId> = local.sse.of_topic(&topic).map(|(c, _)| c).collect();
             for conn in followers {
-                let _ = cx.stream_write(conn, b":\n\n");
+                if let Ok(written) = cx.stream_write(conn, b":\n\n") {
+                    Counters::add(&self.stats.sse.bytes_out, written as u64);
+                }
             }
             local.sse_last.insert(topic, now);
         }
@@ -1011,10 +1122,14 @@ impl App for HubServer {
         Counters::add(&counters.empty, 1);
         // Where to ask from next: what the request asked from (the newest event then, when
         // it named no cursor).
-        match parked {
+        let response = match parked {
             Some(parked) => Response::new(204).header("X-Cursor", parked.cursor.to_string()),
             None => Response::new(204),
-        }
+        };
+        let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
+        let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
+        Counters::add(&counters.bytes_out, bytes);
+        response
     }
 
     fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, Notice>) {
@@ -1032,6 +1147,7 @@ impl App for HubServer {
             Counters::sub_connection(&self.stats.websocket);
         }
         local.echo.remove(&conn);
+        local.unusual.remove(&conn);
         if self.parking(local).unpark(conn).is_some() {
             Counters::sub_connection(&self.stats.long_poll);
         }
