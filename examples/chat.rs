@@ -7,7 +7,7 @@
 
 use pushwire::http::Request;
 use pushwire::reactor::Server;
-use pushwire::server::{App, ConnId, Ctx, Message, Reply, Response};
+use pushwire::reactor::{App, ConnId, Ctx, Message, Reply, Response};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 

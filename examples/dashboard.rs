@@ -8,7 +8,7 @@
 
 use pushwire::http::Request;
 use pushwire::reactor::Server;
-use pushwire::server::{App, ConnId, Ctx, Reply, Response};
+use pushwire::reactor::{App, ConnId, Ctx, Reply, Response};
 use pushwire::sse;
 use std::collections::BTreeSet;
 use std::time::Duration;

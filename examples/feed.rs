@@ -12,7 +12,7 @@ use pushwire::http::Request;
 use pushwire::hub::Hub;
 use pushwire::longpoll::Parking;
 use pushwire::reactor::Server;
-use pushwire::server::{App, ConnId, Ctx, Reply, Response};
+use pushwire::reactor::{App, ConnId, Ctx, Reply, Response};
 use std::sync::Mutex;
 use std::time::Duration;
 

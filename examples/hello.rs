@@ -6,7 +6,7 @@
 
 use pushwire::http::Request;
 use pushwire::reactor::Server;
-use pushwire::server::{App, Ctx, Reply, Response};
+use pushwire::reactor::{App, Ctx, Reply, Response};
 
 struct Hello;
 

@@ -11,7 +11,7 @@
 use pushwire::Limits;
 use pushwire::http::Request;
 use pushwire::reactor::Server;
-use pushwire::server::{App, Ctx, Message, Reply, Response};
+use pushwire::reactor::{App, Ctx, Message, Reply, Response};
 
 struct Echo;
 

@@ -8,8 +8,8 @@
 //! - **Run a push server**: [`server::HubServer`] is the ready hub — topics served by short
 //!   polling, long-polling, Server-Sent Events and WebSocket at once (its module docs list the
 //!   endpoints); `cargo run --release --example demo` runs it with its demo page.
-//! - **Write your own server**: implement [`server::App`] (answer each request with a
-//!   [`server::Reply`]: a response, a WebSocket, a stream, or a deferred answer) and run it with
+//! - **Write your own server**: implement [`reactor::App`] (answer each request with a
+//!   [`reactor::Reply`]: a response, a WebSocket, a stream, or a deferred answer) and run it with
 //!   [`reactor::Server::builder`].
 //! - **Drive a protocol yourself**: the sans-IO machines — [`http::Connection`],
 //!   [`ws::Connection`], [`sse::Parser`], [`longpoll::Parking`], [`hub::Hub`] — under any I/O

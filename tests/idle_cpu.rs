@@ -6,7 +6,7 @@ mod common;
 use common::{Client, TestServer, WsClient};
 use pushwire::Limits;
 use pushwire::http::Request;
-use pushwire::server::{App, Ctx, Reply, Response};
+use pushwire::reactor::{App, Ctx, Reply, Response};
 use std::time::Duration;
 
 struct Idle;

@@ -6,7 +6,7 @@ mod common;
 use common::{Client, TestServer, WsClient, WsEv, closed_by_peer, connect};
 use pushwire::Limits;
 use pushwire::http::Request;
-use pushwire::server::{App, ConnId, Ctx, Message, Reply, Response};
+use pushwire::reactor::{App, ConnId, Ctx, Message, Reply, Response};
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::sync::Mutex;

@@ -20,6 +20,8 @@
 
 mod body;
 pub mod client;
+#[cfg(feature = "std")]
+mod date;
 mod error;
 mod head;
 mod server;
@@ -27,6 +29,8 @@ mod server;
 mod tests;
 
 pub use body::{encode_chunk, encode_last_chunk};
+#[cfg(feature = "std")]
+pub(crate) use date::HttpDate;
 pub use error::{PeerError, UsageError};
 pub use head::{BodyKind, Fields, OwnedRequest, Request, Version, reason_phrase};
 pub use server::{BodyStream, Connection, Event, ResponseBody, Step};

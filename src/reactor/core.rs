@@ -5,12 +5,13 @@
 //! Invariant: `scratch` is empty between operations. A machine writes into it and the same
 //! operation flushes it to that connection's socket (or queue) before returning.
 
+use super::app::{Reply, Response};
 use super::slab::Slab;
 use super::spill::Spill;
 use super::timers::Timers;
+use crate::http::HttpDate;
 use crate::http::{self, ResponseBody};
 use crate::limits::Limits;
-use crate::server::{HttpDate, Reply, Response};
 use crate::time::{Instant, earliest};
 use crate::ws;
 use mio::net::TcpStream;

@@ -1,8 +1,8 @@
 //! [`Ctx`]: what an application callback can do to connections on its worker.
 
 use super::Handle;
+use super::app::{ConnId, Response};
 use super::core::{Core, Proto, SendError, WsMessage};
-use crate::server::{ConnId, Response};
 use crate::time::Instant;
 use crate::ws::CloseCode;
 
@@ -74,7 +74,7 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
         self.core.ws_close(conn.0, code, reason)
     }
 
-    /// Writes body bytes of a streaming response ([`crate::server::Reply::Stream`]). Returns
+    /// Writes body bytes of a streaming response ([`super::Reply::Stream`]). Returns
     /// the bytes it put on the wire: `data` with its chunk framing in HTTP/1.1 (RFC 9112 §7.1).
     ///
     /// # Errors
@@ -91,7 +91,7 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
         self.core.stream_end(conn.0)
     }
 
-    /// Answers a deferred request ([`crate::server::Reply::Defer`]).
+    /// Answers a deferred request ([`super::Reply::Defer`]).
     ///
     /// # Errors
     /// As [`Ctx::send_text`].

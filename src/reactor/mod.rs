@@ -14,7 +14,7 @@
 //!
 //! ```no_run
 //! use pushwire::reactor::Server;
-//! use pushwire::server::{App, Ctx, Reply, Response};
+//! use pushwire::reactor::{App, Ctx, Reply, Response};
 //! use pushwire::http::Request;
 //!
 //! struct Hello;
@@ -32,6 +32,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod app;
 mod core;
 mod ctx;
 mod slab;
@@ -40,11 +41,11 @@ mod timers;
 mod worker;
 
 pub use self::core::SendError;
+pub use app::{App, ConnId, Message, NoApp, Reply, Response};
 pub use ctx::Ctx;
 
 use self::core::Core;
 use crate::limits::Limits;
-use crate::server::App;
 use mio::{Interest, Poll, Waker};
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -185,7 +186,7 @@ pub struct Server<A: App> {
     handle: Handle<A::Notice>,
 }
 
-impl Server<crate::server::NoApp> {
+impl Server<NoApp> {
     /// A builder with the defaults.
     pub fn builder() -> Builder {
         Builder {

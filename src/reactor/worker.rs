@@ -4,10 +4,10 @@
 //! waker (notices and shutdown), then due timers, then the follow-ups that callbacks queued
 //! (connections to resume, connections whose end the application must hear about).
 
+use super::app::{App, ConnId, Message, Response};
 use super::core::{Conn, Core, Pending, Proto};
 use super::{Ctx, Handle, READ_CHUNK};
 use crate::http;
-use crate::server::{App, ConnId, Message, Response};
 use crate::time::Instant;
 use crate::ws;
 use mio::net::TcpListener;
