@@ -157,6 +157,7 @@ pub(crate) struct Core {
     pub due: Vec<u64>,
     pub open_connections: Arc<AtomicUsize>,
     /// permessage-deflate configuration for upgrades, if enabled (`deflate` feature).
+    #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     pub deflate: Option<crate::ws::deflate::ServerConfig>,
 }
 
@@ -351,40 +352,7 @@ impl Core {
             Reply::Response(response) => {
                 let _ = self.respond(key, &response);
             }
-            Reply::WebSocket { protocol } => {
-                let Some(conn) = self.slab.get_mut(key) else {
-                    return;
-                };
-                let Proto::Http(h) = &mut conn.proto else {
-                    return;
-                };
-                match ws::check_request(request) {
-                    Ok(offer) => {
-                        #[cfg(feature = "deflate")]
-                        let offer = match self.deflate {
-                            Some(config) => offer.with_deflate(config),
-                            None => offer,
-                        };
-                        #[cfg(not(feature = "deflate"))]
-                        let _ = self.deflate;
-                        match offer.accept(protocol.as_deref(), &[], &mut h.http, &mut self.scratch)
-                        {
-                            Ok(proof) => {
-                                h.pending = Pending::Upgrading(proof);
-                                conn.app_owned = true;
-                            }
-                            Err(_) => {
-                                let _ = h.http.respond(500, &[], b"", &mut self.scratch);
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        let _ = ws::reject(e, &mut h.http, &mut self.scratch);
-                    }
-                }
-                self.flush(key);
-                self.settle(key);
-            }
+            Reply::WebSocket { protocol } => super::upgrade::accept(self, key, protocol, request),
             Reply::Stream {
                 status,
                 headers,

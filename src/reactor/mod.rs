@@ -38,6 +38,7 @@ mod ctx;
 mod slab;
 mod spill;
 mod timers;
+mod upgrade;
 mod worker;
 
 pub use self::core::SendError;

@@ -6,6 +6,7 @@
 
 use super::app::{App, ConnId, Message, Response};
 use super::core::{Conn, Core, Pending, Proto};
+use super::upgrade;
 use super::{Ctx, Handle, READ_CHUNK};
 use crate::http;
 use crate::time::Instant;
@@ -506,6 +507,16 @@ impl<A: App> Running<A> {
     }
 }
 
+/// What one step of driving a connection's machine left the loop to do.
+enum Flow {
+    /// `bytes` were consumed; go on if `more`.
+    Consumed { bytes: usize, more: bool },
+    /// Input waits (the connection is streaming a response).
+    Pause,
+    /// The connection is done with input: the rest is discarded.
+    Ended,
+}
+
 /// Offers `input` to connection `key`'s machine until it stops, calling the application for
 /// each request and message. Returns how many bytes were consumed.
 fn process<A: App>(
@@ -518,7 +529,6 @@ fn process<A: App>(
 ) -> usize {
     let mut pos = 0;
     loop {
-        let now = core.now;
         let Some(conn) = core.slab.get_mut(key) else {
             return input.len();
         };
@@ -530,150 +540,168 @@ fn process<A: App>(
             return pos;
         }
         let rest = input.get_mut(pos..).unwrap_or_default();
-        match &mut conn.proto {
+        let flow = match &conn.proto {
             // Bytes sent during an event stream wait (a pipelined request is read after it).
-            Proto::Stream(_) => break,
-            Proto::Finished => return input.len(),
-            Proto::Http(h) => {
-                let step = match h.http.feed(now, rest, &mut core.scratch) {
-                    Ok(step) => step,
-                    Err(_) => {
-                        // The machine wrote the error response and ignores the rest.
-                        core.flush(key);
-                        core.settle(key);
-                        return input.len();
-                    }
-                };
-                let consumed = step.consumed;
-                let progressed = consumed > 0 || step.event.is_some();
-                match step.event {
-                    Some(http::Event::Request(request)) => {
-                        pos += consumed;
-                        if request.expect_continue {
-                            // Within the limits (the machine refused larger bodies with 413):
-                            // ask for the body.
-                            let _ = h.http.accept_body(&mut core.scratch);
-                        }
-                        let has_body = !matches!(
-                            request.body,
-                            http::BodyKind::None | http::BodyKind::Length(0)
-                        );
-                        if has_body {
-                            let capacity = match request.body {
-                                http::BodyKind::Length(n) => n.min(64 * 1024) as usize,
-                                _ => 0,
-                            };
-                            h.pending = Pending::Body {
-                                head: request.to_owned_request(),
-                                body: Vec::with_capacity(capacity),
-                            };
-                        }
-                        core.flush(key);
-                        if !has_body {
-                            let reply = app.request(
-                                local,
-                                &as_get(&request),
-                                &[],
-                                &mut Ctx {
-                                    core: &mut *core,
-                                    handle,
-                                    current: Some(ConnId(key)),
-                                },
-                            );
-                            core.apply_reply(key, reply, &request);
-                        }
-                    }
-                    Some(http::Event::Data(data)) => {
-                        pos += consumed;
-                        if let Pending::Body { body, .. } = &mut h.pending {
-                            body.extend_from_slice(data);
-                        }
-                    }
-                    Some(http::Event::End) => {
-                        pos += consumed;
-                        let collected = match h.pending {
-                            Pending::Body { .. } => {
-                                std::mem::replace(&mut h.pending, Pending::None)
-                            }
-                            _ => Pending::None,
-                        };
-                        if let Pending::Body { head, body } = collected {
-                            let request = head.as_request();
-                            let reply = app.request(
-                                local,
-                                &as_get(&request),
-                                &body,
-                                &mut Ctx {
-                                    core: &mut *core,
-                                    handle,
-                                    current: Some(ConnId(key)),
-                                },
-                            );
-                            core.apply_reply(key, reply, &request);
-                        }
-                    }
-                    Some(http::Event::Upgraded { .. }) => {
-                        // The leftover is `input[pos..]`: the WebSocket machine reads it next.
-                        let Pending::Upgrading(proof) =
-                            std::mem::replace(&mut h.pending, Pending::None)
-                        else {
-                            core.close_now(key);
-                            return input.len();
-                        };
-                        let mut ws = ws::Connection::new(proof, &core.limits);
-                        ws.start(now);
-                        conn.proto = Proto::Ws(Box::new(ws));
-                        app.ws_open(
-                            local,
-                            &mut Ctx {
-                                core: &mut *core,
-                                handle,
-                                current: Some(ConnId(key)),
-                            },
-                        );
-                        continue;
-                    }
-                    _ => pos += consumed,
-                }
-                core.flush(key);
-                if !progressed {
+            Proto::Stream(_) => Flow::Pause,
+            Proto::Finished => Flow::Ended,
+            Proto::Http(_) => drive_http(app, local, core, handle, key, rest),
+            Proto::Ws(_) => drive_ws(app, local, core, handle, key, rest),
+        };
+        match flow {
+            Flow::Consumed { bytes, more } => {
+                pos += bytes;
+                if !more {
                     break;
                 }
             }
-            Proto::Ws(w) => {
-                let step = match w.feed(now, rest, &mut core.scratch) {
-                    Ok(step) => step,
-                    Err(_) => {
-                        core.flush(key);
-                        core.settle(key);
-                        return input.len();
-                    }
-                };
-                pos += step.consumed;
-                let progressed = step.consumed > 0 || step.event.is_some();
-                let mut cx = Ctx {
-                    core: &mut *core,
-                    handle,
-                    current: Some(ConnId(key)),
-                };
-                match step.event {
-                    Some(ws::Event::Text(text)) => {
-                        app.ws_message(local, Message::Text(&text), &mut cx)
-                    }
-                    Some(ws::Event::Binary(data)) => {
-                        app.ws_message(local, Message::Binary(&data), &mut cx)
-                    }
-                    _ => {}
-                }
-                core.flush(key);
-                if !progressed {
-                    break;
-                }
-            }
+            Flow::Pause => break,
+            Flow::Ended => return input.len(),
         }
     }
     core.settle(key);
     pos
+}
+
+/// One step of the HTTP machine: a request goes to the application (once its body is in), an
+/// upgrade hands the connection to the WebSocket machine.
+fn drive_http<A: App>(
+    app: &A,
+    local: &mut A::Local,
+    core: &mut Core,
+    handle: &Handle<A::Notice>,
+    key: u64,
+    input: &[u8],
+) -> Flow {
+    let now = core.now;
+    let Some(Conn {
+        proto: Proto::Http(h),
+        ..
+    }) = core.slab.get_mut(key)
+    else {
+        return Flow::Ended;
+    };
+    let step = match h.http.feed(now, input, &mut core.scratch) {
+        Ok(step) => step,
+        Err(_) => {
+            // The machine wrote the error response and ignores the rest.
+            core.flush(key);
+            core.settle(key);
+            return Flow::Ended;
+        }
+    };
+    let consumed = step.consumed;
+    let more = consumed > 0 || step.event.is_some();
+    let cx = |core| Ctx {
+        core,
+        handle,
+        current: Some(ConnId(key)),
+    };
+    match step.event {
+        Some(http::Event::Request(request)) => {
+            if request.expect_continue {
+                // Within the limits (the machine refused larger bodies with 413): ask for it.
+                let _ = h.http.accept_body(&mut core.scratch);
+            }
+            let has_body = !matches!(
+                request.body,
+                http::BodyKind::None | http::BodyKind::Length(0)
+            );
+            if has_body {
+                let capacity = match request.body {
+                    http::BodyKind::Length(n) => n.min(64 * 1024) as usize,
+                    _ => 0,
+                };
+                h.pending = Pending::Body {
+                    head: request.to_owned_request(),
+                    body: Vec::with_capacity(capacity),
+                };
+            }
+            core.flush(key);
+            if !has_body {
+                let reply = app.request(local, &as_get(&request), &[], &mut cx(&mut *core));
+                core.apply_reply(key, reply, &request);
+            }
+        }
+        Some(http::Event::Data(data)) => {
+            if let Pending::Body { body, .. } = &mut h.pending {
+                body.extend_from_slice(data);
+            }
+        }
+        Some(http::Event::End) => {
+            let collected = match h.pending {
+                Pending::Body { .. } => std::mem::replace(&mut h.pending, Pending::None),
+                _ => Pending::None,
+            };
+            if let Pending::Body { head, body } = collected {
+                let request = head.as_request();
+                let reply = app.request(local, &as_get(&request), &body, &mut cx(&mut *core));
+                core.apply_reply(key, reply, &request);
+            }
+        }
+        Some(http::Event::Upgraded { .. }) => {
+            // The leftover is the rest of `input`: the WebSocket machine reads it next.
+            if !upgrade::take_over(core, key) {
+                core.close_now(key);
+                return Flow::Ended;
+            }
+            app.ws_open(local, &mut cx(&mut *core));
+            return Flow::Consumed {
+                bytes: 0,
+                more: true,
+            };
+        }
+        _ => {}
+    }
+    core.flush(key);
+    Flow::Consumed {
+        bytes: consumed,
+        more,
+    }
+}
+
+/// One step of the WebSocket machine: a message goes to the application.
+fn drive_ws<A: App>(
+    app: &A,
+    local: &mut A::Local,
+    core: &mut Core,
+    handle: &Handle<A::Notice>,
+    key: u64,
+    input: &mut [u8],
+) -> Flow {
+    let now = core.now;
+    let Some(Conn {
+        proto: Proto::Ws(w),
+        ..
+    }) = core.slab.get_mut(key)
+    else {
+        return Flow::Ended;
+    };
+    let step = match w.feed(now, input, &mut core.scratch) {
+        Ok(step) => step,
+        Err(_) => {
+            // The machine wrote the close frame and ignores the rest.
+            core.flush(key);
+            core.settle(key);
+            return Flow::Ended;
+        }
+    };
+    let consumed = step.consumed;
+    let more = consumed > 0 || step.event.is_some();
+    let mut cx = Ctx {
+        core: &mut *core,
+        handle,
+        current: Some(ConnId(key)),
+    };
+    match step.event {
+        Some(ws::Event::Text(text)) => app.ws_message(local, Message::Text(&text), &mut cx),
+        Some(ws::Event::Binary(data)) => app.ws_message(local, Message::Binary(&data), &mut cx),
+        _ => {}
+    }
+    core.flush(key);
+    Flow::Consumed {
+        bytes: consumed,
+        more,
+    }
 }
 
 /// The request as the application sees it. RFC 9110 §9.3.2: HEAD is answered wherever GET is,
