@@ -1,0 +1,35 @@
+//! The answers to requests the hub cannot serve as asked: one-line reasons, `400` for a
+//! parameter, `405` with `Allow`.
+
+use super::*;
+
+/// A cursor parameter: a decimal `u64`, or absent.
+pub(super) fn cursor_param(req: &Request<'_>, name: &'static str) -> Result<Option<u64>, BadParam> {
+    query::param(req, name)?
+        .map(|c| query::decimal(name, &c))
+        .transpose()
+}
+
+/// A refusal with a one-line reason as its body.
+pub(super) fn refusal(status: u16, reason: &str) -> Response {
+    Response::new(status)
+        .header("Content-Type", "text/plain; charset=utf-8")
+        .body(format!("{reason}\n").into_bytes())
+}
+
+/// `400 Bad Request` naming the parameter and what was wrong with it.
+pub(super) fn bad_request(e: BadParam) -> Response {
+    refusal(400, &e.to_string())
+}
+
+/// The methods each path answers (RFC 9110 §10.2.1 `Allow`), `None` for an unknown path.
+/// HEAD is answered wherever GET is (by the server layer).
+pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
+    Some(match path {
+        "/publish" | "/drop-streams" => "POST, OPTIONS",
+        "/echo" => "GET, HEAD, POST, OPTIONS",
+        "/events" | "/poll" | "/ws" | "/plaintext" | "/stats" | "/cursor" | "/wire" | "/"
+        | "/favicon.ico" => "GET, HEAD, OPTIONS",
+        _ => return None,
+    })
+}

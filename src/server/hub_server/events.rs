@@ -1,0 +1,173 @@
+//! Server-Sent Events (`GET /events`): a stream per client, resumed after `Last-Event-ID`.
+
+use super::*;
+
+impl HubServer {
+    /// `GET /events`: an event stream, replaying history after `Last-Event-ID`.
+    pub(super) fn events(
+        &self,
+        local: &mut Local,
+        req: &Request<'_>,
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
+        match self.topic(req) {
+            Ok(topic) => self.events_on(local, req, &topic, Some(&self.stats.sse), cx),
+            Err(response) => response.into(),
+        }
+    }
+
+    /// An event stream of `topic`, counted in `counters` (`None`: the demo page's own streams,
+    /// which are not what clients did).
+    pub(super) fn events_on(
+        &self,
+        local: &mut Local,
+        req: &Request<'_>,
+        topic: &str,
+        counters: Option<&Counters>,
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
+        // `Last-Event-ID` (what EventSource sends when it reconnects) wins over the
+        // `lastEventId` parameter (what a page puts in the first URL, and which stays in it).
+        let resume = match req.header("last-event-id") {
+            Some(value) => std::str::from_utf8(value)
+                .map_err(|_| BadParam::NotUtf8("Last-Event-ID"))
+                .and_then(|v| query::decimal("Last-Event-ID", v))
+                .map(Some),
+            None => cursor_param(req, "lastEventId"),
+        };
+        let resume = match resume {
+            Ok(resume) => resume,
+            Err(e) => return bad_request(e).into(),
+        };
+        let none = Counters::default();
+        let counters = counters.unwrap_or(&none);
+        Counters::add(&counters.requests, 1);
+        let Some(conn) = cx.conn() else {
+            return Response::new(500).into();
+        };
+        let headers: Vec<(Cow<'static, str>, Cow<'static, [u8]>)> = sse::RESPONSE_HEADERS
+            .iter()
+            .map(|(n, v)| (Cow::Borrowed(*n), Cow::Borrowed(*v)))
+            .collect();
+        if self.streams.load(Ordering::Relaxed) >= self.limits.max_streams {
+            // Load shedding: a retry hint and close (503 would end EventSource for good).
+            let mut body = Vec::new();
+            sse::shed(5000, &mut body);
+            let bytes = response_bytes(Shape::of(req), 200, &headers, Some(&body));
+            Counters::add(&counters.bytes_out, bytes);
+            let mut response = Response::new(200).body(body);
+            response.headers = headers;
+            return response.into();
+        }
+        let mut first = Vec::new();
+        sse::encode_comment("ok", &mut first);
+        // Reconnect after 1 s rather than the browser's default 3 s.
+        first.extend_from_slice(b"retry: 1000\n\n");
+        let cursor = match resume {
+            Some(cursor) => {
+                let (next, count) = self.sse_catch_up(topic, cursor, &mut first);
+                Counters::add(&counters.events, count);
+                next
+            }
+            None => self.hub().last_seq(topic),
+        };
+        self.streams.fetch_add(1, Ordering::Relaxed);
+        Counters::add(&counters.connections, 1);
+        let shape = Shape::of(req);
+        let bytes = response_bytes(shape, 200, &headers, None) + shape.streamed(first.len());
+        Counters::add(&counters.bytes_out, bytes);
+        local.sse.subscribe(conn, topic, cursor);
+        if !local.sse_last.contains_key(topic) {
+            local.sse_last.insert(topic.into(), cx.now());
+        }
+        Reply::Stream {
+            status: 200,
+            headers,
+            first: first.into(),
+        }
+    }
+
+    /// Encodes everything after `cursor` as SSE (a `gap` event first if needed); returns the
+    /// new cursor and the number of events.
+    pub(super) fn sse_catch_up(
+        &self,
+        topic: &str,
+        mut cursor: u64,
+        out: &mut Vec<u8>,
+    ) -> (u64, u64) {
+        let hub = self.hub();
+        let mut total = 0;
+        loop {
+            let since = hub.since(topic, cursor, self.limits.max_events_per_response);
+            let more = since.more;
+            let (next, count) = encode_sse(&since, out);
+            total += count;
+            cursor = next;
+            if !more {
+                return (cursor, total);
+            }
+        }
+    }
+
+    pub(super) fn deliver_sse(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
+        let followers: Vec<(ConnId, u64)> = local.sse.of_topic(topic).collect();
+        if followers.is_empty() {
+            return;
+        }
+        if let Some(last) = local.sse_last.get_mut(topic) {
+            *last = cx.now();
+        }
+        // Followers at the same cursor (nearly all of them) share one encoding.
+        let mut encoded: BTreeMap<u64, (Vec<u8>, u64, u64)> = BTreeMap::new();
+        for (conn, cursor) in followers {
+            let (bytes, next, count) = encoded.entry(cursor).or_insert_with(|| {
+                let mut out = Vec::new();
+                let (next, count) = self.sse_catch_up(topic, cursor, &mut out);
+                (out, next, count)
+            });
+            if bytes.is_empty() {
+                continue;
+            }
+            match cx.stream_write(conn, bytes) {
+                Ok(written) => {
+                    Counters::add(&self.stats.sse.events, *count);
+                    local.sse.advance(conn, *next);
+                    Counters::add(&self.stats.sse.bytes_out, written as u64);
+                    if topic != WIRE_TOPIC {
+                        self.wire(Technique::Sse, cx, || {
+                            format!("{:x}\r\n{}\r\n", bytes.len(), preview(bytes))
+                        });
+                    }
+                }
+                // A consumer that cannot keep up is cut off; it resumes with Last-Event-ID.
+                Err(_) => cx.close(conn),
+            }
+        }
+    }
+}
+
+/// Encodes a `since` answer as SSE; returns the next cursor and the number of events.
+pub(super) fn encode_sse(since: &Since<'_>, out: &mut Vec<u8>) -> (u64, u64) {
+    if let Some(gap) = since.gap {
+        let data = gap_json(gap);
+        let _ = sse::encode(
+            &sse::Event {
+                event: Some("gap"),
+                data: &data,
+                ..Default::default()
+            },
+            out,
+        );
+    }
+    let mut count = 0;
+    for e in since.events.clone() {
+        // `id: N\ndata: <text>\n\n`, written directly: the text is one line of JSON.
+        out.extend_from_slice(b"id: ");
+        let _ = write!(Bytes(out), "{}", e.seq);
+        out.extend_from_slice(b"\ndata: ");
+        out.extend_from_slice(&e.data);
+        out.extend_from_slice(b"\n\n");
+        count += 1;
+    }
+    (since.next, count)
+}

@@ -1,0 +1,218 @@
+//! The ready hub server: one topic model served by short polling, long-polling, Server-Sent
+//! Events and WebSocket at once, written on the public [`App`] API as any user would write it.
+//!
+//! Endpoints (`topic` defaults to `default` everywhere; parameters are percent-decoded and
+//! checked, a bad one is `400` with a one-line reason):
+//!
+//! | request | answer |
+//! |---|---|
+//! | `POST /publish?topic=T` | publishes the body (UTF-8, else `415`); `200` with the sequence number |
+//! | `GET /events?topic=T` | Server-Sent Events; resumes after `Last-Event-ID` (or `?lastEventId=`) |
+//! | `GET /poll?topic=T&cursor=N` | long-poll: events after N as NDJSON, or `204` after the deadline |
+//! | `GET /poll?...&wait=S` | waits at most S seconds; `wait=0` is the short poll, answered at once |
+//! | `GET /ws?topic=T[&cursor=N]` | WebSocket: every event as a text message; text sent is published |
+//! | `GET /cursor?topic=T` | the newest sequence number |
+//! | `GET /echo` (upgrade) / `POST /echo` | WebSocket echo / body echo |
+//! | `GET /plaintext` | `Hello, World!` |
+//! | `GET /stats` | counters per technique, JSON |
+//! | `GET /wire`, `POST /drop-streams`, `GET /` | the demo page's wire view, its reconnect button, the page |
+//!
+//! Without a cursor every technique starts from now (the next event published); `cursor=0` asks
+//! for the history kept. Known paths answer other methods with `405` and `Allow`, `OPTIONS` with
+//! `Allow`; `/ws` and `/echo` without an upgrade with `426`.
+//!
+//! Every transport carries the same event text, one line of JSON:
+//! `{"seq":N,"ts":<unix ns at publish>,"data":<body as a JSON string>}`. A reader that fell out
+//! of history gets an explicit gap first: the SSE event `gap`, or the NDJSON line
+//! `{"gap":{"from":A,"to":B}}` (or `{"gap":{"reset":N}}`), or that line as a WebSocket text
+//! message.
+
+use super::query::{self, BadParam};
+use super::{App, ConnId, Ctx, Message, Reply, Response, json};
+use crate::http::Request;
+use crate::hub::{Gap, Hub, Since, Subscribers};
+use crate::limits::Limits;
+use crate::longpoll::Parking;
+use crate::sse;
+use crate::time::Instant;
+use crate::ws::CloseCode;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+mod answers;
+mod app;
+mod event;
+mod events;
+mod poll;
+mod stats;
+mod wire;
+mod ws;
+
+use answers::*;
+use event::*;
+use stats::*;
+use wire::*;
+
+pub use stats::{Counters, Stats};
+
+/// The topic a request names, or this.
+pub const DEFAULT_TOPIC: &str = "default";
+
+/// What the hub server tells every worker.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Notice {
+    /// Something was published to this topic.
+    Published(Arc<str>),
+    /// Close every event stream (`POST /drop-streams`): browsers reconnect with
+    /// `Last-Event-ID`, which the demo page uses to show resuming.
+    DropStreams,
+}
+
+/// The topic that carries wire samples for `GET /wire`.
+pub const WIRE_TOPIC: &str = "_wire";
+
+/// The hub server application.
+pub struct HubServer {
+    hub: Mutex<Hub>,
+    limits: Limits,
+    stats: Stats,
+    streams: AtomicUsize,
+    page: &'static [u8],
+    /// Open `GET /wire` streams: samples are taken only while someone watches.
+    wire_watchers: AtomicUsize,
+    /// When each technique was last sampled (ns since the Unix epoch), to keep the wire panel
+    /// readable: at most one sample per technique every `WIRE_SAMPLE_NS`.
+    wire_last: [AtomicU64; 4],
+}
+
+/// One worker's followers.
+#[derive(Default)]
+pub struct Local {
+    sse: Subscribers<ConnId>,
+    /// Streams of `GET /wire`.
+    wire: BTreeSet<ConnId>,
+    /// When each topic's event streams last got something (keep-alive comments go to a
+    /// topic's streams together: one clock per topic, not per connection).
+    sse_last: BTreeMap<Arc<str>, Instant>,
+    ws: Subscribers<ConnId>,
+    echo: BTreeSet<ConnId>,
+    parking: Option<Parking<ConnId>>,
+    /// Parked polls whose request was not a keep-alive HTTP/1.1 GET, for counting the bytes
+    /// of their answer.
+    unusual: BTreeMap<ConnId, Shape>,
+}
+
+impl HubServer {
+    /// A hub server with `limits`, serving `page` at `GET /`.
+    pub fn new(limits: Limits, page: &'static [u8]) -> Self {
+        HubServer {
+            hub: Mutex::new(Hub::new(&limits)),
+            limits,
+            stats: Stats::default(),
+            streams: AtomicUsize::new(0),
+            page,
+            wire_watchers: AtomicUsize::new(0),
+            wire_last: Default::default(),
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub(super) fn hub(&self) -> MutexGuard<'_, Hub> {
+        self.hub.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes `body` to `topic`; returns the sequence number.
+    /// Publishes `body` (UTF-8 text, carried unchanged as the event's `data`) to `topic`.
+    pub(super) fn publish(
+        &self,
+        topic: &str,
+        body: &[u8],
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Result<u64, Response> {
+        let text = std::str::from_utf8(body).map_err(|e| {
+            // RFC 9110 §15.5.16: the content is in a form this resource does not take.
+            refusal(
+                415,
+                &format!(
+                    "the body must be UTF-8 text: invalid byte at offset {}",
+                    e.valid_up_to()
+                ),
+            )
+        })?;
+        let ts = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let seq = self
+            .hub()
+            .publish(topic, |seq| event_text(seq, ts, text).into());
+        match seq {
+            Ok(seq) => {
+                self.stats.published.fetch_add(1, Ordering::Relaxed);
+                cx.handle().notify(Notice::Published(topic.into()));
+                Ok(seq)
+            }
+            Err(crate::hub::UsageError::TooManyTopics) => Err(refusal(
+                409,
+                &format!("too many topics: the limit is {}", self.limits.max_topics),
+            )),
+            Err(crate::hub::UsageError::InvalidTopic) => Err(refusal(
+                400,
+                &BadParam::TooLong {
+                    name: "topic",
+                    limit: self.limits.max_topic_name_bytes,
+                }
+                .to_string(),
+            )),
+            Err(_) => Err(refusal(
+                413,
+                &format!(
+                    "the event is larger than a topic's history of {} bytes",
+                    self.limits.history_bytes
+                ),
+            )),
+        }
+    }
+
+    /// The topic a request names (`topic`, percent-decoded), or [`DEFAULT_TOPIC`] when it names
+    /// none.
+    pub(super) fn topic<'a>(&self, req: &Request<'a>) -> Result<Cow<'a, str>, Response> {
+        let topic = query::param(req, "topic").map_err(bad_request)?;
+        let topic = topic
+            .filter(|t| !t.is_empty())
+            .unwrap_or(Cow::Borrowed(DEFAULT_TOPIC));
+        if topic.len() > self.limits.max_topic_name_bytes {
+            return Err(bad_request(BadParam::TooLong {
+                name: "topic",
+                limit: self.limits.max_topic_name_bytes,
+            }));
+        }
+        Ok(topic)
+    }
+
+    pub(super) fn parking<'a>(&self, local: &'a mut Local) -> &'a mut Parking<ConnId> {
+        local
+            .parking
+            .get_or_insert_with(|| Parking::new(&self.limits))
+    }
+
+    /// A publish on `topic`: deliver to this worker's followers.
+    pub(super) fn deliver(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
+        self.deliver_sse(local, topic, cx);
+        self.deliver_ws(local, topic, cx);
+        self.deliver_polls(local, topic, cx);
+    }
+}
+
+/// The default tick for [`HubServer`]: a third of the keep-alive interval.
+pub fn tick_interval(limits: &Limits) -> Duration {
+    (limits.sse_keepalive / 3).max(Duration::from_millis(100))
+}

@@ -1,0 +1,134 @@
+//! Short polling and long-polling (`GET /poll`): answered at once when there is news or when
+//! asked not to wait, otherwise parked until a publish or the deadline.
+
+use super::*;
+
+impl HubServer {
+    /// `GET /poll`: answer now if anything is new (or when `wait=0`), else park for `wait`
+    /// seconds (at most `Limits::longpoll_timeout`, which is also the default).
+    pub(super) fn poll(
+        &self,
+        local: &mut Local,
+        req: &Request<'_>,
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
+        let params = self.topic(req).and_then(|topic| {
+            let cursor = cursor_param(req, "cursor").map_err(bad_request)?;
+            let wait = query::param(req, "wait")
+                .and_then(|w| w.map(|w| query::decimal("wait", &w)).transpose())
+                .map_err(bad_request)?;
+            Ok((topic, cursor, wait))
+        });
+        let (topic, cursor, wait) = match params {
+            Ok(params) => params,
+            Err(response) => return response.into(),
+        };
+        let topic = &*topic;
+        let short = wait == Some(0);
+        let timeout = wait.map_or(self.limits.longpoll_timeout, |secs| {
+            Duration::from_secs(secs).min(self.limits.longpoll_timeout)
+        });
+        let counters = if short {
+            &self.stats.short_poll
+        } else {
+            &self.stats.long_poll
+        };
+        Counters::add(&counters.requests, 1);
+        // No cursor: from now on (see the README's "One rule for a missing cursor").
+        let cursor = cursor.unwrap_or_else(|| self.hub().last_seq(topic));
+        let technique = if short {
+            Technique::ShortPoll
+        } else {
+            Technique::LongPoll
+        };
+        let shape = Shape::of(req);
+        if let Some(response) = self.poll_response(topic, cursor, counters) {
+            let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
+            Counters::add(&counters.bytes_out, bytes);
+            self.wire(technique, cx, || {
+                request_text(req) + &head_text(&response) + &preview(&response.body)
+            });
+            return response.into();
+        }
+        if short {
+            Counters::add(&counters.empty, 1);
+            let response = Response::new(204).header("X-Cursor", cursor.to_string());
+            let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
+            Counters::add(&counters.bytes_out, bytes);
+            self.wire(technique, cx, || request_text(req) + &head_text(&response));
+            return response.into();
+        }
+        let Some(conn) = cx.conn() else {
+            return Response::new(500).into();
+        };
+        match self
+            .parking(local)
+            .park(conn, topic, cursor, cx.now() + timeout)
+        {
+            Ok(()) => {
+                Counters::add(&counters.connections, 1);
+                if shape != Shape::USUAL {
+                    local.unusual.insert(conn, shape);
+                }
+                Reply::Defer {
+                    timeout: Some(timeout),
+                }
+            }
+            Err(_) => Response::new(503).header("Retry-After", "1").into(),
+        }
+    }
+
+    /// The NDJSON answer for a poll from `cursor`, if there is anything to say.
+    pub(super) fn poll_response(
+        &self,
+        topic: &str,
+        cursor: u64,
+        counters: &Counters,
+    ) -> Option<Response> {
+        let hub = self.hub();
+        let since = hub.since(topic, cursor, self.limits.max_events_per_response);
+        if since.gap.is_none() && since.events.len() == 0 {
+            return None;
+        }
+        let mut body = Vec::new();
+        if let Some(gap) = since.gap {
+            body.extend_from_slice(gap_json(gap).as_bytes());
+            body.push(b'\n');
+        }
+        let count = since.events.len() as u64;
+        for e in since.events.clone() {
+            body.extend_from_slice(&e.data);
+            body.push(b'\n');
+        }
+        let next = since.next;
+        drop(hub);
+        Counters::add(&counters.events, count);
+        Some(
+            Response::new(200)
+                .header("Content-Type", "application/x-ndjson")
+                .header("Cache-Control", "no-store")
+                .header("X-Cursor", next.to_string())
+                .body(body),
+        )
+    }
+
+    pub(super) fn deliver_polls(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
+        let last = self.hub().last_seq(topic);
+        let woken = self.parking(local).wake(topic, last);
+        let counters = &self.stats.long_poll;
+        for (conn, cursor) in woken {
+            if let Some(response) = self.poll_response(topic, cursor, counters) {
+                Counters::sub_connection(counters);
+                let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
+                let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
+                Counters::add(&counters.bytes_out, bytes);
+                let _ = cx.respond(conn, &response);
+                self.wire(Technique::LongPoll, cx, || {
+                    format!("GET /poll?topic={topic}&cursor={cursor} HTTP/1.1  (parked until this publish)\r\n…\r\n\r\n")
+                        + &head_text(&response)
+                        + &preview(&response.body)
+                });
+            }
+        }
+    }
+}
