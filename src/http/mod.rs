@@ -35,7 +35,4 @@ pub use error::{PeerError, UsageError};
 pub use head::{BodyKind, Fields, OwnedRequest, Request, Version, reason_phrase};
 pub use server::{BodyStream, Connection, Event, ResponseBody, Step};
 
-pub(crate) use head::{
-    is_token, list_contains, list_elements, push_decimal as push_decimal_pub,
-    trim_ows as trim_ows_pub,
-};
+pub(crate) use head::{is_token, list_contains, list_elements, push_decimal, trim_ows};

@@ -56,7 +56,7 @@ pub fn encode(event: &Event<'_>, out: &mut Vec<u8>) -> Result<(), UsageError> {
     }
     if let Some(retry) = event.retry {
         out.extend_from_slice(b"retry: ");
-        crate::http::push_decimal_pub(out, retry);
+        crate::http::push_decimal(out, retry);
         out.push(b'\n');
     }
     for line in lines(event.data) {

@@ -104,6 +104,6 @@ pub fn resume_cursor(request: &http::Request<'_>) -> Option<u64> {
 /// would make it give up for good.
 pub fn shed(retry_ms: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(b"retry: ");
-    http::push_decimal_pub(out, retry_ms);
+    http::push_decimal(out, retry_ms);
     out.extend_from_slice(b"\n\n");
 }

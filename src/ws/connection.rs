@@ -13,8 +13,9 @@
 //! There is no queue of replies for the driver to poll, so how often a driver flushes cannot
 //! change what goes on the wire.
 
+use super::close_code::CloseCode;
 use super::error::{PeerError, UsageError};
-use super::frame::{CloseCode, Header, OpCode};
+use super::frame::{Header, OpCode};
 use super::handshake::{MaskSource, Role, ValidatedUpgrade};
 use super::mask::apply_mask;
 use super::utf8::Utf8Validator;
@@ -1042,7 +1043,7 @@ fn error_reason(error: PeerError) -> &'static str {
         PeerError::InvalidUtf8 => "invalid UTF-8",
         PeerError::InvalidCompressedData => "invalid compressed data",
         PeerError::FrameTooLarge | PeerError::MessageTooLarge => "message too big",
-        PeerError::CloseTimeout | PeerError::KeepaliveTimeout => "timeout",
+        PeerError::KeepaliveTimeout => "timeout",
         _ => "protocol error",
     }
 }

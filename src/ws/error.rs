@@ -1,6 +1,6 @@
 //! What can go wrong on a WebSocket, and the close code each failure sends.
 
-use super::frame::CloseCode;
+use super::close_code::CloseCode;
 
 /// The peer broke a rule of RFC 6455. Each variant knows its close code
 /// ([`PeerError::close_code`]); the connection has already sent that close frame.
@@ -52,9 +52,6 @@ pub enum PeerError {
     /// RFC 6455 §10.4: a message over `Limits::max_message_bytes`.
     #[error("message too large")]
     MessageTooLarge,
-    /// RFC 6455 §7.1.1: the peer did not finish the closing handshake in time.
-    #[error("closing handshake timed out")]
-    CloseTimeout,
     /// RFC 6455 §5.5.2: no frame arrived within the keep-alive interval after our ping.
     #[error("peer stopped answering pings")]
     KeepaliveTimeout,
@@ -70,7 +67,7 @@ impl PeerError {
         CloseCode(match self {
             InvalidUtf8 | InvalidCompressedData => 1007,
             FrameTooLarge | MessageTooLarge => 1009,
-            CloseTimeout | KeepaliveTimeout => 1001,
+            KeepaliveTimeout => 1001,
             AbnormalClosure => 1006,
             ReservedBits
             | ReservedOpcode
@@ -103,9 +100,6 @@ pub enum UsageError {
     /// A fragment continued no message, or a message began inside another.
     #[error("fragment out of order")]
     FragmentOrder,
-    /// A message over the connection's own limit.
-    #[error("message over the size limit")]
-    MessageTooLarge,
 }
 
 /// Why an opening handshake failed (RFC 6455 §4.2.1 for a server, §4.1 for a client).

@@ -19,6 +19,7 @@
 //! continuation or control frame); payload bytes of such a message go through the inflater
 //! before UTF-8 validation, and message limits count inflated bytes.
 
+mod close_code;
 mod connection;
 pub mod deflate;
 mod error;
@@ -29,9 +30,10 @@ mod mask;
 mod tests;
 mod utf8;
 
+pub use close_code::CloseCode;
 pub use connection::{Connection, Event, MessageKind, Step};
 pub use error::{HandshakeError, PeerError, UsageError};
-pub use frame::{CloseCode, Header, OpCode};
+pub use frame::{Header, OpCode};
 pub use handshake::{
     ClientHandshake, Offer, Role, ValidatedUpgrade, accept_key, check_request, reject,
 };

@@ -221,7 +221,7 @@ fn elements<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<Element<'a>> {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    crate::http::trim_ows_pub(s)
+    crate::http::trim_ows(s)
 }
 
 /// Server side (§7.1): takes the first `permessage-deflate` offer it can honour from the
