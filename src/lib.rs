@@ -17,12 +17,13 @@
 //!
 //! ```text
 //!  examples/ + the demo hub server      chat, dashboard, feed, autobahn testee, demo page
-//!  server     routing, handlers, upgrade to ws / sse / long-poll, hub glue          (std)
-//!  reactor    mio loop, connection slab, timers, waker, write queues, limits        (std)
+//!  server     the ready hub server, written on the reactor's public API             (std)
+//!  reactor    mio loop, slab, timers, write queues; App, Reply, Ctx; upgrades       (std)
 //!  ─────────────────────────────────────────────────────────────────────────────────────
 //!  hub        topics, sequence numbers, bounded history, subscriber sets            (alloc)
 //!  http  ws  sse  longpoll   the sans-IO protocol state machines                    (alloc)
 //!  time       a plain `Instant` (monotonic microseconds) passed in by the caller    (core)
+//!  entropy    where unpredictable bytes come from (WebSocket client masks, nonces)  (core)
 //! ```
 //!
 //! Everything below the line builds with `--no-default-features` (core + alloc): it reads no
