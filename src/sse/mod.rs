@@ -103,6 +103,12 @@ pub fn resume_cursor(request: &http::Request<'_>) -> Option<u64> {
 /// `200` and close: a browser's `EventSource` reconnects after `retry_ms`, whereas a 503 or 204
 /// would make it give up for good.
 pub fn shed(retry_ms: u64, out: &mut Vec<u8>) {
+    encode_retry(retry_ms, out);
+}
+
+/// Appends a `retry:` field on its own (WHATWG HTML §9.2.6: it sets the reconnection time and
+/// dispatches nothing): a client that loses the stream reconnects after `retry_ms`.
+pub fn encode_retry(retry_ms: u64, out: &mut Vec<u8>) {
     out.extend_from_slice(b"retry: ");
     http::push_decimal(out, retry_ms);
     out.extend_from_slice(b"\n\n");

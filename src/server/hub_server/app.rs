@@ -187,25 +187,27 @@ impl App for HubServer {
     }
 
     fn tick(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
-        // Keep-alive comments on the streams of topics quiet for the interval.
+        // Keep-alive comments on the streams of topics quiet for the interval: one
+        // `sse::EventStream` clock per topic, its comment written to every stream of the topic.
         let now = cx.now();
         local
-            .sse_last
+            .sse_clocks
             .retain(|topic, _| local.sse.of_topic(topic).next().is_some());
-        let quiet: Vec<Arc<str>> = local
-            .sse_last
-            .iter()
-            .filter(|(_, last)| now >= **last + self.limits.sse_keepalive)
-            .map(|(t, _)| t.clone())
-            .collect();
-        for topic in quiet {
+        let mut comments: Vec<(Arc<str>, Vec<u8>)> = Vec::new();
+        for (topic, clock) in &mut local.sse_clocks {
+            let mut comment = Vec::new();
+            clock.handle_timeout(now, &mut comment);
+            if !comment.is_empty() {
+                comments.push((topic.clone(), comment));
+            }
+        }
+        for (topic, comment) in comments {
             let followers: Vec<ConnId> = local.sse.of_topic(&topic).map(|(c, _)| c).collect();
             for conn in followers {
-                if let Ok(written) = cx.stream_write(conn, b":\n\n") {
+                if let Ok(written) = cx.stream_write(conn, &comment) {
                     Counters::add(&self.stats.sse.bytes_out, written as u64);
                 }
             }
-            local.sse_last.insert(topic, now);
         }
     }
 

@@ -60,9 +60,11 @@ impl HubServer {
             return response.into();
         }
         let mut first = Vec::new();
-        sse::encode_comment("ok", &mut first);
+        // The opening comment, and the clock of the topic's keep-alive comments.
+        let now = cx.now();
+        let clock = sse::EventStream::open(now, self.limits.sse_keepalive, &mut first);
         // Reconnect after 1 s rather than the browser's default 3 s.
-        first.extend_from_slice(b"retry: 1000\n\n");
+        sse::encode_retry(1000, &mut first);
         let cursor = match resume {
             Some(cursor) => {
                 let (next, count) = self.sse_catch_up(topic, cursor, &mut first);
@@ -77,8 +79,8 @@ impl HubServer {
         let bytes = response_bytes(shape, 200, &headers, None) + shape.streamed(first.len());
         Counters::add(&counters.bytes_out, bytes);
         local.sse.subscribe(conn, topic, cursor);
-        if !local.sse_last.contains_key(topic) {
-            local.sse_last.insert(topic.into(), cx.now());
+        if !local.sse_clocks.contains_key(topic) {
+            local.sse_clocks.insert(topic.into(), clock);
         }
         Reply::Stream {
             status: 200,
@@ -89,41 +91,37 @@ impl HubServer {
 
     /// Encodes everything after `cursor` as SSE (a `gap` event first if needed); returns the
     /// new cursor and the number of events.
-    pub(super) fn sse_catch_up(
-        &self,
-        topic: &str,
-        mut cursor: u64,
-        out: &mut Vec<u8>,
-    ) -> (u64, u64) {
-        let hub = self.hub();
-        let mut total = 0;
-        loop {
-            let since = hub.since(topic, cursor, self.limits.max_events_per_response);
-            let more = since.more;
-            let (next, count) = encode_sse(&since, out);
-            total += count;
-            cursor = next;
-            if !more {
-                return (cursor, total);
-            }
-        }
+    /// Encodes everything after `cursor` as SSE (a `gap` event first if needed); returns the
+    /// new cursor and the number of events.
+    pub(super) fn sse_catch_up(&self, topic: &str, cursor: u64, out: &mut Vec<u8>) -> (u64, u64) {
+        let max = self.limits.max_events_per_response;
+        let chunks = owed::read(&self.hub(), topic, cursor, max, usize::MAX);
+        let count = owed::encode_sse(&chunks, out);
+        (owed::next(&chunks, cursor), count)
     }
 
-    pub(super) fn deliver_sse(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
-        let followers: Vec<(ConnId, u64)> = local.sse.of_topic(topic).collect();
+    pub(super) fn deliver_sse(
+        &self,
+        local: &mut Local,
+        topic: &str,
+        followers: &[(ConnId, u64)],
+        owed: &BTreeMap<u64, Vec<owed::Chunk>>,
+        cx: &mut Ctx<'_, Notice>,
+    ) {
         if followers.is_empty() {
             return;
         }
-        if let Some(last) = local.sse_last.get_mut(topic) {
-            *last = cx.now();
+        if let Some(clock) = local.sse_clocks.get_mut(topic) {
+            clock.touch(cx.now());
         }
         // Followers at the same cursor (nearly all of them) share one encoding.
         let mut encoded: BTreeMap<u64, (Vec<u8>, u64, u64)> = BTreeMap::new();
-        for (conn, cursor) in followers {
+        for &(conn, cursor) in followers {
             let (bytes, next, count) = encoded.entry(cursor).or_insert_with(|| {
+                let chunks = owed.get(&cursor).map_or(&[][..], Vec::as_slice);
                 let mut out = Vec::new();
-                let (next, count) = self.sse_catch_up(topic, cursor, &mut out);
-                (out, next, count)
+                let count = owed::encode_sse(chunks, &mut out);
+                (out, owed::next(chunks, cursor), count)
             });
             if bytes.is_empty() {
                 continue;
@@ -144,30 +142,4 @@ impl HubServer {
             }
         }
     }
-}
-
-/// Encodes a `since` answer as SSE; returns the next cursor and the number of events.
-pub(super) fn encode_sse(since: &Since<'_>, out: &mut Vec<u8>) -> (u64, u64) {
-    if let Some(gap) = since.gap {
-        let data = gap_json(gap);
-        let _ = sse::encode(
-            &sse::Event {
-                event: Some("gap"),
-                data: &data,
-                ..Default::default()
-            },
-            out,
-        );
-    }
-    let mut count = 0;
-    for e in since.events.clone() {
-        // `id: N\ndata: <text>\n\n`, written directly: the text is one line of JSON.
-        out.extend_from_slice(b"id: ");
-        let _ = write!(Bytes(out), "{}", e.seq);
-        out.extend_from_slice(b"\ndata: ");
-        out.extend_from_slice(&e.data);
-        out.extend_from_slice(b"\n\n");
-        count += 1;
-    }
-    (since.next, count)
 }

@@ -30,11 +30,10 @@
 use super::query::{self, BadParam};
 use super::{App, ConnId, Ctx, Message, Reply, Response, json};
 use crate::http::Request;
-use crate::hub::{Gap, Hub, Since, Subscribers};
+use crate::hub::{Gap, Hub, Subscribers};
 use crate::limits::Limits;
 use crate::longpoll::Parking;
 use crate::sse;
-use crate::time::Instant;
 use crate::ws::CloseCode;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -47,6 +46,7 @@ mod answers;
 mod app;
 mod event;
 mod events;
+mod owed;
 mod poll;
 mod stats;
 mod wire;
@@ -96,9 +96,9 @@ pub struct Local {
     sse: Subscribers<ConnId>,
     /// Streams of `GET /wire`.
     wire: BTreeSet<ConnId>,
-    /// When each topic's event streams last got something (keep-alive comments go to a
+    /// Each topic's keep-alive clock (keep-alive comments go to a
     /// topic's streams together: one clock per topic, not per connection).
-    sse_last: BTreeMap<Arc<str>, Instant>,
+    sse_clocks: BTreeMap<Arc<str>, sse::EventStream>,
     ws: Subscribers<ConnId>,
     echo: BTreeSet<ConnId>,
     parking: Option<Parking<ConnId>>,
@@ -206,9 +206,25 @@ impl HubServer {
 
     /// A publish on `topic`: deliver to this worker's followers.
     pub(super) fn deliver(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
-        self.deliver_sse(local, topic, cx);
-        self.deliver_ws(local, topic, cx);
-        self.deliver_polls(local, topic, cx);
+        let sse: Vec<(ConnId, u64)> = local.sse.of_topic(topic).collect();
+        let ws: Vec<(ConnId, u64)> = local.ws.of_topic(topic).collect();
+        // One lock per publish: what every distinct cursor of this worker is owed, and which
+        // parked polls wake. Encoding happens after the lock, once per cursor and transport.
+        let (owed, woken) = {
+            let hub = self.hub();
+            let woken = self.parking(local).wake(topic, hub.last_seq(topic));
+            let mut owed: BTreeMap<u64, Vec<owed::Chunk>> = BTreeMap::new();
+            for &(_, cursor) in sse.iter().chain(&ws).chain(&woken) {
+                owed.entry(cursor).or_insert_with(|| {
+                    let max = self.limits.max_events_per_response;
+                    owed::read(&hub, topic, cursor, max, usize::MAX)
+                });
+            }
+            (owed, woken)
+        };
+        self.deliver_sse(local, topic, &sse, &owed, cx);
+        self.deliver_ws(local, topic, &ws, &owed, cx);
+        self.deliver_polls(local, topic, &woken, &owed, cx);
     }
 }
 

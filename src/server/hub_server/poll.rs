@@ -85,50 +85,38 @@ impl HubServer {
         cursor: u64,
         counters: &Counters,
     ) -> Option<Response> {
-        let hub = self.hub();
-        let since = hub.since(topic, cursor, self.limits.max_events_per_response);
-        if since.gap.is_none() && since.events.len() == 0 {
-            return None;
-        }
-        let mut body = Vec::new();
-        if let Some(gap) = since.gap {
-            body.extend_from_slice(gap_json(gap).as_bytes());
-            body.push(b'\n');
-        }
-        let count = since.events.len() as u64;
-        for e in since.events.clone() {
-            body.extend_from_slice(&e.data);
-            body.push(b'\n');
-        }
-        let next = since.next;
-        drop(hub);
+        let max = self.limits.max_events_per_response;
+        let chunks = owed::read(&self.hub(), topic, cursor, max, 1);
+        let (response, count) = owed::ndjson(&chunks)?;
         Counters::add(&counters.events, count);
-        Some(
-            Response::new(200)
-                .header("Content-Type", "application/x-ndjson")
-                .header("Cache-Control", "no-store")
-                .header("X-Cursor", next.to_string())
-                .body(body),
-        )
+        Some(response)
     }
 
-    pub(super) fn deliver_polls(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
-        let last = self.hub().last_seq(topic);
-        let woken = self.parking(local).wake(topic, last);
+    pub(super) fn deliver_polls(
+        &self,
+        local: &mut Local,
+        topic: &str,
+        woken: &[(ConnId, u64)],
+        owed: &BTreeMap<u64, Vec<owed::Chunk>>,
+        cx: &mut Ctx<'_, Notice>,
+    ) {
         let counters = &self.stats.long_poll;
-        for (conn, cursor) in woken {
-            if let Some(response) = self.poll_response(topic, cursor, counters) {
-                Counters::sub_connection(counters);
-                let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
-                let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
-                Counters::add(&counters.bytes_out, bytes);
-                let _ = cx.respond(conn, &response);
-                self.wire(Technique::LongPoll, cx, || {
-                    format!("GET /poll?topic={topic}&cursor={cursor} HTTP/1.1  (parked until this publish)\r\n…\r\n\r\n")
-                        + &head_text(&response)
-                        + &preview(&response.body)
-                });
-            }
+        for &(conn, cursor) in woken {
+            let chunks = owed.get(&cursor).map_or(&[][..], Vec::as_slice);
+            let Some((response, count)) = owed::ndjson(chunks) else {
+                continue;
+            };
+            Counters::add(&counters.events, count);
+            Counters::sub_connection(counters);
+            let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
+            let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
+            Counters::add(&counters.bytes_out, bytes);
+            let _ = cx.respond(conn, &response);
+            self.wire(Technique::LongPoll, cx, || {
+                format!("GET /poll?topic={topic}&cursor={cursor} HTTP/1.1  (parked until this publish)\r\n…\r\n\r\n")
+                    + &head_text(&response)
+                    + &preview(&response.body)
+            });
         }
     }
 }
