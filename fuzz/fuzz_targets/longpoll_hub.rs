@@ -63,7 +63,8 @@ fuzz_target!(|data: &[u8]| {
             }
             2 => {
                 now = now + Duration::from_millis(u64::from(arg));
-                for k in parking.expire(now) {
+                for (k, expired) in parking.expire(now) {
+                    assert!(expired.deadline <= now, "expired before its deadline");
                     assert_eq!(parked.insert(k, false), Some(true), "expired but not parked");
                 }
             }

@@ -127,14 +127,19 @@ impl<K: Ord + Copy> Parking<K> {
 
     /// Unparks and returns the requests whose deadline is at or before `now`, to be answered
     /// with no events.
-    pub fn expire(&mut self, now: Instant) -> Vec<K> {
+    pub fn expire(&mut self, now: Instant) -> Vec<(K, Parked)> {
         let mut expired = Vec::new();
         while let Some(&(deadline, key)) = self.by_deadline.first() {
             if deadline > now {
                 break;
             }
-            self.unpark(key);
-            expired.push(key);
+            match self.unpark(key) {
+                Some(parked) => expired.push((key, parked)),
+                // Not parked any more: a stale deadline entry.
+                None => {
+                    self.by_deadline.remove(&(deadline, key));
+                }
+            }
         }
         expired
     }

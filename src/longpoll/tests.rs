@@ -31,8 +31,14 @@ fn deadline_expires_in_order() {
     p.park(2, "a", 0, at(100)).unwrap();
     assert_eq!(p.poll_timeout(), Some(at(100)));
     assert!(p.expire(at(99)).is_empty());
-    assert_eq!(p.expire(at(100)), vec![2]);
-    assert_eq!(p.expire(at(1000)), vec![1]);
+    let keys = |v: Vec<(u32, Parked)>| v.into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+    assert_eq!(keys(p.expire(at(100))), vec![2]);
+    let later = p.expire(at(1000));
+    assert_eq!(later.len(), 1);
+    assert_eq!(
+        (later[0].0, later[0].1.cursor, &*later[0].1.topic),
+        (1, 0, "a")
+    );
     assert_eq!(p.poll_timeout(), None);
 }
 
@@ -116,7 +122,8 @@ proptest! {
                 }
                 Op::Advance(ms) => {
                     now = now + Duration::from_millis(u64::from(ms));
-                    for k in parking.expire(now) {
+                    for (k, parked) in parking.expire(now) {
+                        prop_assert!(parked.deadline <= now);
                         prop_assert_eq!(waiting.insert(k, false), Some(true));
                     }
                 }

@@ -161,6 +161,20 @@ pub trait App: Send + Sync + 'static {
         let _ = (local, cx);
     }
 
+    /// The application's own next deadline on this worker, if any (for example the earliest
+    /// parked long-poll's, from [`crate::longpoll::Parking::poll_timeout`]): the worker wakes
+    /// for it and calls [`App::handle_timeout`]. Asked once per loop iteration.
+    fn poll_timeout(&self, local: &Self::Local) -> Option<crate::Instant> {
+        let _ = local;
+        None
+    }
+
+    /// Acts on the application's deadlines that have passed ([`Ctx::now`] is the time); safe
+    /// to call early, late or twice.
+    fn handle_timeout(&self, local: &mut Self::Local, cx: &mut Ctx<'_, Self::Notice>) {
+        let _ = (local, cx);
+    }
+
     /// Called every `Builder::tick` interval on each worker (never, without one): for work
     /// on many connections at once, such as keep-alive comments on quiet event streams.
     fn tick(&self, local: &mut Self::Local, cx: &mut Ctx<'_, Self::Notice>) {

@@ -108,6 +108,15 @@ impl<A: App> Running<A> {
             }
             self.run_timers();
             self.follow_up();
+            if self
+                .app
+                .poll_timeout(&self.local)
+                .is_some_and(|t| self.core.now >= t)
+            {
+                let (app, local, mut cx) = self.ctx(None);
+                app.handle_timeout(local, &mut cx);
+                self.follow_up();
+            }
             if let (Some(every), Some(due)) = (self.tick_every, self.next_tick) {
                 if self.core.now >= due {
                     self.next_tick = Some(self.core.now + every);
@@ -141,6 +150,7 @@ impl<A: App> Running<A> {
             self.accept_paused_until,
             self.shutdown_deadline,
             self.next_tick,
+            self.app.poll_timeout(&self.local),
         ]
         .into_iter()
         .flatten()

@@ -211,26 +211,25 @@ impl App for HubServer {
         }
     }
 
-    fn deferred_timeout(
-        &self,
-        local: &mut Local,
-        conn: ConnId,
-        _: &mut Ctx<'_, Notice>,
-    ) -> Response {
-        let parked = self.parking(local).unpark(conn);
+    fn poll_timeout(&self, local: &Local) -> Option<crate::Instant> {
+        local.parking.as_ref()?.poll_timeout()
+    }
+
+    /// Parked polls whose deadline passed are answered `204`, with `X-Cursor` saying where to
+    /// ask from next (what the request asked from: the newest event then, without a cursor).
+    fn handle_timeout(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
+        let now = cx.now();
+        let expired = self.parking(local).expire(now);
         let counters = &self.stats.long_poll;
-        Counters::sub_connection(counters);
-        Counters::add(&counters.empty, 1);
-        // Where to ask from next: what the request asked from (the newest event then, when
-        // it named no cursor).
-        let response = match parked {
-            Some(parked) => Response::new(204).header("X-Cursor", parked.cursor.to_string()),
-            None => Response::new(204),
-        };
-        let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
-        let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
-        Counters::add(&counters.bytes_out, bytes);
-        response
+        for (conn, parked) in expired {
+            Counters::sub_connection(counters);
+            Counters::add(&counters.empty, 1);
+            let response = Response::new(204).header("X-Cursor", parked.cursor.to_string());
+            let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
+            let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
+            Counters::add(&counters.bytes_out, bytes);
+            let _ = cx.respond(conn, &response);
+        }
     }
 
     fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, Notice>) {

@@ -70,9 +70,9 @@ impl HubServer {
                 if shape != Shape::USUAL {
                     local.unusual.insert(conn, shape);
                 }
-                Reply::Defer {
-                    timeout: Some(timeout),
-                }
+                // The deadline is `Parking`'s, driven through `App::poll_timeout` /
+                // `handle_timeout`; the reactor keeps none of its own.
+                Reply::Defer { timeout: None }
             }
             Err(_) => Response::new(503).header("Retry-After", "1").into(),
         }
