@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, Sse, TestServer, WsClient, WsEv, connect};
+use common::{Client, Sse, TestServer, WsClient, WsEv, connect, stat, wait_for};
 use pushwire::Limits;
 use pushwire::server::HubServer;
 use pushwire::server::hub_server::Notice as Published;
@@ -50,7 +50,9 @@ fn same_events_on_every_transport() {
     let mut ws = WsClient::connect(s.addr, "/ws?topic=t");
     let mut lp = Client::new(s.addr);
     lp.send("GET", "/poll?topic=t&cursor=0", None);
-    std::thread::sleep(Duration::from_millis(100));
+    // The SSE stream and the WebSocket follow the topic once their answer heads arrived; the
+    // long-poll once it is parked.
+    wait_for(|| stat(s.addr, "long_poll", "connections") == 1);
     publish(s.addr, "t", "first");
     publish(s.addr, "t", "second \"quoted\"");
 
@@ -169,7 +171,6 @@ fn long_poll_times_out_with_204() {
 fn sse_resume_with_last_event_id_misses_nothing() {
     let s = server(Limits::default());
     let mut sse = Sse::open(s.addr, "/events?topic=r", None);
-    std::thread::sleep(Duration::from_millis(50));
     for i in 0..3 {
         publish(s.addr, "r", &format!("e{i}"));
     }
@@ -231,7 +232,6 @@ fn websocket_text_is_published_to_its_topic() {
     let s = server(Limits::default());
     let mut a = WsClient::connect(s.addr, "/ws?topic=chat");
     let mut b = WsClient::connect(s.addr, "/ws?topic=chat");
-    std::thread::sleep(Duration::from_millis(50));
     a.send_text("hi from a");
     for c in [&mut a, &mut b] {
         let WsEv::Text(t) = c.recv().unwrap() else {
@@ -283,7 +283,8 @@ fn parking_limit_answers_503() {
     for c in &mut clients {
         c.send("GET", "/poll?topic=p&cursor=0", None);
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // Every request was seen (parked or refused) before the publish.
+    wait_for(|| stat(s.addr, "long_poll", "requests") == 6);
     publish(s.addr, "p", "wake");
     let statuses: Vec<u16> = clients
         .iter_mut()
@@ -303,7 +304,6 @@ fn slow_websocket_consumer_is_cut_off() {
     let s = server(limits);
     let mut slow = WsClient::connect(s.addr, "/ws?topic=f");
     let mut fast = WsClient::connect(s.addr, "/ws?topic=f");
-    std::thread::sleep(Duration::from_millis(50));
     // Enough bytes to fill the kernel's socket buffers (several MiB on loopback) and then
     // the write queue.
     let body = "x".repeat(64 * 1024);
@@ -318,7 +318,8 @@ fn slow_websocket_consumer_is_cut_off() {
         }
     }
     assert_eq!(fast_got, 300, "the fast consumer got every event");
-    std::thread::sleep(Duration::from_millis(500));
+    // The slow one, which has not read, is cut off once it stayed behind for the timeout.
+    wait_for(|| stat(s.addr, "websocket", "connections") == 1);
     // The slow one sees a close (1013, with where to resume) or a dropped connection.
     slow.stream
         .set_read_timeout(Some(Duration::from_secs(2)))
@@ -371,7 +372,6 @@ fn limit_max_streams_sheds_load_with_a_retry_hint() {
     };
     let s = server(limits);
     let mut first = Sse::open(s.addr, "/events?topic=l", None);
-    std::thread::sleep(Duration::from_millis(100));
     // The second stream gets 200 with only a retry hint, and the response ends.
     let mut second = connect(s.addr);
     second

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, Sse, TestServer, WsClient, WsEv};
+use common::{Client, Sse, TestServer, WsClient, WsEv, stat, wait_for};
 use pushwire::Limits;
 use pushwire::server::HubServer;
 use pushwire::server::hub_server::Notice as Published;
@@ -253,18 +253,6 @@ fn stats(addr: SocketAddr) -> String {
     body_text(&Client::new(addr).get("/stats"))
 }
 
-/// Waits (at most 10 s) until `condition` holds.
-fn wait_for(condition: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !condition() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "condition not met in 10 s"
-        );
-        std::thread::yield_now();
-    }
-}
-
 #[test]
 fn wait_is_seconds_bounded_by_the_servers_maximum() {
     let limits = Limits {
@@ -383,19 +371,6 @@ fn stats_count_what_clients_did_not_the_demo_pages_wire_view() {
         rest[r..].split([',', '}']).next().unwrap().parse().unwrap()
     };
     assert_eq!(sse_requests(&after), sse_requests(&before) + 1, "{after}");
-}
-
-/// `technique`'s `field` in `/stats`.
-fn stat(addr: SocketAddr, technique: &str, field: &str) -> u64 {
-    let json = stats(addr);
-    let rest = &json[json.find(&format!("\"{technique}\":")).unwrap()..];
-    let at = rest.find(&format!("\"{field}\":")).unwrap() + field.len() + 3;
-    rest[at..]
-        .split([',', '}'])
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 /// Sends `request` on a fresh connection and reads until `done` says the bytes so far are a

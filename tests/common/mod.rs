@@ -666,3 +666,23 @@ impl Sse {
         }
     }
 }
+
+/// Waits (at most 10 s) until `condition` holds: tests wait for a state, never sleep and hope.
+pub fn wait_for(condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "condition not met in 10 s"
+        );
+        std::thread::yield_now();
+    }
+}
+
+/// `technique`'s `field` in the hub server's `/stats`.
+pub fn stat(addr: SocketAddr, technique: &str, field: &str) -> u64 {
+    let json = String::from_utf8(Client::new(addr).get("/stats").body).unwrap();
+    let rest = &json[json.find(&format!("\"{technique}\":")).unwrap()..];
+    let at = rest.find(&format!("\"{field}\":")).unwrap() + field.len() + 3;
+    rest[at..].split([',', '}']).next().unwrap().parse().unwrap()
+}

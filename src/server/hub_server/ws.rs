@@ -52,7 +52,10 @@ impl HubServer {
             if cx.send_texts(conn, texts).is_err() {
                 let reason = format!("cursor={cursor}");
                 let _ = cx.close_ws(conn, CloseCode::TRY_AGAIN_LATER, &reason);
-                local.ws.unsubscribe(conn);
+                // It follows nothing from here on; `closed` will not find it to count it.
+                if local.ws.unsubscribe(conn).is_some() {
+                    Counters::sub_connection(&self.stats.websocket);
+                }
                 return;
             }
             let bytes: usize = messages.iter().map(|m| ws_frame_len(m.len())).sum();
