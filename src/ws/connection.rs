@@ -4,8 +4,8 @@
 //! place and handed out as slices of it. A frame header (at most 14 bytes) and a control frame
 //! (at most 131) are only consumed once they are complete, so the machine never stores them; a
 //! data payload is consumed as it arrives, which is what lets text fail fast at the first
-//! invalid UTF-8 byte. All transitions of the closing handshake are in `on_close`, `fail`,
-//! `send_close`, `feed_eof` and `handle_timeout`.
+//! invalid UTF-8 byte. Every transition of the closing handshake is one arm of
+//! `Close::next` (`closing.rs`), reached through `step_close`.
 //!
 //! What the peer is owed goes out with the input that owed it (the crate's driver contract):
 //! the pong for a ping, the close frame answering a close, the close frame that fails the
@@ -14,6 +14,7 @@
 //! change what goes on the wire.
 
 use super::close_code::CloseCode;
+use super::closing::{Close, CloseInput};
 use super::error::{PeerError, UsageError};
 use super::frame::{Header, OpCode};
 use super::handshake::{MaskSource, Role, ValidatedUpgrade};
@@ -139,21 +140,6 @@ enum Read {
     },
     /// After a framing error: nothing more can be parsed.
     Broken,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Close {
-    Open,
-    /// We sent a close frame and wait for the peer's, until the deadline.
-    Sent {
-        deadline: Instant,
-    },
-    /// The closing handshake is complete; a client waits for the server to close TCP.
-    AwaitingEof {
-        deadline: Instant,
-    },
-    /// Done: flush `out` and close the transport.
-    Closed,
 }
 
 /// A WebSocket connection (RFC 6455), server or client, after a successful handshake.
@@ -653,19 +639,14 @@ impl Connection {
             let body: &[u8] = echo.as_ref().map_or(&[], |e| &e[..]);
             self.write_frame(OpCode::Close, true, body, out);
         }
-        self.finish_closing_handshake();
+        self.step_close(CloseInput::Received);
         Ok(Some(Event::Close { code, reason }))
     }
 
-    /// Both close frames have been exchanged. §7.1.1: the server closes TCP first; a client
-    /// waits for it, for a while.
-    fn finish_closing_handshake(&mut self) {
-        self.close = match self.role {
-            Role::Server => Close::Closed,
-            Role::Client => Close::AwaitingEof {
-                deadline: self.now + Duration::from_micros(self.close_timeout_us),
-            },
-        };
+    /// Moves the closing handshake (the only place the close state changes).
+    fn step_close(&mut self, input: CloseInput) {
+        let deadline = self.now + Duration::from_micros(self.close_timeout_us);
+        self.close = self.close.next(input, self.role, self.now, deadline);
     }
 
     /// §7.1.7 "Fail the WebSocket Connection": send a close frame with the error's code (once)
@@ -676,7 +657,7 @@ impl Connection {
         }
         self.read = Read::Broken;
         self.incoming = None;
-        self.finish_closing_handshake();
+        self.step_close(CloseInput::Failed);
     }
 
     /// The transport ended: the peer closed TCP, or reset it. Call it for a reset
@@ -689,7 +670,8 @@ impl Connection {
     /// peer's close frame arrived (§7.1.5), whether or not we had sent ours.
     pub fn feed_eof(&mut self, now: Instant) -> Result<(), PeerError> {
         self.now = now;
-        let was = core::mem::replace(&mut self.close, Close::Closed);
+        let was = self.close;
+        self.step_close(CloseInput::TransportEnded);
         self.incoming = None;
         match was {
             Close::Open | Close::Sent { .. } => Err(PeerError::AbnormalClosure),
@@ -701,9 +683,7 @@ impl Connection {
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<u8>) {
         self.now = now;
         match self.close {
-            Close::Sent { deadline } | Close::AwaitingEof { deadline } if now >= deadline => {
-                self.close = Close::Closed;
-            }
+            Close::Sent { .. } | Close::AwaitingEof { .. } => self.step_close(CloseInput::Timer),
             Close::Open => {
                 let Some(interval) = self.ping_interval() else {
                     return;
@@ -916,9 +896,7 @@ impl Connection {
             Some(c) => self.write_close(c, reason, out),
             None => self.write_frame(OpCode::Close, true, b"", out),
         }
-        self.close = Close::Sent {
-            deadline: self.now + Duration::from_micros(self.close_timeout_us),
-        };
+        self.step_close(CloseInput::Sent);
         Ok(())
     }
 

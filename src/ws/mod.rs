@@ -20,6 +20,7 @@
 //! before UTF-8 validation, and message limits count inflated bytes.
 
 mod close_code;
+mod closing;
 mod connection;
 pub mod deflate;
 mod error;

@@ -684,5 +684,10 @@ pub fn stat(addr: SocketAddr, technique: &str, field: &str) -> u64 {
     let json = String::from_utf8(Client::new(addr).get("/stats").body).unwrap();
     let rest = &json[json.find(&format!("\"{technique}\":")).unwrap()..];
     let at = rest.find(&format!("\"{field}\":")).unwrap() + field.len() + 3;
-    rest[at..].split([',', '}']).next().unwrap().parse().unwrap()
+    rest[at..]
+        .split([',', '}'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
