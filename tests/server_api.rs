@@ -7,6 +7,7 @@ use common::{Client, Sse, TestServer, WsClient, WsEv, stat, wait_for};
 use pushwire::Limits;
 use pushwire::server::HubServer;
 use pushwire::server::hub_server::Notice as Published;
+use pushwire::server::hub_server::{Technique, Wire};
 use std::net::SocketAddr;
 
 fn server(limits: Limits) -> TestServer<Published> {
@@ -359,7 +360,13 @@ fn methods_and_endpoints_get_the_answers_rfc_9110_names() {
 
 #[test]
 fn stats_count_what_clients_did_not_the_demo_pages_wire_view() {
-    let s = server(Limits::default());
+    let limits = Limits::default();
+    let view = |t: Technique, _: &Wire<'_>| t.name().to_string();
+    let s = TestServer::start(
+        HubServer::new(limits.clone(), b"page").with_wire_view(view),
+        limits,
+        1,
+    );
     let before = stats(s.addr);
     let _wire = Sse::open(s.addr, "/wire", None);
     let _events = Sse::open(s.addr, "/events?topic=st", None);
@@ -466,4 +473,10 @@ fn stats_bytes_out_count_heads_and_framing_as_sent() {
         |got| String::from_utf8_lossy(got).contains("\"data\":\"third\"}\n\n\r\n"),
     );
     assert_eq!(stat(s.addr, "sse", "bytes_out") - before, read as u64);
+}
+
+#[test]
+fn without_a_wire_view_there_is_no_wire_endpoint() {
+    let s = server(Limits::default());
+    assert_eq!(Client::new(s.addr).get("/wire").status, 404);
 }

@@ -13,6 +13,7 @@ use pushwire::server::hub_server::tick_interval;
 
 #[path = "../common/args.rs"]
 mod args;
+mod wire;
 
 /// The demo page, embedded in the binary (no build step, no CDN).
 const PAGE: &[u8] = include_bytes!("page.html");
@@ -36,7 +37,7 @@ fn main() -> std::io::Result<()> {
     }
     let server = args::listening(
         format!("127.0.0.1:{port}"),
-        builder.build(HubServer::new(limits, PAGE)),
+        builder.build(HubServer::new(limits, PAGE).with_wire_view(wire::DemoWire)),
     );
     println!("pushwire demo: open http://{}/", server.local_addr());
     server.run()

@@ -74,7 +74,7 @@ impl App for HubServer {
                 cx.handle().notify(Notice::DropStreams);
                 Response::new(204).into()
             }
-            ("GET", "/wire") => {
+            ("GET", "/wire") if self.has_wire_view() => {
                 let reply = self.events_on(local, req, WIRE_TOPIC, None, cx);
                 if let (Reply::Stream { .. }, Some(conn)) = (&reply, cx.conn()) {
                     local.wire.insert(conn);
@@ -82,6 +82,11 @@ impl App for HubServer {
                 }
                 reply
             }
+            (_, "/wire") if !self.has_wire_view() => refusal(
+                404,
+                "no such endpoint: /wire (this server has no wire view)",
+            )
+            .into(),
             ("GET", "/plaintext") => Response::text("Hello, World!").into(),
             ("GET", "/stats") => {
                 let mut json = String::from("{\"short_poll\":");
@@ -159,9 +164,11 @@ impl App for HubServer {
             return;
         };
         if let Some(topic) = local.ws.topic(conn).map(String::from) {
-            self.wire(Technique::WebSocket, cx, || {
-                frame_text("client → server", true, text)
-            });
+            let wire = Wire::WsText {
+                from_client: true,
+                payload: text,
+            };
+            self.wire(Technique::WebSocket, cx, &wire);
             Counters::add(&self.stats.websocket.bytes_in, text.len() as u64);
             if self.publish(&topic, text.as_bytes(), cx).is_err() {
                 let _ = cx.close_ws(conn, CloseCode::POLICY_VIOLATION, "publish refused");

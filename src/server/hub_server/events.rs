@@ -132,9 +132,7 @@ impl HubServer {
                     local.sse.advance(conn, *next);
                     Counters::add(&self.stats.sse.bytes_out, written as u64);
                     if topic != WIRE_TOPIC {
-                        self.wire(Technique::Sse, cx, || {
-                            format!("{:x}\r\n{}\r\n", bytes.len(), preview(bytes))
-                        });
+                        self.wire(Technique::Sse, cx, &Wire::SseChunk { bytes });
                     }
                 }
                 // A consumer that cannot keep up is cut off; it resumes with Last-Event-ID.

@@ -55,9 +55,9 @@ mod ws;
 use answers::*;
 use event::*;
 use stats::*;
-use wire::*;
 
 pub use stats::{Counters, Stats};
+pub use wire::{Technique, Wire, WireView};
 
 /// The topic a request names, or this.
 pub const DEFAULT_TOPIC: &str = "default";
@@ -88,6 +88,8 @@ pub struct HubServer {
     /// When each technique was last sampled (ns since the Unix epoch), to keep the wire panel
     /// readable: at most one sample per technique every `WIRE_SAMPLE_NS`.
     wire_last: [AtomicU64; 4],
+    /// What describes traffic for `GET /wire`, if anything.
+    wire_view: Option<Box<dyn WireView>>,
 }
 
 /// One worker's followers.
@@ -118,6 +120,7 @@ impl HubServer {
             page,
             wire_watchers: AtomicUsize::new(0),
             wire_last: Default::default(),
+            wire_view: None,
         }
     }
 

@@ -45,9 +45,11 @@ impl HubServer {
         if let Some(response) = self.poll_response(topic, cursor, counters) {
             let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
             Counters::add(&counters.bytes_out, bytes);
-            self.wire(technique, cx, || {
-                request_text(req) + &head_text(&response) + &preview(&response.body)
-            });
+            let wire = Wire::Answered {
+                request: req,
+                response: &response,
+            };
+            self.wire(technique, cx, &wire);
             return response.into();
         }
         if short {
@@ -55,7 +57,11 @@ impl HubServer {
             let response = Response::new(204).header("X-Cursor", cursor.to_string());
             let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
             Counters::add(&counters.bytes_out, bytes);
-            self.wire(technique, cx, || request_text(req) + &head_text(&response));
+            let wire = Wire::Answered {
+                request: req,
+                response: &response,
+            };
+            self.wire(technique, cx, &wire);
             return response.into();
         }
         let Some(conn) = cx.conn() else {
@@ -112,11 +118,12 @@ impl HubServer {
             let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
             Counters::add(&counters.bytes_out, bytes);
             let _ = cx.respond(conn, &response);
-            self.wire(Technique::LongPoll, cx, || {
-                format!("GET /poll?topic={topic}&cursor={cursor} HTTP/1.1  (parked until this publish)\r\n…\r\n\r\n")
-                    + &head_text(&response)
-                    + &preview(&response.body)
-            });
+            let wire = Wire::Woken {
+                topic,
+                cursor,
+                response: &response,
+            };
+            self.wire(Technique::LongPoll, cx, &wire);
         }
     }
 }

@@ -1,22 +1,31 @@
-//! The demo page's wire view: samples of raw protocol text, published to `WIRE_TOPIC` while
-//! someone watches `GET /wire`.
+//! A live view of the wire, for pages that teach the protocols (the demo page's wire panel):
+//! while a `GET /wire` stream is open, the hub server offers moments of its traffic to a
+//! [`WireView`], and publishes the text it returns to `WIRE_TOPIC` — at most one sample per
+//! technique every 300 ms, so the view stays readable. How the text looks is the view's
+//! business (the demo's is in `examples/demo/wire.rs`); without a view, `/wire` is `404`.
 
 use super::*;
 
 /// The least time between two wire samples of one technique.
-pub(super) const WIRE_SAMPLE_NS: u64 = 300_000_000;
+const WIRE_SAMPLE_NS: u64 = 300_000_000;
 
-/// The techniques, as the wire panel names them.
-#[derive(Clone, Copy, Debug)]
-pub(super) enum Technique {
+/// The push techniques, as the wire view names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Technique {
+    /// `GET /poll?wait=0`.
     ShortPoll,
+    /// `GET /poll`.
     LongPoll,
+    /// `GET /events`.
     Sse,
+    /// `GET /ws`.
     WebSocket,
 }
 
 impl Technique {
-    pub(super) fn name(self) -> &'static str {
+    /// `short-poll`, `long-poll`, `sse` or `websocket`.
+    pub fn name(self) -> &'static str {
         match self {
             Technique::ShortPoll => "short-poll",
             Technique::LongPoll => "long-poll",
@@ -26,15 +35,73 @@ impl Technique {
     }
 }
 
+/// A moment of traffic offered to a [`WireView`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Wire<'a> {
+    /// A poll answered at once: the request and its response.
+    Answered {
+        /// The request as it was read.
+        request: &'a Request<'a>,
+        /// The answer (its `Date` and framing fields are the reactor's and the HTTP machine's).
+        response: &'a Response,
+    },
+    /// A parked long-poll answered by a publish.
+    Woken {
+        /// The topic it waited on.
+        topic: &'a str,
+        /// The cursor it asked from.
+        cursor: u64,
+        /// The answer.
+        response: &'a Response,
+    },
+    /// Event-stream bytes written to a stream, before HTTP framing.
+    SseChunk {
+        /// The bytes.
+        bytes: &'a [u8],
+    },
+    /// A WebSocket text message.
+    WsText {
+        /// Whether the client sent it (masked, RFC 6455 §5.3) or the server did.
+        from_client: bool,
+        /// The text.
+        payload: &'a str,
+    },
+}
+
+/// Describes traffic as text for a live view of the wire. A closure
+/// `Fn(Technique, &Wire) -> String` is one.
+pub trait WireView: Send + Sync + 'static {
+    /// The text to show for `wire`.
+    fn describe(&self, technique: Technique, wire: &Wire<'_>) -> String;
+}
+
+impl<F: Fn(Technique, &Wire<'_>) -> String + Send + Sync + 'static> WireView for F {
+    fn describe(&self, technique: Technique, wire: &Wire<'_>) -> String {
+        self(technique, wire)
+    }
+}
+
 impl HubServer {
-    /// Publishes a sample of raw protocol text to the wire topic, if anyone watches and the
+    /// Shows `view` the traffic while someone watches `GET /wire` (which answers `404`
+    /// without one).
+    #[must_use]
+    pub fn with_wire_view(mut self, view: impl WireView) -> Self {
+        self.wire_view = Some(Box::new(view));
+        self
+    }
+
+    /// Whether a wire view is set (`GET /wire` is served).
+    pub(super) fn has_wire_view(&self) -> bool {
+        self.wire_view.is_some()
+    }
+
+    /// Publishes the view's text for `wire` to the wire topic, if anyone watches and the
     /// technique was not sampled just now.
-    pub(super) fn wire(
-        &self,
-        technique: Technique,
-        cx: &mut Ctx<'_, Notice>,
-        text: impl FnOnce() -> String,
-    ) {
+    pub(super) fn wire(&self, technique: Technique, cx: &mut Ctx<'_, Notice>, wire: &Wire<'_>) {
+        let Some(view) = &self.wire_view else {
+            return;
+        };
         if self.wire_watchers.load(Ordering::Relaxed) == 0 {
             return;
         }
@@ -51,75 +118,15 @@ impl HubServer {
         let mut event = Vec::from(&b"{\"technique\":\""[..]);
         event.extend_from_slice(technique.name().as_bytes());
         event.extend_from_slice(b"\",\"text\":");
-        json::push_string(&text(), &mut event);
+        json::push_string(&view.describe(technique, wire), &mut event);
         event.push(b'}');
         let _ = self.hub().publish(WIRE_TOPIC, |_| event.into());
         cx.handle().notify(Notice::Published(WIRE_TOPIC.into()));
     }
 }
 
-pub(super) fn unix_nanos() -> u64 {
+fn unix_nanos() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
-}
-
-/// A response head as it goes on the wire (Date abbreviated), for the wire panel.
-pub(super) fn head_text(response: &Response) -> String {
-    let mut text = format!(
-        "HTTP/1.1 {} {}\r\n",
-        response.status,
-        crate::http::reason_phrase(response.status)
-    );
-    for (name, value) in &response.headers {
-        let _ = write!(text, "{name}: {}\r\n", String::from_utf8_lossy(value));
-    }
-    if response.status != 204 {
-        let _ = write!(text, "Content-Length: {}\r\n", response.body.len());
-    }
-    text.push_str("Date: …\r\n\r\n");
-    text
-}
-
-/// A request head reconstructed from the parsed request, for the wire panel.
-pub(super) fn request_text(req: &Request<'_>) -> String {
-    let mut text = format!(
-        "{} {} HTTP/1.{}\r\n",
-        req.method,
-        req.target,
-        u8::from(req.version == crate::http::Version::Http11)
-    );
-    for (name, value) in req.headers() {
-        let _ = write!(text, "{name}: {}\r\n", String::from_utf8_lossy(value));
-    }
-    text.push_str("\r\n");
-    text
-}
-
-/// A text frame's header decoded field by field (RFC 6455 §5.2), then its payload.
-pub(super) fn frame_text(direction: &str, masked: bool, payload: &str) -> String {
-    let len = payload.len();
-    let length_form = match len {
-        0..=125 => format!("len={len}"),
-        126..=65535 => format!("len=126 → 16-bit length {len}"),
-        _ => format!("len=127 → 64-bit length {len}"),
-    };
-    let mask = if masked {
-        "MASK=1 + 4-byte masking key (the payload is XORed with it)"
-    } else {
-        "MASK=0"
-    };
-    format!(
-        "{direction} frame: FIN=1 RSV1-3=000 opcode=0x1 (text) {mask} {length_form}\n{}",
-        preview(payload.as_bytes())
-    )
-}
-
-/// Text shortened for display.
-pub(super) fn preview(bytes: &[u8]) -> String {
-    let text = String::from_utf8_lossy(bytes);
-    match text.char_indices().nth(300) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text.into_owned(),
-    }
 }

@@ -64,9 +64,11 @@ impl HubServer {
             if topic != WIRE_TOPIC {
                 if let Some(last) = messages.last() {
                     let text = std::str::from_utf8(last).unwrap_or_default();
-                    self.wire(Technique::WebSocket, cx, || {
-                        frame_text("server → client", false, text)
-                    });
+                    let wire = Wire::WsText {
+                        from_client: false,
+                        payload: text,
+                    };
+                    self.wire(Technique::WebSocket, cx, &wire);
                 }
             }
             cursor = chunk.next;

@@ -1,0 +1,105 @@
+//! The demo page's wire panel: traffic shown as the protocol text it is on the wire.
+
+use pushwire::http::{self, Request};
+use pushwire::reactor::Response;
+use pushwire::server::hub_server::{Technique, Wire, WireView};
+use std::fmt::Write as _;
+
+/// Describes each sample as raw protocol text: request and response heads, chunk framing,
+/// WebSocket frame headers decoded field by field.
+pub struct DemoWire;
+
+impl WireView for DemoWire {
+    fn describe(&self, _: Technique, wire: &Wire<'_>) -> String {
+        match wire {
+            Wire::Answered { request, response } => {
+                request_text(request) + &head_text(response) + &preview(&response.body)
+            }
+            Wire::Woken {
+                topic,
+                cursor,
+                response,
+            } => {
+                format!(
+                    "GET /poll?topic={topic}&cursor={cursor} HTTP/1.1  (parked until this publish)\r\n…\r\n\r\n"
+                ) + &head_text(response)
+                    + &preview(&response.body)
+            }
+            Wire::SseChunk { bytes } => format!("{:x}\r\n{}\r\n", bytes.len(), preview(bytes)),
+            Wire::WsText {
+                from_client: true,
+                payload,
+            } => frame_text("client → server", true, payload),
+            Wire::WsText { payload, .. } => frame_text("server → client", false, payload),
+            _ => String::new(),
+        }
+    }
+}
+
+/// A response head as it goes on the wire (Date abbreviated).
+fn head_text(response: &Response) -> String {
+    let mut text = format!(
+        "HTTP/1.1 {} {}\r\n",
+        response.status,
+        http::reason_phrase(response.status)
+    );
+    for (name, value) in &response.headers {
+        let _ = write!(text, "{name}: {}\r\n", String::from_utf8_lossy(value));
+    }
+    if response.status != 204 {
+        let _ = write!(text, "Content-Length: {}\r\n", response.body.len());
+    }
+    text.push_str("Date: …\r\n\r\n");
+    text
+}
+
+/// A request head reconstructed from the parsed request, with `Authorization` and `Cookie`
+/// values left out: a view of the wire must not show credentials.
+fn request_text(req: &Request<'_>) -> String {
+    let mut text = format!(
+        "{} {} HTTP/1.{}\r\n",
+        req.method,
+        req.target,
+        u8::from(req.version == http::Version::Http11)
+    );
+    for (name, value) in req.headers() {
+        let secret = ["authorization", "cookie", "proxy-authorization"]
+            .iter()
+            .any(|s| name.eq_ignore_ascii_case(s));
+        if secret {
+            let _ = write!(text, "{name}: [redacted]\r\n");
+        } else {
+            let _ = write!(text, "{name}: {}\r\n", String::from_utf8_lossy(value));
+        }
+    }
+    text.push_str("\r\n");
+    text
+}
+
+/// A text frame's header decoded field by field (RFC 6455 §5.2), then its payload.
+fn frame_text(direction: &str, masked: bool, payload: &str) -> String {
+    let len = payload.len();
+    let length_form = match len {
+        0..=125 => format!("len={len}"),
+        126..=65535 => format!("len=126 → 16-bit length {len}"),
+        _ => format!("len=127 → 64-bit length {len}"),
+    };
+    let mask = if masked {
+        "MASK=1 + 4-byte masking key (the payload is XORed with it)"
+    } else {
+        "MASK=0"
+    };
+    format!(
+        "{direction} frame: FIN=1 RSV1-3=000 opcode=0x1 (text) {mask} {length_form}\n{}",
+        preview(payload.as_bytes())
+    )
+}
+
+/// Text shortened for display.
+fn preview(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    match text.char_indices().nth(300) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.into_owned(),
+    }
+}
