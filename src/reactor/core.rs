@@ -613,6 +613,7 @@ fn with_fields<R>(
         f(&fields)
     }
 }
+
 /// Writes `parts`, in order, until the socket would block (one vectored write while the first
 /// part lasts): how many bytes went. An error other than `WouldBlock`/`Interrupted` means the
 /// connection is broken.
@@ -622,6 +623,8 @@ fn write_now(socket: &mut TcpStream, parts: [&[u8]; 2]) -> io::Result<usize> {
     let mut written = 0;
     while written < total {
         let result = match first.get(written..) {
+            // One slice: a plain write (`writev` only for two).
+            Some(rest) if !rest.is_empty() && second.is_empty() => socket.write(rest),
             Some(rest) if !rest.is_empty() => {
                 socket.write_vectored(&[io::IoSlice::new(rest), io::IoSlice::new(second)])
             }

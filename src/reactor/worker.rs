@@ -96,7 +96,10 @@ impl<A: App> Running<A> {
                             self.on_writable(key);
                         }
                         if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.on_readable(key);
+                            // A peer that also closed (or failed) is read until EOF; otherwise
+                            // a short read means the socket is drained.
+                            let to_eof = event.is_read_closed() || event.is_error();
+                            self.on_readable(key, to_eof);
                         }
                     }
                 }
@@ -244,7 +247,11 @@ impl<A: App> Running<A> {
         }
     }
 
-    fn on_readable(&mut self, key: u64) {
+    /// Reads what the socket holds. Readiness is edge-triggered: a read that returns less than
+    /// the buffer has drained a stream socket, and new data will raise a new event, so the
+    /// worker does not read again to hear `WouldBlock` (one system call fewer per message) —
+    /// unless `to_eof`, when the peer's end may already be waiting behind the data.
+    fn on_readable(&mut self, key: u64, to_eof: bool) {
         for _ in 0..READS_PER_TURN {
             let Some(conn) = self.core.slab.get_mut(key) else {
                 return;
@@ -268,7 +275,12 @@ impl<A: App> Running<A> {
             conn.read_pending = false;
             match conn.socket.read(&mut self.rbuf) {
                 Ok(0) => return self.on_eof(key),
-                Ok(n) => self.feed_input(key, n),
+                Ok(n) => {
+                    self.feed_input(key, n);
+                    if n < self.rbuf.len() && !to_eof {
+                        return;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(_) => return self.core.close_now(key),
@@ -509,7 +521,7 @@ impl<A: App> Running<A> {
                     self.core.settle(key);
                 }
                 // Edge-triggered readiness may have fired while we were not reading.
-                self.on_readable(key);
+                self.on_readable(key, true);
                 continue;
             }
             break;
