@@ -413,9 +413,14 @@ fn max_connections_refuses_the_extra_one() {
     let _ = extra.read_to_end(&mut buf);
     assert!(buf.is_empty(), "the fifth connection was served");
     drop(held.pop());
-    std::thread::sleep(Duration::from_millis(100));
-    let mut again = Client::new(s.addr);
-    assert_eq!(again.get("/").status, 200, "a freed slot is usable again");
+    // A freed slot is usable again, once the server has seen the close.
+    common::wait_for(|| {
+        let mut again = connect(s.addr);
+        let _ = again.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let mut buf = Vec::new();
+        let _ = again.read_to_end(&mut buf);
+        buf.starts_with(b"HTTP/1.1 200")
+    });
 }
 
 #[test]
@@ -492,8 +497,11 @@ fn stale_ids_never_reach_new_connections() {
     for _ in 0..5 {
         let mut c = Client::new(s.addr);
         assert_eq!(c.get("/").status, 200);
+        // Close, and wait until the server closed too: its slot is free for reuse.
+        c.stream.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        let _ = c.stream.read_to_end(&mut rest);
     }
-    std::thread::sleep(Duration::from_millis(100));
     let mut c = Client::new(s.addr);
     assert_eq!(c.get("/old").body, b"0");
 }
@@ -503,7 +511,13 @@ fn ended_stream_lets_the_connection_serve_the_next_request() {
     let s = server(Limits::default());
     let mut c = Client::new(s.addr);
     c.send("GET", "/stream", None);
-    std::thread::sleep(Duration::from_millis(100));
+    // The stream is open once its first bytes arrived.
+    while !String::from_utf8_lossy(&c.buf).contains("start\n") {
+        let mut chunk = [0u8; 4096];
+        let n = c.stream.read(&mut chunk).expect("the stream's first bytes");
+        assert!(n > 0, "closed before the stream opened");
+        c.buf.extend_from_slice(&chunk[..n]);
+    }
     s.handle.notify("end streams".into());
     let r = c.recv().expect("the stream ends");
     assert_eq!(r.body, b"start\nlast\n");
