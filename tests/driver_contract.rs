@@ -6,6 +6,8 @@
 //! Each machine is driven both ways over the same split input; the outputs must be byte for
 //! byte the same, and the same as for the input in one piece.
 
+mod common;
+
 use proptest::prelude::*;
 use pushwire::ws::{self, CloseCode, MessageKind};
 use pushwire::{Instant, Limits, http};
@@ -46,34 +48,8 @@ fn keys(mut state: u32) -> impl FnMut(&mut [u8]) + Send {
 
 /// A server and a client machine after a handshake in memory; the client masks with `keys(7)`.
 fn ws_pair() -> (ws::Connection, ws::Connection) {
-    let limits = Limits::default();
     let handshake = ws::ClientHandshake::with_nonce(*b"the sample nonce", keys(7));
-    let mut client_http = http::client::Connection::new(&limits);
-    let mut request = Vec::new();
-    handshake
-        .send_request("a", "/", &[], &[], &mut client_http, &mut request)
-        .unwrap();
-    let mut server_http = http::Connection::new(Instant::ZERO, &limits);
-    let mut response = Vec::new();
-    let step = server_http
-        .feed(Instant::ZERO, &request, &mut response)
-        .unwrap();
-    let Some(http::Event::Request(req)) = step.event else {
-        panic!("request")
-    };
-    let proof = ws::check_request(&req)
-        .unwrap()
-        .accept(None, &[], &mut server_http, &mut response)
-        .unwrap();
-    let step = client_http.feed(&response).unwrap();
-    let Some(http::client::Event::Response(resp)) = step.event else {
-        panic!("response")
-    };
-    let (client_proof, _) = handshake.verify(&resp, &[]).unwrap();
-    (
-        ws::Connection::new(proof, &limits),
-        ws::Connection::new(client_proof, &limits),
-    )
+    common::ws_pair_with(&Limits::default(), handshake)
 }
 
 /// What one side sends the other.
@@ -217,15 +193,7 @@ proptest! {
         close in any::<bool>(),
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
     ) {
-        let input = encode(&mut ws_pair().1, &ops, close);
-        let split = pieces(&input, &cuts);
-        let every = drive_ws(&mut ws_pair().0, &split, Flush::EveryStep);
-        let once = drive_ws(&mut ws_pair().0, &split, Flush::OncePerRead);
-        let whole = drive_ws(&mut ws_pair().0, &[&input], Flush::OncePerRead);
-        prop_assert_eq!(&every, &once);
-        prop_assert_eq!(&every, &whole);
-        // Every ping got its own pong, in input order, and the close was answered.
-        prop_assert_eq!(read_back(&mut ws_pair().1, &every), owed(&ops, close));
+        check_ws_drivers(true, &ops, close, &cuts)?;
     }
 
     #[test]
@@ -234,15 +202,7 @@ proptest! {
         close in any::<bool>(),
         cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
     ) {
-        let input = encode(&mut ws_pair().0, &ops, close);
-        let split = pieces(&input, &cuts);
-        // The same key source in each run: masked output must match to the byte.
-        let every = drive_ws(&mut ws_pair().1, &split, Flush::EveryStep);
-        let once = drive_ws(&mut ws_pair().1, &split, Flush::OncePerRead);
-        let whole = drive_ws(&mut ws_pair().1, &[&input], Flush::OncePerRead);
-        prop_assert_eq!(&every, &once);
-        prop_assert_eq!(&every, &whole);
-        prop_assert_eq!(read_back(&mut ws_pair().0, &every), owed(&ops, close));
+        check_ws_drivers(false, &ops, close, &cuts)?;
     }
 
     #[test]
@@ -271,6 +231,33 @@ proptest! {
         prop_assert_eq!(text.matches("HTTP/1.1 200 OK").count(), answered);
         prop_assert_eq!(text.matches("HTTP/1.1 400").count(), usize::from(bad.is_some_and(|b| b < paths.len())));
     }
+}
+
+/// Drives the server (or, with `server` false, the client) machine with both drivers over the
+/// same split input: the outputs must match to the byte (the client masks with the same key
+/// source in every run), and read back, every ping got its own pong in input order and the
+/// close was answered.
+fn check_ws_drivers(
+    server: bool,
+    ops: &[Op],
+    close: bool,
+    cuts: &[prop::sample::Index],
+) -> Result<(), TestCaseError> {
+    let side = |pair: (ws::Connection, ws::Connection), ours: bool| {
+        if ours == server { pair.0 } else { pair.1 }
+    };
+    let input = encode(&mut side(ws_pair(), false), ops, close);
+    let split = pieces(&input, cuts);
+    let every = drive_ws(&mut side(ws_pair(), true), &split, Flush::EveryStep);
+    let once = drive_ws(&mut side(ws_pair(), true), &split, Flush::OncePerRead);
+    let whole = drive_ws(&mut side(ws_pair(), true), &[&input], Flush::OncePerRead);
+    prop_assert_eq!(&every, &once);
+    prop_assert_eq!(&every, &whole);
+    prop_assert_eq!(
+        read_back(&mut side(ws_pair(), false), &every),
+        owed(ops, close)
+    );
+    Ok(())
 }
 
 /// Feeds requests to an HTTP server machine, answering each with its target.

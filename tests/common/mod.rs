@@ -94,8 +94,18 @@ pub fn drive_http(limits: &Limits, input: &[u8], cuts: &[usize]) -> Run {
 
 /// A server and a client WebSocket machine that completed the handshake with each other.
 pub fn ws_pair(limits: &Limits) -> (pushwire::ws::Connection, pushwire::ws::Connection) {
+    ws_pair_with(
+        limits,
+        pushwire::ws::ClientHandshake::new(pushwire::entropy::OsEntropy),
+    )
+}
+
+/// As [`ws_pair`], the client from `handshake` (a chosen nonce and key source).
+pub fn ws_pair_with(
+    limits: &Limits,
+    handshake: pushwire::ws::ClientHandshake,
+) -> (pushwire::ws::Connection, pushwire::ws::Connection) {
     use pushwire::ws;
-    let handshake = ws::ClientHandshake::new(pushwire::entropy::OsEntropy);
     let mut client_http = http::client::Connection::new(limits);
     let mut request = Vec::new();
     handshake
