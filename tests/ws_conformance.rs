@@ -190,3 +190,50 @@ fn large_and_small_messages_keep_their_order() {
     }
     assert_eq!(ws.recv(), Some(WsEv::Binary(vec![7u8; 300_000])));
 }
+
+#[test]
+fn every_ping_is_answered_in_order_and_a_ping_flood_is_bounded_by_the_write_queue() {
+    // RFC 6455 §5.5.2: each ping gets its pong, in order.
+    let s = server();
+    let mut ws = WsClient::connect(s.addr, "/");
+    let mut wire = Vec::new();
+    for i in 0..50u32 {
+        wire.extend(masked_frame(true, 0, OpCode::Ping, &i.to_be_bytes()));
+    }
+    ws.stream.write_all(&wire).unwrap();
+    for i in 0..50u32 {
+        assert_eq!(
+            ws.recv(),
+            Some(WsEv::Pong(i.to_be_bytes().to_vec())),
+            "pong {i}"
+        );
+    }
+
+    // A client that sends pings and never reads: the pongs queue until the write queue is
+    // over its limit, then the server stops reading, and drops the connection once it has
+    // stayed behind for the slow-consumer timeout. Memory stays bounded; no pong is dropped
+    // while the connection lives.
+    let limits = Limits {
+        write_queue_bytes: 16 * 1024,
+        slow_consumer_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let s = TestServer::start(WsEcho, limits, 1);
+    let ws = WsClient::connect(s.addr, "/");
+    let mut stream = ws.stream;
+    stream.set_nonblocking(true).unwrap();
+    let ping = masked_frame(true, 0, OpCode::Ping, &[7; 125]);
+    let started = Instant::now();
+    let dropped = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the flood was never cut off"
+        );
+        match stream.write(&ping) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => std::thread::yield_now(),
+            Err(_) => break true,
+        }
+    };
+    assert!(dropped);
+}
