@@ -351,6 +351,12 @@ fn methods_and_endpoints_get_the_answers_rfc_9110_names() {
         assert_eq!(r.header("upgrade"), Some(&b"websocket"[..]));
     }
     assert_eq!(c.get("/favicon.ico").status, 204);
+    c.send("OPTIONS", "*", None);
+    let r = c.recv().unwrap();
+    assert_eq!(
+        (r.status, r.header("allow")),
+        (204, Some(&b"GET, HEAD, POST, OPTIONS"[..]))
+    );
     let r = c.get("/nope");
     assert_eq!(
         (r.status, body_text(&r).as_str()),

@@ -114,6 +114,10 @@ impl App for HubServer {
                 .into(),
             // Browsers ask for it on every page load; there is no icon.
             ("GET", "/favicon.ico") => Response::new(204).into(),
+            // RFC 9110 §9.3.7: `OPTIONS *` asks about the server as a whole.
+            ("OPTIONS", "*") => Response::new(204)
+                .header("Allow", "GET, HEAD, POST, OPTIONS")
+                .into(),
             (method, path) => match allowed_methods(path) {
                 // RFC 9110 §9.3.7: OPTIONS names what the resource answers.
                 Some(allow) if method == "OPTIONS" => {
