@@ -33,6 +33,7 @@
 //! ```
 
 mod app;
+mod clock;
 mod core;
 mod ctx;
 mod slab;
@@ -43,6 +44,7 @@ mod worker;
 
 pub use self::core::SendError;
 pub use app::{App, ConnId, Message, NoApp, Reply, Response};
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use ctx::Ctx;
 
 use self::core::Core;
@@ -65,6 +67,7 @@ pub struct Builder {
     threads: usize,
     limits: Limits,
     tick: Option<std::time::Duration>,
+    clock: Option<Arc<dyn Clock>>,
     /// Set only with the `deflate` feature.
     deflate: Option<crate::ws::deflate::ServerConfig>,
 }
@@ -96,6 +99,13 @@ impl Builder {
     #[cfg(feature = "deflate")]
     pub fn ws_deflate(mut self, config: crate::ws::deflate::ServerConfig) -> Self {
         self.deflate = Some(config);
+        self
+    }
+
+    /// Where the workers read the time (default: [`SystemClock`]). A [`ManualClock`] lets a
+    /// test move time itself.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -132,7 +142,9 @@ impl Builder {
         });
         let handle = Handle { shared, local_addr };
         let app = Arc::new(app);
-        let clock = std::time::Instant::now();
+        let clock: Arc<dyn Clock> = self
+            .clock
+            .unwrap_or_else(|| Arc::new(SystemClock::default()));
         let workers = polls
             .into_iter()
             .zip(listeners)
@@ -144,7 +156,7 @@ impl Builder {
                 core: Core::new(self.limits.clone(), open.clone(), self.deflate),
                 handle: handle.clone(),
                 index,
-                clock,
+                clock: clock.clone(),
                 tick: self.tick,
             })
             .collect();
@@ -196,6 +208,7 @@ impl Server<NoApp> {
             limits: Limits::default(),
             deflate: None,
             tick: None,
+            clock: None,
         }
     }
 }
@@ -278,6 +291,14 @@ impl<N: Send + Sync + 'static> Handle<N> {
     /// WebSockets with 1001, drain writes; [`Server::run`] then returns.
     pub fn shutdown(&self) {
         self.shared.shutdown.store(true, Ordering::Release);
+        for waker in &self.shared.wakers {
+            let _ = waker.wake();
+        }
+    }
+
+    /// Wakes every worker to read the time and act on what became due: after moving a
+    /// [`ManualClock`]. (With the system clock, workers wake by themselves.)
+    pub fn wake(&self) {
         for waker in &self.shared.wakers {
             let _ = waker.wake();
         }

@@ -7,7 +7,7 @@
 use super::app::{App, ConnId, Message, Response};
 use super::core::{Conn, Core, Pending, Proto};
 use super::upgrade;
-use super::{Ctx, Handle, READ_CHUNK};
+use super::{Clock, Ctx, Handle, READ_CHUNK};
 use crate::http;
 use crate::time::Instant;
 use crate::ws;
@@ -16,7 +16,7 @@ use mio::{Events, Interest, Poll, Token};
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub(crate) const LISTENER: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
@@ -31,7 +31,7 @@ pub(crate) struct Worker<A: App> {
     pub core: Core,
     pub handle: Handle<A::Notice>,
     pub index: usize,
-    pub clock: std::time::Instant,
+    pub clock: Arc<dyn Clock>,
     pub tick: Option<Duration>,
 }
 
@@ -43,7 +43,7 @@ struct Running<A: App> {
     core: Core,
     handle: Handle<A::Notice>,
     index: usize,
-    clock: std::time::Instant,
+    clock: Arc<dyn Clock>,
     rbuf: Vec<u8>,
     accept_paused_until: Option<Instant>,
     shutdown_deadline: Option<Instant>,
@@ -138,10 +138,8 @@ impl<A: App> Running<A> {
 
     /// Reads the clocks, once per iteration.
     fn tick(&mut self) {
-        self.core.now = Instant::from_micros(self.clock.elapsed().as_micros() as u64);
-        self.core.unix_secs = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        self.core.now = self.clock.now();
+        self.core.unix_secs = self.clock.unix_secs();
     }
 
     /// How long to sleep: until the earliest deadline, or indefinitely (an idle server uses no
@@ -163,12 +161,7 @@ impl<A: App> Running<A> {
         if !self.core.resume.is_empty() || !self.core.due.is_empty() {
             return Some(Duration::ZERO);
         }
-        next.map(|t| {
-            // Round up to whole milliseconds so an almost-due timer does not spin.
-            let wait = t.saturating_duration_since(self.core.now);
-            let ms = wait.as_micros().div_ceil(1000);
-            Duration::from_millis(ms as u64)
-        })
+        self.clock.wait(self.core.now, next)
     }
 
     fn ctx(&mut self, current: Option<ConnId>) -> (&A, &mut A::Local, Ctx<'_, A::Notice>) {

@@ -601,7 +601,7 @@ pub fn masked_frame(fin: bool, rsv: u8, opcode: pushwire::ws::OpCode, payload: &
 
 /// An SSE client reading parsed events.
 pub struct Sse {
-    stream: std::net::TcpStream,
+    pub stream: std::net::TcpStream,
     parser: pushwire::sse::Parser,
     head_done: bool,
     buf: Vec<u8>,
