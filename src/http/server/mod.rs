@@ -6,8 +6,10 @@
 //! before it is complete (RFC 9112 §9.3.2), which keeps responses in order by construction. Every
 //! transition of either half is in this file.
 
+mod transition;
 mod write;
 
+use transition::Input;
 pub use write::BodyStream;
 use write::write_error_response;
 
@@ -278,7 +280,7 @@ impl Connection {
                         })
                     }
                     Some(Piece::End) => {
-                        self.read = Read::Done;
+                        let _ = self.step(Input::BodyEnded);
                         Ok(Step {
                             consumed,
                             event: Some(Event::End),
@@ -299,7 +301,7 @@ impl Connection {
                     match piece {
                         Some(Piece::Data(_)) => {}
                         Some(Piece::End) => {
-                            self.read = fresh_head(Some(now));
+                            let _ = self.step(Input::DiscardEnded { now });
                             return Ok(Step {
                                 consumed: used,
                                 event: None,
@@ -333,30 +335,24 @@ impl Connection {
             (Some(_), true) => Continue::Expected,
             _ => Continue::NotExpected,
         };
-        self.read = match decoder {
-            Some(decoder) => Read::Body {
-                decoder,
-                // The slow-body clock waits while the client waits for our `100 Continue`.
-                window_start: if continue_state == Continue::Expected {
-                    None
-                } else {
-                    Some(self.now)
-                },
-                window_bytes: 0,
-            },
-            None => Read::Body {
-                decoder: BodyDecoder::Length { remaining: 0 },
-                window_start: None,
-                window_bytes: 0,
-            },
+        let (body, window_start) = match decoder {
+            // The slow-body clock waits while the client waits for our `100 Continue`.
+            Some(decoder) if continue_state == Continue::Expected => (decoder, None),
+            Some(decoder) => (decoder, Some(self.now)),
+            None => (BodyDecoder::Length { remaining: 0 }, None),
         };
-        self.write = Write::Awaiting(Exchange {
+        let exchange = Exchange {
             version: request.version,
             head_method: request.method == "HEAD",
             keep_alive: request.keep_alive,
             upgrade_requested: request.is_upgrade() && request.version == Version::Http11,
             upgrading: false,
             continue_state,
+        };
+        let _ = self.step(Input::Request {
+            body,
+            window_start,
+            exchange,
         });
     }
 
@@ -371,32 +367,7 @@ impl Connection {
     pub fn feed_eof(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), PeerError> {
         let _ = out;
         self.now = now;
-        match &mut self.read {
-            Read::Head { scan, .. } => {
-                let started = scan.has_started();
-                self.read = Read::Closed;
-                if started {
-                    return Err(PeerError::IncompleteMessage);
-                }
-            }
-            Read::Body {
-                decoder: BodyDecoder::Length { remaining: 0 },
-                ..
-            }
-            | Read::Done => {
-                self.close_requested = true;
-                if let Write::Awaiting(ex) | Write::Body(ex, _) = &mut self.write {
-                    ex.keep_alive = false;
-                }
-            }
-            Read::Body { .. } | Read::Discard { .. } => {
-                self.read = Read::Closed;
-                self.write = Write::Idle;
-                return Err(PeerError::IncompleteMessage);
-            }
-            Read::Upgraded { .. } | Read::Closed => {}
-        }
-        Ok(())
+        self.step(Input::Eof)
     }
 
     /// Enforces the header, idle and slow-body deadlines. Safe to call early, late or twice.
@@ -412,8 +383,7 @@ impl Connection {
             } => {
                 if !scan.has_started() {
                     if idle_since.is_some_and(|t| now >= t + limits.idle_timeout) {
-                        // RFC 9112 §9.5: an idle connection may be closed at any time.
-                        self.read = Read::Closed;
+                        let _ = self.step(Input::IdleTimeout);
                     }
                 } else if head_since.is_some_and(|t| now >= t + limits.header_timeout) {
                     self.fail(PeerError::HeadTimeout, out);
@@ -516,13 +486,7 @@ impl Connection {
     /// Asks for the connection to close after the current response (`Connection: close` is
     /// sent with it if its head has not gone out yet).
     pub fn close_after_response(&mut self) {
-        self.close_requested = true;
-        if let Write::Awaiting(ex) = &mut self.write {
-            ex.keep_alive = false;
-        }
-        if matches!(self.write, Write::Idle) && matches!(self.read, Read::Head { .. }) {
-            self.read = Read::Closed;
-        }
+        let _ = self.step(Input::CloseRequested);
     }
 
     /// Records a peer error: writes its response if no response is under way, then stops.
@@ -532,8 +496,7 @@ impl Connection {
         {
             write_error_response(error, &self.limits, out);
         }
-        self.read = Read::Closed;
-        self.write = Write::Idle;
+        let _ = self.step(Input::Failed);
         error
     }
 }

@@ -122,14 +122,13 @@ impl Connection {
             if status == 101 {
                 out.extend_from_slice(b"Connection: Upgrade\r\n\r\n");
                 ex.upgrading = true;
-                self.write = Write::Body(ex, OutBody::Omitted);
-                self.finish_exchange();
+                let _ = self.step(Input::ResponseHead(ex, OutBody::Omitted));
             } else {
                 out.extend_from_slice(b"\r\n");
                 if status == 100 && ex.continue_state == Continue::Expected {
                     ex.continue_state = Continue::Sent;
                 }
-                self.write = Write::Awaiting(ex);
+                let _ = self.step(Input::Interim(ex));
             }
             return Ok(());
         }
@@ -165,10 +164,7 @@ impl Connection {
             out.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        self.write = Write::Body(ex, out_body);
-        if matches!(out_body, OutBody::Length(0)) {
-            self.finish_exchange();
-        }
+        let _ = self.step(Input::ResponseHead(ex, out_body));
         Ok(())
     }
 
@@ -216,7 +212,7 @@ impl Connection {
             OutBody::Chunked => encode_last_chunk(trailers, out),
             _ => {}
         }
-        self.finish_exchange();
+        let _ = self.step(Input::ResponseEnded);
         Ok(())
     }
 
@@ -242,34 +238,6 @@ impl Connection {
             self.send_end(&[], out)?;
         }
         Ok(())
-    }
-
-    /// The response is complete: decide what the connection does next.
-    pub(super) fn finish_exchange(&mut self) {
-        let (ex, body) = match self.write {
-            Write::Body(ex, body) => (ex, Some(body)),
-            Write::Awaiting(ex) => (ex, None),
-            Write::Idle => return,
-        };
-        self.write = Write::Idle;
-        if ex.upgrading {
-            self.read = Read::Upgraded { handed_over: false };
-            return;
-        }
-        let until_close = matches!(body, Some(OutBody::UntilClose));
-        if !ex.keep_alive || until_close {
-            self.read = Read::Closed;
-            return;
-        }
-        self.read = match core::mem::replace(&mut self.read, Read::Closed) {
-            Read::Body {
-                decoder: BodyDecoder::Length { remaining: 0 },
-                ..
-            }
-            | Read::Done => fresh_head(None),
-            Read::Body { decoder, .. } => Read::Discard { decoder },
-            other => other,
-        };
     }
 }
 
