@@ -129,12 +129,7 @@ impl Connection {
     /// # Errors
     /// [`UsageError::ControlTooLong`] over 125 bytes; [`UsageError::Closing`] after a close.
     pub fn send_ping(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), UsageError> {
-        self.check_can_send()?;
-        if data.len() > 125 {
-            return Err(UsageError::ControlTooLong);
-        }
-        self.write_frame(OpCode::Ping, true, data, out);
-        Ok(())
+        self.send_control(OpCode::Ping, data, out)
     }
 
     /// Sends an unsolicited pong, a one-way heartbeat (§5.5.3).
@@ -142,11 +137,21 @@ impl Connection {
     /// # Errors
     /// As [`Connection::send_ping`].
     pub fn send_pong(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), UsageError> {
+        self.send_control(OpCode::Pong, data, out)
+    }
+
+    /// A ping or pong the application sends: control payloads are at most 125 bytes (§5.5).
+    fn send_control(
+        &mut self,
+        opcode: OpCode,
+        data: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), UsageError> {
         self.check_can_send()?;
         if data.len() > 125 {
             return Err(UsageError::ControlTooLong);
         }
-        self.write_frame(OpCode::Pong, true, data, out);
+        self.write_frame(opcode, true, data, out);
         Ok(())
     }
 
