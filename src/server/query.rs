@@ -168,6 +168,27 @@ mod tests {
         assert_eq!(get("topic=a&topic+=b", "topic"), Ok(Some("a".into())));
     }
 
+    /// Percent-encodes every byte outside RFC 3986's unreserved set (§2.3).
+    fn encode(text: &str) -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    char::from(b).to_string()
+                }
+                b' ' => "+".into(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_encoded_comes_back(text in "\\PC{0,40}", other in "[a-z]{1,5}") {
+            let query = format!("{other}=1&topic={}&x{other}=2", encode(&text));
+            proptest::prop_assert_eq!(get(&query, "topic"), Ok(Some(text)));
+        }
+    }
+
     #[test]
     fn decimals_are_digits_only_and_in_range() {
         assert_eq!(decimal("cursor", "0"), Ok(0));
