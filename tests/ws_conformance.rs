@@ -237,3 +237,31 @@ fn every_ping_is_answered_in_order_and_a_ping_flood_is_bounded_by_the_write_queu
     };
     assert!(dropped);
 }
+
+#[test]
+fn an_echoed_message_costs_one_read_and_one_write() {
+    // Edge-triggered readiness: a read that returns less than the buffer drained the socket,
+    // so the worker does not read again only to hear WouldBlock.
+    let s = server();
+    let mut ws = WsClient::connect(s.addr, "/");
+    ws.send_text("warm up");
+    assert_eq!(ws.recv(), Some(WsEv::Text("warm up".into())));
+    let before = s.handle.io_stats();
+    let n = 200;
+    for i in 0..n {
+        let text = format!("message {i}");
+        ws.send_text(&text);
+        assert_eq!(ws.recv(), Some(WsEv::Text(text)));
+    }
+    let after = s.handle.io_stats();
+    let reads = after.reads - before.reads;
+    let empty = after.reads_would_block - before.reads_would_block;
+    let writes = after.writes - before.writes;
+    // One of each per message, with a little room for a message the kernel split.
+    assert!(
+        (n..=n + n / 20).contains(&reads),
+        "{reads} reads for {n} messages"
+    );
+    assert!(empty <= n / 20, "{empty} reads found nothing");
+    assert_eq!(writes, n, "{writes} writes for {n} messages");
+}

@@ -159,6 +159,8 @@ pub(crate) struct Core {
     /// permessage-deflate configuration for upgrades, if enabled (`deflate` feature).
     #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     pub deflate: Option<crate::ws::deflate::ServerConfig>,
+    /// This worker's system-call counters.
+    pub io: Arc<super::io_stats::IoCounters>,
 }
 
 impl Core {
@@ -166,6 +168,7 @@ impl Core {
         limits: Limits,
         open_connections: Arc<AtomicUsize>,
         deflate: Option<crate::ws::deflate::ServerConfig>,
+        io: Arc<super::io_stats::IoCounters>,
     ) -> Self {
         Core {
             slab: Slab::new(),
@@ -180,6 +183,7 @@ impl Core {
             due: Vec::new(),
             open_connections,
             deflate,
+            io,
         }
     }
 
@@ -199,7 +203,7 @@ impl Core {
             return;
         }
         if conn.queued() == 0 {
-            let Ok(written) = write_now(&mut conn.socket, [&self.scratch, &[]]) else {
+            let Ok(written) = write_now(&mut conn.socket, [&self.scratch, &[]], &self.io) else {
                 self.scratch.clear();
                 self.close_now(key);
                 return;
@@ -226,6 +230,7 @@ impl Core {
             return;
         };
         while !conn.outbuf.is_empty() {
+            self.io.write();
             match conn.socket.write(conn.outbuf.front()) {
                 Ok(0) => break,
                 Ok(n) => conn.outbuf.advance(n),
@@ -552,7 +557,7 @@ impl Core {
             Err(_) => return Err(SendError::WrongState),
         };
         let header = header.0.get(..header.1).unwrap_or_default();
-        let Ok(written) = write_now(&mut conn.socket, [header, payload]) else {
+        let Ok(written) = write_now(&mut conn.socket, [header, payload], &self.io) else {
             self.close_now(key);
             return Ok(true);
         };
@@ -617,11 +622,16 @@ fn with_fields<R>(
 /// Writes `parts`, in order, until the socket would block (one vectored write while the first
 /// part lasts): how many bytes went. An error other than `WouldBlock`/`Interrupted` means the
 /// connection is broken.
-fn write_now(socket: &mut TcpStream, parts: [&[u8]; 2]) -> io::Result<usize> {
+fn write_now(
+    socket: &mut TcpStream,
+    parts: [&[u8]; 2],
+    counters: &super::io_stats::IoCounters,
+) -> io::Result<usize> {
     let [first, second] = parts;
     let total = first.len() + second.len();
     let mut written = 0;
     while written < total {
+        counters.write();
         let result = match first.get(written..) {
             // One slice: a plain write (`writev` only for two).
             Some(rest) if !rest.is_empty() && second.is_empty() => socket.write(rest),

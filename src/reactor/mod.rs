@@ -36,6 +36,7 @@ mod app;
 mod clock;
 mod core;
 mod ctx;
+mod io_stats;
 mod slab;
 mod spill;
 mod timers;
@@ -46,6 +47,7 @@ pub use self::core::SendError;
 pub use app::{App, ConnId, Message, NoApp, Reply, Response};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ctx::Ctx;
+pub use io_stats::IoStats;
 
 use self::core::Core;
 use crate::limits::Limits;
@@ -135,10 +137,13 @@ impl Builder {
             listeners.push(l);
         }
         let open = Arc::new(AtomicUsize::new(0));
+        let io: Vec<Arc<io_stats::IoCounters>> =
+            (0..self.threads).map(|_| Arc::default()).collect();
         let shared = Arc::new(Shared {
             queues: (0..self.threads).map(|_| Mutex::new(Vec::new())).collect(),
             wakers,
             shutdown: AtomicBool::new(false),
+            io: io.clone(),
         });
         let handle = Handle { shared, local_addr };
         let app = Arc::new(app);
@@ -153,7 +158,12 @@ impl Builder {
                 app: app.clone(),
                 poll,
                 listener,
-                core: Core::new(self.limits.clone(), open.clone(), self.deflate),
+                core: Core::new(
+                    self.limits.clone(),
+                    open.clone(),
+                    self.deflate,
+                    io[index].clone(),
+                ),
                 handle: handle.clone(),
                 index,
                 clock: clock.clone(),
@@ -255,6 +265,8 @@ pub(crate) struct Shared<N> {
     pub queues: Vec<Mutex<Vec<Arc<N>>>>,
     wakers: Vec<Waker>,
     pub shutdown: AtomicBool,
+    /// Each worker's system-call counters.
+    io: Vec<Arc<io_stats::IoCounters>>,
 }
 
 /// A cloneable, `Send` handle to a running server.
@@ -302,6 +314,11 @@ impl<N: Send + Sync + 'static> Handle<N> {
         for waker in &self.shared.wakers {
             let _ = waker.wake();
         }
+    }
+
+    /// System calls on connection sockets so far, over all workers.
+    pub fn io_stats(&self) -> IoStats {
+        IoStats::sum(self.shared.io.iter().map(|c| &**c))
     }
 
     /// The address the server listens on.

@@ -252,7 +252,11 @@ impl<A: App> Running<A> {
             if conn.lingering.is_some() {
                 // Closing: read and discard until the peer's EOF.
                 loop {
-                    match conn.socket.read(&mut self.rbuf) {
+                    let read = conn.socket.read(&mut self.rbuf);
+                    self.core
+                        .io
+                        .read(matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
+                    match read {
                         Ok(0) => return self.core.close_now(key),
                         Ok(_) => {}
                         Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -266,7 +270,11 @@ impl<A: App> Running<A> {
                 return;
             }
             conn.read_pending = false;
-            match conn.socket.read(&mut self.rbuf) {
+            let read = conn.socket.read(&mut self.rbuf);
+            self.core
+                .io
+                .read(matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
+            match read {
                 Ok(0) => return self.on_eof(key),
                 Ok(n) => {
                     self.feed_input(key, n);

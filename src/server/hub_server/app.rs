@@ -97,10 +97,14 @@ impl App for HubServer {
                 self.stats.sse.json(&mut json);
                 json.push_str(",\"websocket\":");
                 self.stats.websocket.json(&mut json);
+                let io = cx.handle().io_stats();
                 let _ = write!(
                     json,
-                    ",\"published\":{}}}",
-                    self.stats.published.load(Ordering::Relaxed)
+                    ",\"published\":{},\"io\":{{\"reads\":{},\"reads_would_block\":{},\"writes\":{}}}}}",
+                    self.stats.published.load(Ordering::Relaxed),
+                    io.reads,
+                    io.reads_would_block,
+                    io.writes
                 );
                 Response::new(200)
                     .header("Content-Type", "application/json")
