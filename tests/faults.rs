@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Client, TestServer, WsClient, connect};
+use common::{Client, TestServer, WsClient, connect, stat, wait_for};
 use pushwire::Limits;
 use pushwire::server::HubServer;
 use pushwire::server::hub_server::Notice;
@@ -20,15 +20,22 @@ fn server() -> TestServer<Notice> {
     )
 }
 
-/// Sends `bytes`, then resets the connection (RST instead of FIN).
-fn send_then_reset(addr: std::net::SocketAddr, bytes: &[u8]) {
-    let mut s = connect(addr);
-    s.write_all(bytes).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
-    socket2::SockRef::from(&s)
+/// Reads the server did that found bytes.
+fn full_reads(s: &TestServer<Notice>) -> u64 {
+    let io = s.handle.io_stats();
+    io.reads - io.reads_would_block
+}
+
+/// Writes `bytes` on `stream`, waits until the server has read them, then resets the
+/// connection (RST instead of FIN).
+fn write_read_then_reset(s: &TestServer<Notice>, mut stream: TcpStream, bytes: &[u8]) {
+    let before = full_reads(s);
+    stream.write_all(bytes).unwrap();
+    wait_for(|| full_reads(s) > before);
+    socket2::SockRef::from(&stream)
         .set_linger(Some(Duration::ZERO))
         .unwrap();
-    drop(s);
+    drop(stream);
 }
 
 fn still_serves(addr: std::net::SocketAddr) {
@@ -48,15 +55,21 @@ fn publish(addr: std::net::SocketAddr, body: &str) -> u64 {
 #[test]
 fn reset_in_the_middle_of_a_request_head() {
     let s = server();
-    send_then_reset(s.addr, b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX-Half: ");
+    let stream = connect(s.addr);
+    write_read_then_reset(
+        &s,
+        stream,
+        b"GET /plaintext HTTP/1.1\r\nHost: a\r\nX-Half: ",
+    );
     still_serves(s.addr);
 }
 
 #[test]
 fn reset_in_the_middle_of_a_chunked_body() {
     let s = server();
-    send_then_reset(
-        s.addr,
+    write_read_then_reset(
+        &s,
+        connect(s.addr),
         b"POST /publish HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nonly-half",
     );
     still_serves(s.addr);
@@ -72,13 +85,7 @@ fn reset_in_the_middle_of_a_websocket_frame() {
     let mut frame = Vec::new();
     let mut conn = ws.conn;
     conn.send_text(&"x".repeat(1000), &mut frame).unwrap();
-    let mut stream = ws.stream;
-    stream.write_all(&frame[..frame.len() / 2]).unwrap();
-    std::thread::sleep(Duration::from_millis(20));
-    socket2::SockRef::from(&stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(stream);
+    write_read_then_reset(&s, ws.stream, &frame[..frame.len() / 2]);
     still_serves(s.addr);
     let mut c = Client::new(s.addr);
     assert_eq!(
@@ -105,16 +112,7 @@ fn reset_in_the_middle_of_an_event_stream() {
     }
     still_serves(s.addr);
     // The stream was forgotten: no open SSE connections remain.
-    let started = Instant::now();
-    loop {
-        let mut c = Client::new(s.addr);
-        let stats = String::from_utf8(c.get("/stats").body).unwrap();
-        if stats.contains("\"sse\":{\"connections\":0") {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(3), "{stats}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(|| stat(s.addr, "sse", "connections") == 0);
 }
 
 #[test]
@@ -188,9 +186,9 @@ fn out_of_file_descriptors_backs_off_keeps_history_and_recovers() {
         "the server spun while out of descriptors: {spent} ticks in 1 s"
     );
 
-    // Free descriptors: the server recovers and has lost nothing.
+    // Free descriptors: the server recovers and has lost nothing (the publish waits in the
+    // listen backlog until the server accepts again).
     held.clear();
-    std::thread::sleep(Duration::from_millis(500));
     let after = publish(addr, "after the flood");
     assert_eq!(after, before + 1);
     let mut c = Client::new(addr);

@@ -40,9 +40,15 @@ fn case_5_chopped_fragments_with_pings_between() {
     wire.extend(masked_frame(true, 0, OpCode::Ping, b"ping between"));
     wire.extend(masked_frame(false, 0, OpCode::Continuation, b"fragment2"));
     wire.extend(masked_frame(true, 0, OpCode::Continuation, b"fragment3"));
+    // One byte at a time, each read by the server before the next is sent.
     for byte in wire {
+        let io = s.handle.io_stats();
+        let before = io.reads - io.reads_would_block;
         ws.stream.write_all(&[byte]).unwrap();
-        std::thread::sleep(Duration::from_micros(200));
+        common::wait_for(|| {
+            let io = s.handle.io_stats();
+            io.reads - io.reads_would_block > before
+        });
     }
     assert_eq!(ws.recv(), Some(WsEv::Pong(b"ping between".to_vec())));
     assert_eq!(
