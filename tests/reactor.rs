@@ -450,8 +450,15 @@ fn graceful_shutdown_delivers_in_flight_messages_then_1001() {
     ws.send_text("join");
     assert_eq!(ws.recv(), Some(WsEv::Text("join".into())));
     let mut c = Client::new(s.addr);
+    let io = s.handle.io_stats();
+    let reads_before = io.reads - io.reads_would_block;
     c.send("GET", "/defer", None);
-    std::thread::sleep(Duration::from_millis(50));
+    // Deferred once the server has read it: a worker handles what it read in that same turn,
+    // before it looks at the shutdown.
+    common::wait_for(|| {
+        let io = s.handle.io_stats();
+        io.reads - io.reads_would_block > reads_before
+    });
     for i in 0..100 {
         s.handle.notify(format!("message {i}"));
     }
