@@ -21,19 +21,42 @@ export STRICT=1
 listening() { for _ in $(seq 100); do (: > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; return 1; }
 
 # Runs the server-role suite against $2 (a ws:// URL), cases $3, excluded $4; $1 names the run.
+# Failed cases are run once more, alone and strict (see `rerun_failed`).
 server_role() {
   local name=$1 url=$2 cases=$3 exclude=$4
   echo "--- server role: $name ($url, cases $cases, excluded $exclude)"
-  AGENT=pushwire "$suite/run-server-suite.sh" "$url" "$cases" "$exclude" "$reports/server-$name" \
-    > "$reports/server-$name.log" 2>&1 || { cat "$reports/server-$name.log"; return 1; }
-  grep -E '^(cases run|behavior|behaviorClose|RESULT)' "$reports/server-$name.log"
+  if AGENT=pushwire "$suite/run-server-suite.sh" "$url" "$cases" "$exclude" "$reports/server-$name" \
+    > "$reports/server-$name.log" 2>&1; then
+    grep -E '^(cases run|behavior|behaviorClose|RESULT)' "$reports/server-$name.log"
+    return 0
+  fi
+  rerun_failed "$reports/server-$name.log" \
+    env AGENT=pushwire "$suite/run-server-suite.sh" "$url" '{cases}' none "$reports/server-$name-rerun"
+}
+
+# After a failed run whose summary is $1: runs the command that follows once more for the failed
+# cases only ('{cases}' in it is replaced by their list), strict as before, and passes only if
+# they all pass then. About one full run in four, one case has ended UNCLEAN because the suite's
+# own Python peer let its 1 s close-handshake timer fire (in the instance seen in the client role,
+# our client had completed the closing handshake cleanly); the same cases run alone have not
+# reproduced it. Each re-run is printed as FLAKY in the log. A crash or a missing case fails.
+rerun_failed() {
+  local log=$1; shift
+  cat "$log"
+  local failed
+  failed=$({ grep -E '^ !! ' "$log" || true; } | awk '{print $2}' | paste -sd, -)
+  grep -Eq 'missing: 0$' "$log" || return 1
+  [ -n "$failed" ] || return 1
+  echo "FLAKY? re-running the failed case(s) once: $failed"
+  local args=() a
+  for a in "$@"; do args+=("${a//\{cases\}/$failed}"); done
+  "${args[@]}" > "$log.rerun" 2>&1 || { cat "$log.rerun"; return 1; }
+  grep -E '^(cases run|behavior|behaviorClose|RESULT)' "$log.rerun"
+  echo "FLAKY: $failed failed once and passed when run again"
 }
 
 # Runs the client-role suite with the autobahn_client binary $2; $1 names the run.
-# Cases that fail are run once more, alone, and must pass then (strict as before): with
-# compression, a case of the suite's own server has timed out waiting for our close reply about
-# once in four full runs (1 s close-handshake timeout in the suite's Python server), which
-# targeted runs of the same cases do not reproduce. Each re-run is printed as FLAKY in the log.
+# Failed cases are run once more, alone and strict (see `rerun_failed`).
 client_role() {
   local name=$1 client=$2 exclude=$3
   echo "--- client role: $name (excluded $exclude)"
@@ -42,18 +65,9 @@ client_role() {
     grep -E '^(cases run|behavior|behaviorClose|RESULT)' "$reports/client-$name.log"
     return 0
   fi
-  cat "$reports/client-$name.log"
-  local failed
-  failed=$({ grep -E '^ !! ' "$reports/client-$name.log" || true; } | awk '{print $2}' | paste -sd, -)
-  # Only failed cases are re-run: a crashed client or missing cases fail at once.
-  grep -Eq 'missing: 0$' "$reports/client-$name.log" || return 1
-  [ -n "$failed" ] || return 1
-  echo "FLAKY? re-running the failed case(s) once: $failed"
-  "$suite/run-client-suite.sh" -p 9141 -a pushwire -o "$reports/client-$name-rerun" -c "$failed" \
-    -x none -- "$client" --url '{url}' > "$reports/client-$name-rerun.log" 2>&1 \
-    || { cat "$reports/client-$name-rerun.log"; return 1; }
-  grep -E '^(cases run|behavior|behaviorClose|RESULT)' "$reports/client-$name-rerun.log"
-  echo "FLAKY: $failed failed once and passed when run again"
+  rerun_failed "$reports/client-$name.log" \
+    "$suite/run-client-suite.sh" -p 9141 -a pushwire -o "$reports/client-$name-rerun" \
+    -c '{cases}' -x none -- "$client" --url '{url}'
 }
 
 "$suite/setup.sh" > "$reports/setup.log" 2>&1 || { cat "$reports/setup.log"; exit 2; }
