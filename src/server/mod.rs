@@ -4,6 +4,7 @@
 //! The application interface it implements ([`App`], [`Reply`], [`Response`], [`Ctx`]) lives in
 //! [`crate::reactor`] and is re-exported here, so `pushwire::server::App` names the same trait.
 
+pub mod auth;
 pub mod hub_server;
 mod json;
 pub mod query;

@@ -1,0 +1,415 @@
+//! A bounded JSON reader (RFC 8259) for token headers and claims.
+//!
+//! A token's header and payload are small JSON objects (RFC 7515 §4, RFC 7519 §4). This reads
+//! one whole text into a small tree, refusing what a claims set never needs: more than
+//! [`MAX_DEPTH`] levels of nesting, more than [`MAX_ITEMS`] members or elements in one
+//! container, and a member name given twice in one object (RFC 7515 §5.2 lets a reader reject
+//! those, and it must: two `exp` members would mean two answers). Nothing here allocates more
+//! than the input's size over again.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// Nesting deeper than this is refused.
+pub const MAX_DEPTH: usize = 8;
+/// Members (or elements) of one object (or array) beyond this are refused.
+pub const MAX_ITEMS: usize = 64;
+
+/// A JSON value (RFC 8259 §3).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number (RFC 8259 §6), as the nearest `f64`.
+    Number(f64),
+    /// A string, escapes resolved (RFC 8259 §7).
+    String(String),
+    /// An array.
+    Array(Vec<Value>),
+    /// An object's members in the order given; names are unique.
+    Object(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The member `name` of an object.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        match self {
+            Value::Object(members) => members.iter().find(|(n, _)| n == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// Why a text is not JSON this reader takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JsonError {
+    /// Not JSON at this byte offset.
+    #[error("not JSON at byte {0}")]
+    Syntax(usize),
+    /// Nested deeper than [`MAX_DEPTH`].
+    #[error("nested deeper than {MAX_DEPTH} levels")]
+    TooDeep,
+    /// A container with more than [`MAX_ITEMS`] entries.
+    #[error("more than {MAX_ITEMS} entries in one object or array")]
+    TooMany,
+    /// One object names a member twice.
+    #[error("a member name appears twice")]
+    Duplicate,
+}
+
+/// Reads `text` as one JSON value, with only whitespace around it.
+///
+/// # Errors
+/// [`JsonError`] for anything else.
+pub fn parse(text: &[u8]) -> Result<Value, JsonError> {
+    let text = core::str::from_utf8(text).map_err(|e| JsonError::Syntax(e.valid_up_to()))?;
+    let mut reader = Reader {
+        bytes: text.as_bytes(),
+        text,
+        at: 0,
+    };
+    let value = reader.value(0)?;
+    reader.skip_space();
+    if reader.at != reader.bytes.len() {
+        return Err(JsonError::Syntax(reader.at));
+    }
+    Ok(value)
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    text: &'a str,
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn fail<T>(&self) -> Result<T, JsonError> {
+        Err(JsonError::Syntax(self.at))
+    }
+
+    fn skip_space(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> Result<(), JsonError> {
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            self.fail()
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Value) -> Result<Value, JsonError> {
+        if self.bytes.get(self.at..self.at + word.len()) == Some(word.as_bytes()) {
+            self.at += word.len();
+            Ok(value)
+        } else {
+            self.fail()
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
+        self.skip_space();
+        match self.peek() {
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => self.string().map(Value::String),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => self.fail(),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(JsonError::TooDeep);
+        }
+        self.expect(b'{')?;
+        let mut members: Vec<(String, Value)> = Vec::new();
+        self.skip_space();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(Value::Object(members));
+        }
+        loop {
+            if members.len() == MAX_ITEMS {
+                return Err(JsonError::TooMany);
+            }
+            self.skip_space();
+            let name = self.string()?;
+            if members.iter().any(|(n, _)| *n == name) {
+                return Err(JsonError::Duplicate);
+            }
+            self.skip_space();
+            self.expect(b':')?;
+            let value = self.value(depth)?;
+            members.push((name, value));
+            self.skip_space();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(Value::Object(members));
+                }
+                _ => return self.fail(),
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(JsonError::TooDeep);
+        }
+        self.expect(b'[')?;
+        let mut items = Vec::new();
+        self.skip_space();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            if items.len() == MAX_ITEMS {
+                return Err(JsonError::TooMany);
+            }
+            items.push(self.value(depth)?);
+            self.skip_space();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return self.fail(),
+            }
+        }
+    }
+
+    /// RFC 8259 §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    fn number(&mut self) -> Result<Value, JsonError> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return self.fail(),
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            self.required_digits()?;
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            self.required_digits()?;
+        }
+        let text = self.text.get(start..self.at).unwrap_or_default();
+        text.parse::<f64>()
+            .ok()
+            .filter(|n| n.is_finite())
+            .map(Value::Number)
+            .ok_or(JsonError::Syntax(start))
+    }
+
+    fn digits(&mut self) {
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
+    }
+
+    fn required_digits(&mut self) -> Result<(), JsonError> {
+        if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            return self.fail();
+        }
+        self.digits();
+        Ok(())
+    }
+
+    /// RFC 8259 §7: a string; control characters must be escaped, `\u` escapes of UTF-16
+    /// surrogates must come in pairs.
+    fn string(&mut self) -> Result<String, JsonError> {
+        self.expect(b'"')?;
+        let mut out = String::new();
+        loop {
+            let run = self.at;
+            while matches!(self.peek(), Some(b) if b != b'"' && b != b'\\' && b >= 0x20) {
+                self.at += 1;
+            }
+            // The run ends at an ASCII byte, so it is whole UTF-8.
+            out.push_str(self.text.get(run..self.at).unwrap_or_default());
+            match self.peek() {
+                Some(b'"') => {
+                    self.at += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.at += 1;
+                    let escaped = self.peek();
+                    self.at += 1;
+                    let c = match escaped {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => self.unicode_escape()?,
+                        _ => {
+                            self.at -= 1;
+                            return self.fail();
+                        }
+                    };
+                    out.push(c);
+                }
+                _ => return self.fail(),
+            }
+        }
+    }
+
+    /// After `\u`: four hex digits, and a second `\uXXXX` when the first is a high surrogate.
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
+        let first = self.hex4()?;
+        let code = match first {
+            0xD800..=0xDBFF => {
+                if self.bytes.get(self.at..self.at + 2) != Some(b"\\u") {
+                    return self.fail();
+                }
+                self.at += 2;
+                let low = self.hex4()?;
+                if !(0xDC00..=0xDFFF).contains(&low) {
+                    return self.fail();
+                }
+                0x10000 + ((first - 0xD800) << 10) + (low - 0xDC00)
+            }
+            0xDC00..=0xDFFF => return self.fail(),
+            _ => first,
+        };
+        char::from_u32(code).map_or_else(|| self.fail(), Ok)
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let digits = self
+            .text
+            .get(self.at..self.at + 4)
+            .ok_or(JsonError::Syntax(self.at))?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return self.fail();
+        }
+        self.at += 4;
+        u32::from_str_radix(digits, 16).map_err(|_| JsonError::Syntax(self.at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    fn s(text: &str) -> Value {
+        Value::String(text.into())
+    }
+
+    #[test]
+    fn the_rfc_8259_examples_read() {
+        // RFC 8259 §13, the first example, shortened.
+        let text = br#"{"Image": {"Width": 800, "Height": 600, "Title": "View from 15th Floor",
+            "Thumbnail": {"Url": "http://www.example.com/image/481989943", "Height": 125,
+            "Width": 100}, "Animated" : false, "IDs": [116, 943, 234, 38793]}}"#;
+        let value = parse(text).unwrap();
+        let image = value.get("Image").unwrap();
+        assert_eq!(image.get("Width"), Some(&Value::Number(800.0)));
+        assert_eq!(image.get("Animated"), Some(&Value::Bool(false)));
+        assert_eq!(
+            image.get("IDs"),
+            Some(&Value::Array(vec![
+                Value::Number(116.0),
+                Value::Number(943.0),
+                Value::Number(234.0),
+                Value::Number(38793.0)
+            ]))
+        );
+        // §13: small texts.
+        assert_eq!(parse(br#""Hello world!""#), Ok(s("Hello world!")));
+        assert_eq!(parse(b"42"), Ok(Value::Number(42.0)));
+        assert_eq!(parse(b"true"), Ok(Value::Bool(true)));
+        assert_eq!(parse(b" null "), Ok(Value::Null));
+    }
+
+    #[test]
+    fn escapes_resolve_and_surrogates_pair() {
+        assert_eq!(
+            parse(br#""a\"b\\c\/d\n\u00e9""#),
+            Ok(s("a\"b\\c/d\n\u{e9}"))
+        );
+        // RFC 8259 §7: G clef, U+1D11E, as a surrogate pair.
+        assert_eq!(parse(br#""\uD834\uDD1E""#), Ok(s("\u{1D11E}")));
+        for bad in [
+            &br#""\uD834""#[..],
+            br#""\uDD1E""#,
+            br#""\uD834\u0041""#,
+            br#""\x""#,
+            br#""\u12""#,
+            b"\"tab\there\"",
+            b"\"open",
+        ] {
+            assert!(parse(bad).is_err(), "{:?}", core::str::from_utf8(bad));
+        }
+    }
+
+    #[test]
+    fn numbers_follow_the_grammar() {
+        assert_eq!(parse(b"-0.5e2"), Ok(Value::Number(-50.0)));
+        assert_eq!(parse(b"1300819380"), Ok(Value::Number(1_300_819_380.0)));
+        for bad in ["01", "+1", ".5", "1.", "1e", "-", "1e999", "NaN", "0x10"] {
+            assert!(parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn limits_and_duplicates_are_refused() {
+        assert_eq!(parse(br#"{"a":1,"a":2}"#), Err(JsonError::Duplicate));
+        let deep = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert_eq!(parse(deep.as_bytes()), Err(JsonError::TooDeep));
+        let ok = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse(ok.as_bytes()).is_ok());
+        let many = format!("[{}0]", "0,".repeat(MAX_ITEMS));
+        assert_eq!(parse(many.as_bytes()), Err(JsonError::TooMany));
+        let members: Vec<String> = (0..=MAX_ITEMS).map(|i| format!("\"k{i}\":0")).collect();
+        let wide = format!("{{{}}}", members.join(","));
+        assert_eq!(parse(wide.as_bytes()), Err(JsonError::TooMany));
+    }
+
+    #[test]
+    fn trailing_text_and_bad_utf8_are_refused() {
+        assert_eq!(parse(b"{} {}"), Err(JsonError::Syntax(3)));
+        assert_eq!(parse(b"\"\xff\""), Err(JsonError::Syntax(1)));
+        assert!(parse(b"").is_err());
+        assert!(parse(b"{\"a\" 1}").is_err());
+        assert!(parse(b"[1,]").is_err());
+        assert!(parse(b"tru").is_err());
+    }
+}

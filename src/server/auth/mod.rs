@@ -1,0 +1,14 @@
+//! Who may publish and subscribe: signed access tokens, allowed origins, limits per client.
+//!
+//! - [`jwt`] (feature `auth`): HS256 JSON Web Tokens naming the topics their holder may follow
+//!   and publish to, checked in constant time before anything in them is read.
+//! - [`scope`]: topic selectors and what a token grants.
+
+#[cfg(feature = "auth")]
+pub mod json;
+#[cfg(feature = "auth")]
+pub mod jwt;
+pub mod origin;
+pub mod rate;
+pub mod scope;
+pub mod source;
