@@ -27,6 +27,12 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
         self.core.now
     }
 
+    /// The worker's wall clock, in seconds since the Unix epoch (the `Date` field's time, and
+    /// the time access tokens are checked against), read with [`Ctx::now`].
+    pub fn unix_secs(&self) -> u64 {
+        self.core.unix_secs
+    }
+
     /// The server's handle: broadcast notices, shut down.
     pub fn handle(&self) -> &Handle<N> {
         self.handle

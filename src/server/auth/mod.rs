@@ -9,6 +9,9 @@ pub mod json;
 #[cfg(feature = "auth")]
 pub mod jwt;
 pub mod origin;
+mod policy;
 pub mod rate;
 pub mod scope;
 pub mod source;
+
+pub use policy::Policy;

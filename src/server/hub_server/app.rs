@@ -1,4 +1,5 @@
-//! The hub server as an application of the reactor: the routing table and the callbacks.
+//! The hub server as an application of the reactor: its callbacks (the routing table is
+//! `routes.rs`, the access checks `guard.rs`).
 
 use super::*;
 
@@ -17,126 +18,14 @@ impl App for HubServer {
         body: &[u8],
         cx: &mut Ctx<'_, Notice>,
     ) -> Reply {
-        match (req.method, req.path()) {
-            ("POST", "/publish") => {
-                let published = self
-                    .topic(req)
-                    .and_then(|topic| self.publish(&topic, body, cx));
-                match published {
-                    Ok(seq) => Response::text(seq.to_string()).into(),
-                    Err(response) => response.into(),
-                }
-            }
-            ("GET", "/events") => self.events(local, req, cx),
-            ("GET", "/poll") => self.poll(local, req, cx),
-            ("GET", "/ws") if req.is_upgrade() => {
-                let Some(conn) = cx.conn() else {
-                    return Response::new(500).into();
-                };
-                let params = self.topic(req).and_then(|topic| {
-                    Ok((topic, cursor_param(req, "cursor").map_err(bad_request)?))
-                });
-                let (topic, cursor) = match params {
-                    Ok(params) => params,
-                    Err(response) => return response.into(),
-                };
-                // No cursor: from now on, as on every technique.
-                let cursor = cursor.unwrap_or_else(|| self.hub().last_seq(&topic));
-                Counters::add(&self.stats.websocket.requests, 1);
-                // Follow the topic only if the handshake will succeed: a refused upgrade never
-                // becomes a socket, and would leave a subscription behind.
-                if crate::ws::check_request(req).is_ok() {
-                    local.ws.subscribe(conn, &topic, cursor);
-                }
-                Reply::WebSocket { protocol: None }
-            }
-            ("GET", "/echo") if req.is_upgrade() => {
-                if let (Some(conn), true) = (cx.conn(), crate::ws::check_request(req).is_ok()) {
-                    local.echo.insert(conn);
-                }
-                Reply::WebSocket { protocol: None }
-            }
-            // RFC 9110 §15.5.22: a WebSocket endpoint asked without an upgrade.
-            ("GET", "/ws" | "/echo") => refusal(
-                426,
-                "this endpoint speaks WebSocket: send an upgrade request (RFC 6455 §4.1)",
-            )
-            .header("Upgrade", "websocket")
-            .into(),
-            ("POST", "/echo") => Response::new(200).body(body.to_vec()).into(),
-            ("GET", "/cursor") => match self.topic(req) {
-                Ok(topic) => Response::text(self.hub().last_seq(&topic).to_string())
-                    .header("Cache-Control", "no-store")
-                    .into(),
-                Err(response) => response.into(),
-            },
-            ("POST", "/drop-streams") => {
-                cx.handle().notify(Notice::DropStreams);
-                Response::new(204).into()
-            }
-            ("GET", "/wire") if self.has_wire_view() => {
-                let reply = self.events_on(local, req, WIRE_TOPIC, None, cx);
-                if let (Reply::Stream { .. }, Some(conn)) = (&reply, cx.conn()) {
-                    local.wire.insert(conn);
-                    self.wire_watchers.fetch_add(1, Ordering::Relaxed);
-                }
-                reply
-            }
-            (_, "/wire") if !self.has_wire_view() => refusal(
-                404,
-                "no such endpoint: /wire (this server has no wire view)",
-            )
-            .into(),
-            ("GET", "/plaintext") => Response::text("Hello, World!").into(),
-            ("GET", "/stats") => {
-                let mut json = String::from("{\"short_poll\":");
-                self.stats.short_poll.json(&mut json);
-                json.push_str(",\"long_poll\":");
-                self.stats.long_poll.json(&mut json);
-                json.push_str(",\"sse\":");
-                self.stats.sse.json(&mut json);
-                json.push_str(",\"websocket\":");
-                self.stats.websocket.json(&mut json);
-                let io = cx.handle().io_stats();
-                let _ = write!(
-                    json,
-                    ",\"published\":{},\"io\":{{\"reads\":{},\"reads_would_block\":{},\"writes\":{}}}}}",
-                    self.stats.published.load(Ordering::Relaxed),
-                    io.reads,
-                    io.reads_would_block,
-                    io.writes
-                );
-                Response::new(200)
-                    .header("Content-Type", "application/json")
-                    .header("Cache-Control", "no-store")
-                    .body(json.into_bytes())
-                    .into()
-            }
-            ("GET", "/") => Response::new(200)
-                .header("Content-Type", "text/html; charset=utf-8")
-                .body(self.page)
-                .into(),
-            // Browsers ask for it on every page load; there is no icon.
-            ("GET", "/favicon.ico") => Response::new(204).into(),
-            // RFC 9110 §9.3.7: `OPTIONS *` asks about the server as a whole.
-            ("OPTIONS", "*") => Response::new(204)
-                .header("Allow", "GET, HEAD, POST, OPTIONS")
-                .into(),
-            (method, path) => match allowed_methods(path) {
-                // RFC 9110 §9.3.7: OPTIONS names what the resource answers.
-                Some(allow) if method == "OPTIONS" => {
-                    Response::new(204).header("Allow", allow).into()
-                }
-                // RFC 9110 §15.5.6: 405 carries Allow.
-                Some(allow) => refusal(
-                    405,
-                    &format!("{method} is not allowed here; allowed: {allow}"),
-                )
-                .header("Allow", allow)
-                .into(),
-                None => refusal(404, &format!("no such endpoint: {path}")).into(),
-            },
-        }
+        // The policy first (`401`, `403`, CORS preflights), then the route.
+        let pass = match self.guard(req, cx) {
+            Ok(pass) => pass,
+            Err(response) => return response.into(),
+        };
+        let mut reply = self.route(local, req, body, &pass, cx);
+        self.admit(local, req, pass, &mut reply, cx);
+        reply
     }
 
     fn ws_open(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
@@ -178,6 +67,11 @@ impl App for HubServer {
             };
             self.wire(Technique::WebSocket, cx, &wire);
             Counters::add(&self.stats.websocket.bytes_in, text.len() as u64);
+            if let Err(reason) = self.ws_may_publish(local, conn, &topic, cx.now()) {
+                // RFC 6455 §7.4.1: 1008, a message that violates the server's policy.
+                let _ = cx.close_ws(conn, CloseCode::POLICY_VIOLATION, &reason);
+                return;
+            }
             if self.publish(&topic, text.as_bytes(), cx).is_err() {
                 let _ = cx.close_ws(conn, CloseCode::POLICY_VIOLATION, "publish refused");
             }
@@ -227,19 +121,22 @@ impl App for HubServer {
     }
 
     fn poll_timeout(&self, local: &Local) -> Option<crate::Instant> {
-        local.parking.as_ref()?.poll_timeout()
+        let parked = local.parking.as_ref().and_then(Parking::poll_timeout);
+        crate::time::earliest(parked, Self::next_expiry(local))
     }
 
     /// Parked polls whose deadline passed are answered `204`, with `X-Cursor` saying where to
     /// ask from next (what the request asked from: the newest event then, without a cursor).
     fn handle_timeout(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
+        self.expire_tokens(local, cx);
         let now = cx.now();
         let expired = self.parking(local).expire(now);
         let counters = &self.stats.long_poll;
         for (conn, parked) in expired {
             Counters::sub_connection(counters);
             Counters::add(&counters.empty, 1);
-            let response = Response::new(204).header("X-Cursor", parked.cursor.to_string());
+            let mut response = Response::new(204).header("X-Cursor", parked.cursor.to_string());
+            Self::unpark_access(local, conn, &mut response);
             let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
             let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
             Counters::add(&counters.bytes_out, bytes);
@@ -248,6 +145,7 @@ impl App for HubServer {
     }
 
     fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, Notice>) {
+        Self::forget_access(local, conn);
         let wire = local.wire.remove(&conn);
         if wire {
             self.wire_watchers.fetch_sub(1, Ordering::Relaxed);

@@ -27,6 +27,7 @@
 //! `{"gap":{"from":A,"to":B}}` (or `{"gap":{"reset":N}}`), or that line as a WebSocket text
 //! message.
 
+use super::auth::Policy;
 use super::query::{self, BadParam};
 use super::{App, ConnId, Ctx, Message, Reply, Response, json};
 use crate::http::Request;
@@ -46,8 +47,10 @@ mod answers;
 mod app;
 mod event;
 mod events;
+mod guard;
 mod owed;
 mod poll;
+mod routes;
 mod stats;
 mod wire;
 mod ws;
@@ -90,6 +93,10 @@ pub struct HubServer {
     wire_last: [AtomicU64; 4],
     /// What describes traffic for `GET /wire`, if anything.
     wire_view: Option<Box<dyn WireView>>,
+    /// Who may do what.
+    policy: Policy,
+    /// Each token holder's publish bucket (with a publish rate).
+    buckets: Mutex<BTreeMap<Arc<str>, super::auth::rate::Bucket>>,
 }
 
 /// One worker's followers.
@@ -107,6 +114,13 @@ pub struct Local {
     /// Parked polls whose request was not a keep-alive HTTP/1.1 GET, for counting the bytes
     /// of their answer.
     unusual: BTreeMap<ConnId, Shape>,
+    /// Parked polls from a listed cross-origin page: their answer carries CORS fields.
+    cors: BTreeMap<ConnId, Arc<[u8]>>,
+    /// Long-lived connections by the time their token expires.
+    expiry: BTreeSet<(crate::Instant, ConnId)>,
+    expires: BTreeMap<ConnId, crate::Instant>,
+    /// What each WebSocket's token lets it publish, and its publish bucket.
+    ws_access: BTreeMap<ConnId, guard::WsAccess>,
 }
 
 impl HubServer {
@@ -121,7 +135,15 @@ impl HubServer {
             wire_watchers: AtomicUsize::new(0),
             wire_last: Default::default(),
             wire_view: None,
+            policy: Policy::default(),
+            buckets: Mutex::default(),
         }
+    }
+
+    /// Serves under `policy`: tokens, allowed origins, publish rates (open by default).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
     }
 
     /// The counters.

@@ -109,9 +109,10 @@ impl HubServer {
         let counters = &self.stats.long_poll;
         for &(conn, cursor) in woken {
             let chunks = owed.get(&cursor).map_or(&[][..], Vec::as_slice);
-            let Some((response, count)) = owed::ndjson(chunks) else {
+            let Some((mut response, count)) = owed::ndjson(chunks) else {
                 continue;
             };
+            Self::unpark_access(local, conn, &mut response);
             Counters::add(&counters.events, count);
             Counters::sub_connection(counters);
             let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
