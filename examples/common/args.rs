@@ -15,6 +15,8 @@ pub struct Flag {
     pub value: Option<&'static str>,
     /// One line of help, with the default.
     pub help: &'static str,
+    /// Whether it may be given more than once.
+    pub repeat: bool,
 }
 
 /// A flag that takes a value.
@@ -23,6 +25,17 @@ pub const fn value(name: &'static str, value: &'static str, help: &'static str) 
         name,
         value: Some(value),
         help,
+        repeat: false,
+    }
+}
+
+/// A flag that takes a value and may be given several times.
+pub const fn repeated(name: &'static str, value: &'static str, help: &'static str) -> Flag {
+    Flag {
+        name,
+        value: Some(value),
+        help,
+        repeat: true,
     }
 }
 
@@ -32,13 +45,14 @@ pub const fn switch(name: &'static str, help: &'static str) -> Flag {
         name,
         value: None,
         help,
+        repeat: false,
     }
 }
 
 /// The parsed command line.
 pub struct Args {
     usage: String,
-    given: HashMap<&'static str, Option<String>>,
+    given: HashMap<&'static str, Vec<Option<String>>>,
 }
 
 impl Args {
@@ -84,9 +98,11 @@ impl Args {
                     _ => return Err(format!("{name} needs a value ({what})")),
                 },
             };
-            if given.insert(flag.name, value).is_some() {
+            let values: &mut Vec<Option<String>> = given.entry(flag.name).or_default();
+            if !values.is_empty() && !flag.repeat {
                 return Err(format!("{name} given twice"));
             }
+            values.push(value);
         }
         Ok(Some(Args {
             usage: usage(about, flags),
@@ -101,7 +117,15 @@ impl Args {
 
     /// A flag's value as text, if given.
     pub fn text(&self, name: &str) -> Option<&str> {
-        self.given.get(name).and_then(|v| v.as_deref())
+        self.given.get(name)?.first()?.as_deref()
+    }
+
+    /// Every value of a repeated flag, in order.
+    pub fn texts(&self, name: &str) -> Vec<&str> {
+        self.given
+            .get(name)
+            .map(|v| v.iter().filter_map(|v| v.as_deref()).collect())
+            .unwrap_or_default()
     }
 
     /// A flag's value parsed as `T`, or `default`; a malformed value exits with status 2.

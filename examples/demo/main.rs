@@ -4,12 +4,20 @@
 //! ```sh
 //! cargo run --release --example demo            # then open http://127.0.0.1:8080
 //! cargo run --release --example demo -- --port 9000 --threads 2
+//! # with access tokens (see examples/mint_token.rs) and a page on another origin:
+//! cargo run --release --example demo -- --token-secret-file secret --allow-origin https://app.example
 //! ```
+//!
+//! On the loopback address without a secret the server is open, as a demo is. Bound to any
+//! other address it refuses to start without `--token-secret-file`, unless told `--insecure`.
 
 use pushwire::Limits;
 use pushwire::reactor::Server;
 use pushwire::server::HubServer;
+use pushwire::server::auth::Policy;
+use pushwire::server::auth::rate::Rate;
 use pushwire::server::hub_server::tick_interval;
+use std::net::IpAddr;
 
 #[path = "../common/args.rs"]
 mod args;
@@ -18,27 +26,112 @@ mod wire;
 /// The demo page, embedded in the binary (no build step, no CDN).
 const PAGE: &[u8] = include_bytes!("page.html");
 
+const ABOUT: &str =
+    "demo: the ready hub server (embedded hub) and its demo page\n\nUsage: demo [OPTIONS]";
+
 fn main() -> std::io::Result<()> {
-    let args = args::Args::parse(
-        "demo: the ready hub server (embedded hub) and its demo page\n\nUsage: demo [OPTIONS]",
-        &[
-            args::value("--port", "N", "port on 127.0.0.1, 1-65535 (default 8080)"),
-            args::value("--threads", "N", "worker threads (default: one per core)"),
-        ],
-    );
+    let flags = [
+        args::value("--port", "N", "port, 1-65535 (default 8080)"),
+        args::value("--bind", "IP", "address to listen on (default 127.0.0.1)"),
+        args::value("--threads", "N", "worker threads (default: one per core)"),
+        args::value(
+            "--token-secret-file",
+            "PATH",
+            "require HS256 tokens signed with this file's bytes (>= 32, a final newline is not part of it)",
+        ),
+        args::value("--audience", "AUD", "tokens must name this audience (aud)"),
+        args::value(
+            "--token-cookie",
+            "NAME",
+            "cookie carrying the token (default pushwire_token)",
+        ),
+        args::repeated(
+            "--allow-origin",
+            "ORIGIN",
+            "a page origin allowed to use the server from a browser (repeatable)",
+        ),
+        args::value(
+            "--publish-rate",
+            "N",
+            "publishes per second per WebSocket and per token",
+        ),
+        args::switch(
+            "--insecure",
+            "allow a non-loopback address without a token secret",
+        ),
+    ];
+    let args = args::Args::parse(ABOUT, &flags);
     let port = args.port("--port", 8080, false);
+    let ip: IpAddr = args.get("--bind", IpAddr::from([127, 0, 0, 1]));
+    let policy = policy(&args, ip);
     let limits = Limits::default();
     let mut builder = Server::builder()
-        .bind(("127.0.0.1", port))
+        .bind((ip, port))
         .limits(limits.clone())
         .tick(tick_interval(&limits));
     if let Some(threads) = args.count("--threads") {
         builder = builder.threads(threads);
     }
-    let server = args::listening(
-        format!("127.0.0.1:{port}"),
-        builder.build(HubServer::new(limits, PAGE).with_wire_view(wire::DemoWire)),
-    );
+    let hub = HubServer::new(limits, PAGE)
+        .with_wire_view(wire::DemoWire)
+        .with_policy(policy);
+    let server = args::listening(format!("{ip}:{port}"), builder.build(hub));
     println!("pushwire demo: open http://{}/", server.local_addr());
     server.run()
+}
+
+/// The access policy the flags ask for; exits with status 2 on a bad one.
+fn policy(args: &args::Args, ip: IpAddr) -> Policy {
+    let fail = |message: String| -> ! {
+        eprintln!("error: {message}");
+        std::process::exit(2)
+    };
+    let mut policy = Policy::open();
+    let secret = args.text("--token-secret-file");
+    if let Some(path) = secret {
+        policy = tokens(policy, path, args).unwrap_or_else(|e| fail(e));
+    } else if args.text("--audience").is_some() || args.text("--token-cookie").is_some() {
+        fail("--audience and --token-cookie need --token-secret-file".into());
+    }
+    if let Some(name) = args.text("--token-cookie") {
+        policy = policy.cookie(name);
+    }
+    for origin in args.texts("--allow-origin") {
+        policy = policy
+            .allow_origin(origin)
+            .unwrap_or_else(|e| fail(format!("--allow-origin: {e}")));
+    }
+    if let Some(n) = args.count("--publish-rate") {
+        let n = u32::try_from(n).unwrap_or(u32::MAX);
+        policy = policy.publish_rate(Rate {
+            per_second: n,
+            burst: n,
+        });
+    }
+    if !ip.is_loopback() && secret.is_none() && !args.switch("--insecure") {
+        fail(format!(
+            "refusing to serve {ip} without --token-secret-file: anyone who reaches it could \
+             publish and read every topic (give --insecure to do it anyway)"
+        ));
+    }
+    policy
+}
+
+#[cfg(feature = "auth")]
+fn tokens(policy: Policy, path: &str, args: &args::Args) -> Result<Policy, String> {
+    use pushwire::server::auth::jwt::Verifier;
+    let secret = std::fs::read(path).map_err(|e| format!("--token-secret-file {path}: {e}"))?;
+    let secret = secret.strip_suffix(b"\n").unwrap_or(&secret);
+    let secret = secret.strip_suffix(b"\r").unwrap_or(secret);
+    let mut verifier =
+        Verifier::new(secret).map_err(|e| format!("--token-secret-file {path}: {e}"))?;
+    if let Some(audience) = args.text("--audience") {
+        verifier = verifier.audience(audience);
+    }
+    Ok(policy.tokens(verifier))
+}
+
+#[cfg(not(feature = "auth"))]
+fn tokens(_: Policy, _: &str, _: &args::Args) -> Result<Policy, String> {
+    Err("--token-secret-file: this build has no `auth` feature".into())
 }

@@ -6,7 +6,7 @@
 
 pub mod auth;
 pub mod hub_server;
-mod json;
+pub mod json;
 pub mod query;
 
 pub use crate::reactor::{App, ConnId, Ctx, Message, Reply, Response};

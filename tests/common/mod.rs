@@ -318,13 +318,26 @@ impl Client {
     }
 
     pub fn send(&mut self, method: &str, target: &str, body: Option<&[u8]>) {
+        self.send_with(method, target, &[], body);
+    }
+
+    /// Sends a request with header fields besides `Host`.
+    pub fn send_with(
+        &mut self,
+        method: &str,
+        target: &str,
+        fields: &[(&str, &[u8])],
+        body: Option<&[u8]>,
+    ) {
+        let mut headers: Vec<(&str, &[u8])> = vec![("Host", b"test")];
+        headers.extend_from_slice(fields);
         let mut out = Vec::new();
         let framing = match body {
             Some(b) => http::client::RequestBody::Length(b.len() as u64),
             None => http::client::RequestBody::Empty,
         };
         self.http
-            .send_request(method, target, &[("Host", b"test")], framing, &mut out)
+            .send_request(method, target, &headers, framing, &mut out)
             .unwrap();
         if let Some(b) = body {
             if !b.is_empty() {

@@ -15,6 +15,7 @@
 
 use super::json::{self, Value};
 use super::scope::{Grants, Selector};
+use crate::server::json::push_string;
 use alloc::string::String;
 use alloc::vec::Vec;
 use base64::Engine as _;
@@ -81,6 +82,21 @@ pub struct Claims {
     pub exp: u64,
     /// The topics it grants.
     pub grants: Grants,
+}
+
+/// The claims of a token to mint with [`Verifier::mint`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NewToken<'a> {
+    /// `sub`: who holds it.
+    pub sub: Option<&'a str>,
+    /// `exp`: when it expires, in seconds since the Unix epoch.
+    pub exp: u64,
+    /// `aud`: the audience it is for.
+    pub aud: Option<&'a str>,
+    /// Topic selectors it may follow.
+    pub subscribe: &'a [&'a str],
+    /// Topic selectors it may publish to.
+    pub publish: &'a [&'a str],
 }
 
 /// Checks tokens against one shared secret.
@@ -157,6 +173,42 @@ impl Verifier {
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(tag, &mut token);
         token
+    }
+
+    /// Signs a token with these claims (RFC 7519 §4: `sub`, `exp`, `aud`; and `pushwire`).
+    pub fn mint(&self, claims: &NewToken<'_>) -> String {
+        let mut json = Vec::from(&b"{"[..]);
+        if let Some(sub) = claims.sub {
+            json.extend_from_slice(b"\"sub\":");
+            push_string(sub, &mut json);
+            json.push(b',');
+        }
+        if let Some(aud) = claims.aud {
+            json.extend_from_slice(b"\"aud\":");
+            push_string(aud, &mut json);
+            json.push(b',');
+        }
+        json.extend_from_slice(alloc::format!("\"exp\":{},\"pushwire\":{{", claims.exp).as_bytes());
+        for (i, (name, list)) in [("subscribe", claims.subscribe), ("publish", claims.publish)]
+            .into_iter()
+            .enumerate()
+        {
+            if i > 0 {
+                json.push(b',');
+            }
+            push_string(name, &mut json);
+            json.extend_from_slice(b":[");
+            for (j, selector) in list.iter().enumerate() {
+                if j > 0 {
+                    json.push(b',');
+                }
+                push_string(selector, &mut json);
+            }
+            json.push(b']');
+        }
+        json.extend_from_slice(b"}}");
+        let json = String::from_utf8(json).unwrap_or_default();
+        self.sign(r#"{"alg":"HS256","typ":"JWT"}"#, &json)
     }
 
     /// Verifies `token` at `now` (seconds since the Unix epoch).

@@ -75,7 +75,13 @@ impl HubServer {
         if preflight {
             return Err(self.preflight(req, pass.cors.as_deref()));
         }
-        self.check_token(req, need, cx, &mut pass)?;
+        // A listed page can read why it was refused.
+        let cors = pass.cors.clone();
+        self.check_token(req, need, cx, &mut pass)
+            .map_err(|refusal| match &cors {
+                Some(origin) => with_cors(refusal, origin),
+                None => refusal,
+            })?;
         Ok(pass)
     }
 

@@ -238,3 +238,26 @@ fn short_secrets_are_refused() {
     let shown = format!("{:?}", verifier());
     assert!(!shown.contains("0123"));
 }
+
+#[test]
+fn minted_tokens_verify_with_their_claims() {
+    let t = verifier().mint(&NewToken {
+        sub: Some("ada \"the\" first"),
+        exp: NOW + 5,
+        aud: Some("push"),
+        subscribe: &["a", "b.*"],
+        publish: &["a"],
+    });
+    let claims = verifier().audience("push").verify(&t, NOW).unwrap();
+    assert_eq!(claims.sub.as_deref(), Some("ada \"the\" first"));
+    assert!(claims.grants.allow(Action::Subscribe, "b.c"));
+    assert!(claims.grants.allow(Action::Publish, "a"));
+    assert!(!claims.grants.allow(Action::Publish, "b.c"));
+    // Non-canonical base64url in the MAC's last character: refused before the MAC.
+    let last = t.chars().last().unwrap();
+    let other = if last == 'A' { 'B' } else { 'A' };
+    let mut altered = t.clone();
+    altered.pop();
+    altered.push(other);
+    assert!(verifier().verify(&altered, NOW).is_err());
+}
