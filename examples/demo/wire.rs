@@ -54,12 +54,13 @@ fn head_text(response: &Response) -> String {
 }
 
 /// A request head reconstructed from the parsed request, with `Authorization` and `Cookie`
-/// values left out: a view of the wire must not show credentials.
+/// values and the `access_token` parameter left out: a view of the wire must not show
+/// credentials.
 fn request_text(req: &Request<'_>) -> String {
     let mut text = format!(
         "{} {} HTTP/1.{}\r\n",
         req.method,
-        req.target,
+        redact_target(req.target),
         u8::from(req.version == http::Version::Http11)
     );
     for (name, value) in req.headers() {
@@ -101,5 +102,32 @@ fn preview(bytes: &[u8]) -> String {
     match text.char_indices().nth(300) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.into_owned(),
+    }
+}
+
+/// `target` with the value of every `access_token` parameter (RFC 6750 §2.3) replaced.
+fn redact_target(target: &str) -> String {
+    let Some((path, query)) = target.split_once('?') else {
+        return target.to_string();
+    };
+    let pairs: Vec<&str> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("access_token", _)) => "access_token=[redacted]",
+            _ => pair,
+        })
+        .collect();
+    format!("{path}?{}", pairs.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn access_tokens_in_the_target_are_redacted() {
+        assert_eq!(
+            super::redact_target("/events?topic=a&access_token=x.y.z&b=1"),
+            "/events?topic=a&access_token=[redacted]&b=1"
+        );
+        assert_eq!(super::redact_target("/ws"), "/ws");
     }
 }

@@ -412,4 +412,23 @@ mod tests {
         assert!(parse(b"[1,]").is_err());
         assert!(parse(b"tru").is_err());
     }
+
+    proptest::proptest! {
+        /// Any string the crate's JSON writer (RFC 8259 §7) makes reads back as itself, in an
+        /// array and as a member name.
+        #[test]
+        fn written_strings_read_back(text in "\\PC*", control in proptest::collection::vec(0u8..0x20, 0..4)) {
+            let mut text = text;
+            text.extend(control.iter().map(|&c| char::from(c)));
+            let mut json = Vec::from(&b"[{"[..]);
+            crate::server::json::push_string(&text, &mut json);
+            json.extend_from_slice(b":1},");
+            crate::server::json::push_string(&text, &mut json);
+            json.push(b']');
+            let value = parse(&json).unwrap();
+            let Value::Array(items) = value else { panic!("an array") };
+            proptest::prop_assert_eq!(items[0].get(&text), Some(&Value::Number(1.0)));
+            proptest::prop_assert_eq!(&items[1], &Value::String(text.clone()));
+        }
+    }
 }

@@ -74,6 +74,7 @@ impl Policy {
         !self.requires_tokens() && self.origins.is_empty()
     }
 
+    #[cfg_attr(not(feature = "auth"), allow(dead_code))]
     pub(crate) fn cookie_name(&self) -> &str {
         self.cookie.as_deref().unwrap_or(DEFAULT_COOKIE)
     }

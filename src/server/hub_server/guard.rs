@@ -33,6 +33,7 @@ pub(super) struct Pass {
 }
 
 /// What a route needs from the asker.
+#[cfg_attr(not(feature = "auth"), allow(dead_code))]
 enum Need<'a> {
     Nothing,
     One(Action, Cow<'a, str>),
@@ -385,6 +386,7 @@ pub(super) fn unauthorized(why: Option<&str>) -> Response {
 }
 
 /// `403` with `error="insufficient_scope"` (RFC 6750 §3.1).
+#[cfg_attr(not(feature = "auth"), allow(dead_code))]
 fn forbidden(action: Action, what: &str) -> Response {
     let verb = match action {
         Action::Subscribe => "subscribe to",
