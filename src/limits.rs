@@ -95,6 +95,10 @@ pub struct Limits {
     /// Default 50 000: above the 20 000 descriptors a process usually gets, so the operating
     /// system's limit is what binds unless this is set lower.
     pub max_connections: usize,
+    /// Most open connections from one client address (the socket's peer); a connection over
+    /// it is answered `429` and closed. Default `usize::MAX` (off): behind a proxy every
+    /// connection comes from the proxy's address.
+    pub max_connections_per_address: usize,
     /// Bytes a connection may have queued for writing before the reactor stops reading from
     /// it (a slow reader gets no new work). Default 1 MiB.
     pub write_queue_bytes: usize,
@@ -135,6 +139,7 @@ impl Default for Limits {
             max_streams: 50_000,
             sse_keepalive: Duration::from_secs(15),
             max_connections: 50_000,
+            max_connections_per_address: usize::MAX,
             write_queue_bytes: 1024 * 1024,
             slow_consumer_timeout: Duration::from_secs(30),
             linger_timeout: Duration::from_secs(2),

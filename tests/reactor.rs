@@ -534,3 +534,31 @@ fn ended_stream_lets_the_connection_serve_the_next_request() {
         "keep-alive after the stream"
     );
 }
+
+#[test]
+fn connections_over_the_per_address_limit_are_answered_429_and_closed() {
+    let limits = Limits {
+        max_connections_per_address: 2,
+        ..Limits::default()
+    };
+    let s = TestServer::start(TestApp, limits, 2);
+    let mut first = Client::new(s.addr);
+    let mut second = Client::new(s.addr);
+    assert_eq!(first.get("/").status, 200);
+    assert_eq!(second.get("/").status, 200);
+    // The third from the same address: an explicit answer, then the end of the connection.
+    let mut third = Client::new(s.addr);
+    third.send("GET", "/", None);
+    let refused = third.recv().expect("a 429");
+    assert_eq!(refused.status, 429);
+    assert_eq!(refused.header("retry-after"), Some(&b"1"[..]));
+    assert!(closed_by_peer(&mut third.stream));
+    // One closes: a new connection is served again (once the server saw the close).
+    drop(first);
+    common::wait_for(|| {
+        let mut c = Client::new(s.addr);
+        c.send("GET", "/", None);
+        c.recv().is_some_and(|r| r.status == 200)
+    });
+    assert_eq!(second.get("/").status, 200);
+}

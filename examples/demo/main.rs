@@ -64,7 +64,10 @@ fn main() -> std::io::Result<()> {
     let port = args.port("--port", 8080, false);
     let ip: IpAddr = args.get("--bind", IpAddr::from([127, 0, 0, 1]));
     let policy = policy(&args, ip);
-    let limits = Limits::default();
+    let mut limits = Limits::default();
+    if let Some(n) = args.count("--max-connections-per-ip") {
+        limits.max_connections_per_address = n;
+    }
     let mut builder = Server::builder()
         .bind((ip, port))
         .limits(limits.clone())

@@ -161,6 +161,10 @@ pub(crate) struct Core {
     pub deflate: Option<crate::ws::deflate::ServerConfig>,
     /// This worker's system-call counters.
     pub io: Arc<super::io_stats::IoCounters>,
+    /// Connections per client address, when limited (shared by the workers).
+    pub per_address: Option<Arc<super::per_address::PerAddress>>,
+    /// The address each counted connection came from (only when limited).
+    pub addresses: std::collections::HashMap<u64, std::net::IpAddr>,
 }
 
 impl Core {
@@ -169,6 +173,7 @@ impl Core {
         open_connections: Arc<AtomicUsize>,
         deflate: Option<crate::ws::deflate::ServerConfig>,
         io: Arc<super::io_stats::IoCounters>,
+        per_address: Option<Arc<super::per_address::PerAddress>>,
     ) -> Self {
         Core {
             slab: Slab::new(),
@@ -184,7 +189,22 @@ impl Core {
             open_connections,
             deflate,
             io,
+            per_address,
+            addresses: std::collections::HashMap::new(),
         }
+    }
+
+    /// Answers a new connection over its address's limit with `429` and closes it once the
+    /// answer is out (reading and discarding meanwhile, so the client gets it, not a reset).
+    pub fn refuse_over_limit(&mut self, key: u64, limit: usize) {
+        let date = *self.date.at(self.unix_secs);
+        if let Some(conn) = self.slab.get_mut(key) {
+            conn.proto = Proto::Finished;
+        }
+        self.scratch
+            .extend_from_slice(&super::per_address::refusal(limit, &date));
+        self.flush(key);
+        self.settle(key);
     }
 
     /// Moves `scratch` to the connection: straight to the socket when nothing is queued, the
@@ -318,6 +338,9 @@ impl Core {
     pub fn close_now(&mut self, key: u64) {
         if let Some(conn) = self.slab.remove(key) {
             self.open_connections.fetch_sub(1, Ordering::Relaxed);
+            if let (Some(table), Some(ip)) = (&self.per_address, self.addresses.remove(&key)) {
+                table.release(ip);
+            }
             if conn.app_owned {
                 self.dead.push(key);
             }

@@ -37,6 +37,7 @@ mod clock;
 mod core;
 mod ctx;
 mod io_stats;
+mod per_address;
 mod slab;
 mod spill;
 mod timers;
@@ -137,6 +138,11 @@ impl Builder {
             listeners.push(l);
         }
         let open = Arc::new(AtomicUsize::new(0));
+        let per_address = (self.limits.max_connections_per_address != usize::MAX).then(|| {
+            Arc::new(per_address::PerAddress::new(
+                self.limits.max_connections_per_address,
+            ))
+        });
         let io: Vec<Arc<io_stats::IoCounters>> =
             (0..self.threads).map(|_| Arc::default()).collect();
         let shared = Arc::new(Shared {
@@ -163,6 +169,7 @@ impl Builder {
                     open.clone(),
                     self.deflate,
                     io[index].clone(),
+                    per_address.clone(),
                 ),
                 handle: handle.clone(),
                 index,

@@ -182,7 +182,7 @@ impl<A: App> Running<A> {
         };
         loop {
             match listener.accept() {
-                Ok((socket, _)) => {
+                Ok((socket, peer)) => {
                     let open = self.core.open_connections.fetch_add(1, Ordering::Relaxed) + 1;
                     if open > self.core.limits.max_connections {
                         self.core.open_connections.fetch_sub(1, Ordering::Relaxed);
@@ -203,6 +203,13 @@ impl<A: App> Running<A> {
                     if registered.is_err() {
                         self.core.close_now(key);
                         continue;
+                    }
+                    if let Some(table) = self.core.per_address.clone() {
+                        if !table.admit(peer.ip()) {
+                            self.core.refuse_over_limit(key, table.limit());
+                            continue;
+                        }
+                        self.core.addresses.insert(key, peer.ip());
                     }
                     self.core.rearm(key);
                 }
