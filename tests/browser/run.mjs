@@ -4,14 +4,20 @@
 // stream, reconnects with Last-Event-ID and misses nothing; long and short polling receive the
 // same sequence numbers; all four panels show the same events in the same order.
 //
-//   node tests/browser/run.mjs <path to the demo binary> [screenshot path]
+//   node tests/browser/run.mjs <path to the demo binary> [screenshot path] [mint_token binary]
+//
+// With a mint_token binary, the server requires tokens (--token-secret-file): the page gets
+// one in its URL (?access_token=), the test's own requests send it as a Bearer field, and a
+// request without one must be refused 401.
 
 import { chromium } from "playwright-core";
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { randomBytes } from "node:crypto";
 
-const [bin, shot = "target/browser/demo.png"] = process.argv.slice(2);
+const [bin, shot = "target/browser/demo.png", mint] = process.argv.slice(2);
 if (!bin) {
   console.error("usage: node run.mjs <demo binary> [screenshot]");
   process.exit(2);
@@ -24,7 +30,15 @@ const check = (name, ok, detail = "") => {
   console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` (${detail})` : ""}`);
 };
 
-const server = spawn(bin, ["--port", String(port), "--threads", "2"], { stdio: ["ignore", "pipe", "inherit"] });
+let extra = [], token = null;
+if (mint) {
+  const secret = join(mkdtempSync(join(tmpdir(), "pushwire-")), "secret");
+  writeFileSync(secret, randomBytes(32).toString("base64") + "\n");
+  extra = ["--token-secret-file", secret];
+  token = execFileSync(mint, ["--secret-file", secret, "--sub", "browser", "--subscribe", "*", "--publish", "*"]).toString().trim();
+}
+const auth = token ? { Authorization: `Bearer ${token}` } : {};
+const server = spawn(bin, ["--port", String(port), "--threads", "2", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
 await new Promise((resolve, reject) => {
   server.stdout.on("data", d => { if (String(d).includes("pushwire demo")) resolve(); });
   server.on("exit", code => reject(new Error(`server exited with ${code}`)));
@@ -37,7 +51,7 @@ const browser = await chromium.launch({
          "--disable-component-update", "--disable-sync", "--disable-quic"],
 });
 const topic = `browser${Date.now()}`;
-const publish = async text => Number(await (await fetch(`${base}/publish?topic=${topic}`, { method: "POST", body: text })).text());
+const publish = async text => Number(await (await fetch(`${base}/publish?topic=${topic}`, { method: "POST", body: text, headers: auth })).text());
 const until = async (page, fn, arg, what) => {
   try { await page.waitForFunction(fn, arg, { timeout: 15000, polling: 50 }); return true; }
   catch { console.log(`timed out waiting for ${what}`); return false; }
@@ -46,7 +60,12 @@ const until = async (page, fn, arg, what) => {
 try {
   const page = await browser.newPage({ viewport: { width: 1500, height: 1000 } });
   page.on("pageerror", e => console.log("page error:", e.message));
-  await page.goto(`${base}/?topic=${topic}`);
+  if (token) {
+    const refused = await fetch(`${base}/publish?topic=${topic}`, { method: "POST", body: "no token" });
+    check("without a token the server answers 401 with a Bearer challenge",
+      refused.status === 401 && (refused.headers.get("www-authenticate") || "").startsWith("Bearer"), String(refused.status));
+  }
+  await page.goto(`${base}/?topic=${topic}${token ? `&access_token=${token}` : ""}`);
   await page.fill("#interval", "200");
   check("page loads and all four techniques connect",
     await until(page, () => window.pushwire?.ready && pushwire.state.ws.conns === 1 && pushwire.state.sse.conns === 1, null, "connections"));
@@ -64,7 +83,7 @@ try {
 
   // The server drops every event stream; events published while EventSource reconnects must
   // still arrive (it resumes with Last-Event-ID).
-  await fetch(`${base}/drop-streams`, { method: "POST" });
+  await fetch(`${base}/drop-streams`, { method: "POST", headers: auth });
   for (let i = 6; i <= 8; i++) await publish(`event ${i}`);
   const want = Array.from({ length: 9 }, (_, i) => start + 1 + i);
   check("EventSource reconnected after the server dropped the stream",
