@@ -7,6 +7,7 @@
 //! those, and it must: two `exp` members would mean two answers). Nothing here allocates more
 //! than the input's size over again.
 
+use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -15,9 +16,9 @@ pub const MAX_DEPTH: usize = 8;
 /// Members (or elements) of one object (or array) beyond this are refused.
 pub const MAX_ITEMS: usize = 64;
 
-/// A JSON value (RFC 8259 §3).
+/// A JSON value (RFC 8259 §3). Strings without escapes borrow from the text.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub enum Value<'a> {
     /// `null`.
     Null,
     /// `true` or `false`.
@@ -25,16 +26,16 @@ pub enum Value {
     /// A number (RFC 8259 §6), as the nearest `f64`.
     Number(f64),
     /// A string, escapes resolved (RFC 8259 §7).
-    String(String),
+    String(Cow<'a, str>),
     /// An array.
-    Array(Vec<Value>),
+    Array(Vec<Value<'a>>),
     /// An object's members in the order given; names are unique.
-    Object(Vec<(String, Value)>),
+    Object(Vec<(Cow<'a, str>, Value<'a>)>),
 }
 
-impl Value {
+impl<'a> Value<'a> {
     /// The member `name` of an object.
-    pub fn get(&self, name: &str) -> Option<&Value> {
+    pub fn get(&self, name: &str) -> Option<&Value<'a>> {
         match self {
             Value::Object(members) => members.iter().find(|(n, _)| n == name).map(|(_, v)| v),
             _ => None,
@@ -71,7 +72,7 @@ pub enum JsonError {
 ///
 /// # Errors
 /// [`JsonError`] for anything else.
-pub fn parse(text: &[u8]) -> Result<Value, JsonError> {
+pub fn parse(text: &[u8]) -> Result<Value<'_>, JsonError> {
     let text = core::str::from_utf8(text).map_err(|e| JsonError::Syntax(e.valid_up_to()))?;
     let mut reader = Reader {
         bytes: text.as_bytes(),
@@ -92,7 +93,7 @@ struct Reader<'a> {
     at: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
@@ -116,7 +117,7 @@ impl Reader<'_> {
         }
     }
 
-    fn literal(&mut self, word: &str, value: Value) -> Result<Value, JsonError> {
+    fn literal(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>, JsonError> {
         if self.bytes.get(self.at..self.at + word.len()) == Some(word.as_bytes()) {
             self.at += word.len();
             Ok(value)
@@ -125,7 +126,7 @@ impl Reader<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value, JsonError> {
+    fn value(&mut self, depth: usize) -> Result<Value<'a>, JsonError> {
         self.skip_space();
         match self.peek() {
             Some(b'{') => self.object(depth + 1),
@@ -139,12 +140,12 @@ impl Reader<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Value, JsonError> {
+    fn object(&mut self, depth: usize) -> Result<Value<'a>, JsonError> {
         if depth > MAX_DEPTH {
             return Err(JsonError::TooDeep);
         }
         self.expect(b'{')?;
-        let mut members: Vec<(String, Value)> = Vec::new();
+        let mut members: Vec<(Cow<'a, str>, Value<'a>)> = Vec::new();
         self.skip_space();
         if self.peek() == Some(b'}') {
             self.at += 1;
@@ -175,7 +176,7 @@ impl Reader<'_> {
         }
     }
 
-    fn array(&mut self, depth: usize) -> Result<Value, JsonError> {
+    fn array(&mut self, depth: usize) -> Result<Value<'a>, JsonError> {
         if depth > MAX_DEPTH {
             return Err(JsonError::TooDeep);
         }
@@ -204,7 +205,7 @@ impl Reader<'_> {
     }
 
     /// RFC 8259 §6: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-    fn number(&mut self) -> Result<Value, JsonError> {
+    fn number(&mut self) -> Result<Value<'a>, JsonError> {
         let start = self.at;
         if self.peek() == Some(b'-') {
             self.at += 1;
@@ -249,7 +250,7 @@ impl Reader<'_> {
 
     /// RFC 8259 §7: a string; control characters must be escaped, `\u` escapes of UTF-16
     /// surrogates must come in pairs.
-    fn string(&mut self) -> Result<String, JsonError> {
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
         self.expect(b'"')?;
         let mut out = String::new();
         loop {
@@ -258,12 +259,21 @@ impl Reader<'_> {
                 self.at += 1;
             }
             // The run ends at an ASCII byte, so it is whole UTF-8.
-            out.push_str(self.text.get(run..self.at).unwrap_or_default());
+            let text = self.text.get(run..self.at).unwrap_or_default();
             match self.peek() {
-                Some(b'"') => {
+                // No escape in the whole string: borrow it.
+                Some(b'"') if out.is_empty() => {
                     self.at += 1;
-                    return Ok(out);
+                    return Ok(Cow::Borrowed(text));
                 }
+                Some(b'"') => {
+                    out.push_str(text);
+                    self.at += 1;
+                    return Ok(Cow::Owned(out));
+                }
+                _ => out.push_str(text),
+            }
+            match self.peek() {
                 Some(b'\\') => {
                     self.at += 1;
                     let escaped = self.peek();
@@ -428,7 +438,7 @@ mod tests {
             let value = parse(&json).unwrap();
             let Value::Array(items) = value else { panic!("an array") };
             proptest::prop_assert_eq!(items[0].get(&text), Some(&Value::Number(1.0)));
-            proptest::prop_assert_eq!(&items[1], &Value::String(text.clone()));
+            proptest::prop_assert_eq!(&items[1], &Value::String(text.clone().into()));
         }
     }
 }

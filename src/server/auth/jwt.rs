@@ -227,19 +227,22 @@ impl Verifier {
         };
         // Base64url without padding (RFC 7515 §2), canonical: a second spelling of the same
         // MAC would be a second token.
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
+        let mut tag = [0u8; 48];
+        let tag_len = URL_SAFE_NO_PAD
+            .decode_slice(signature, &mut tag)
             .map_err(|_| TokenError::Malformed)?;
+        let signature = tag.get(..tag_len).ok_or(TokenError::Malformed)?;
         let signed = token
             .get(..header.len() + 1 + payload.len())
             .ok_or(TokenError::Malformed)?;
         let mut mac = self.keyed.clone();
         mac.update(signed.as_bytes());
         // `verify_slice` compares in constant time (and refuses a tag of another length).
-        mac.verify_slice(&signature)
+        mac.verify_slice(signature)
             .map_err(|_| TokenError::BadSignature)?;
 
-        let header = decode_json(header, "header")?;
+        let header = decode(header)?;
+        let header = object(&header, "header")?;
         match header.get("alg").and_then(Value::as_str) {
             Some("HS256") => {}
             _ => return Err(TokenError::Algorithm),
@@ -253,7 +256,8 @@ impl Verifier {
                 return Err(TokenError::Invalid("header"));
             }
         }
-        let claims = decode_json(payload, "claims")?;
+        let claims = decode(payload)?;
+        let claims = object(&claims, "claims")?;
         self.check(&claims, now)
     }
 
@@ -269,7 +273,7 @@ impl Verifier {
         }
         let audiences = match claims.get("aud") {
             None => Vec::new(),
-            Some(Value::String(one)) => alloc::vec![one.as_str()],
+            Some(Value::String(one)) => alloc::vec![&**one],
             Some(Value::Array(many)) => many
                 .iter()
                 .map(|a| a.as_str().ok_or(TokenError::Invalid("aud")))
@@ -283,7 +287,7 @@ impl Verifier {
         }
         let sub = match claims.get("sub") {
             None => None,
-            Some(Value::String(sub)) => Some(sub.clone()),
+            Some(Value::String(sub)) => Some(String::from(&**sub)),
             Some(_) => return Err(TokenError::Invalid("sub")),
         };
         let grants = match claims.get("pushwire") {
@@ -302,11 +306,14 @@ impl Verifier {
     }
 }
 
-fn decode_json(part: &str, what: &'static str) -> Result<Value, TokenError> {
-    let bytes = URL_SAFE_NO_PAD
+fn decode(part: &str) -> Result<Vec<u8>, TokenError> {
+    URL_SAFE_NO_PAD
         .decode(part)
-        .map_err(|_| TokenError::Malformed)?;
-    match json::parse(&bytes) {
+        .map_err(|_| TokenError::Malformed)
+}
+
+fn object<'a>(bytes: &'a [u8], what: &'static str) -> Result<Value<'a>, TokenError> {
+    match json::parse(bytes) {
         Ok(value @ Value::Object(_)) => Ok(value),
         _ => Err(TokenError::Invalid(what)),
     }
