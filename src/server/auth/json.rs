@@ -339,7 +339,7 @@ mod tests {
     use super::*;
     use alloc::vec;
 
-    fn s(text: &str) -> Value {
+    fn s(text: &str) -> Value<'_> {
         Value::String(text.into())
     }
 
