@@ -21,6 +21,11 @@
 //! for the history kept. Known paths answer other methods with `405` and `Allow`, `OPTIONS` with
 //! `Allow`; `/ws` and `/echo` without an upgrade with `426`.
 //!
+//! Who may do what is the [`Policy`] given with [`HubServer::with_policy`] (open by default):
+//! with tokens, every subscription and publish needs one naming the topic (`401`, `403`, close
+//! `1008`); cross-origin browser requests pass only from listed origins; publish rates are
+//! token buckets. `guard.rs` checks a request before `routes.rs` sees it.
+//!
 //! Every transport carries the same event text, one line of JSON:
 //! `{"seq":N,"ts":<unix ns at publish>,"data":<body as a JSON string>}`. A reader that fell out
 //! of history gets an explicit gap first: the SSE event `gap`, or the NDJSON line
