@@ -581,3 +581,36 @@ fn a_parked_poll_whose_token_expires_is_answered_401() {
     let r = c.recv().expect("the long-poll deadline's answer");
     assert_eq!(r.status, 204);
 }
+
+#[test]
+fn a_session_cookie_carries_the_token_for_pages() {
+    let hub = Hub::start(tokens());
+    let t = token(&["a"], &[], 60);
+    assert_eq!(request(hub.addr(), "POST", "/session", &[]).status, 401);
+    let r = request(
+        hub.addr(),
+        "POST",
+        "/session",
+        &[("Authorization", &bearer(&t))],
+    );
+    assert_eq!(r.status, 204);
+    let cookie = String::from_utf8(r.header("set-cookie").unwrap().to_vec()).unwrap();
+    assert_eq!(
+        cookie,
+        format!("pushwire_token={t}; Path=/; Max-Age=60; HttpOnly; SameSite=Strict")
+    );
+    // What the browser would send back.
+    let sent = cookie.split(';').next().unwrap();
+    let poll = request(
+        hub.addr(),
+        "GET",
+        "/poll?topic=a&wait=0",
+        &[("Cookie", sent.as_bytes())],
+    );
+    assert_eq!(poll.status, 204);
+    let cleared = request(hub.addr(), "DELETE", "/session", &[]);
+    assert!(String::from_utf8_lossy(cleared.header("set-cookie").unwrap()).contains("Max-Age=0"));
+    // An open server has no sessions.
+    let open = Hub::start(Policy::open());
+    assert_eq!(request(open.addr(), "POST", "/session", &[]).status, 404);
+}

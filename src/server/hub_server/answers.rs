@@ -27,6 +27,7 @@ pub(super) fn bad_request(e: BadParam) -> Response {
 pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
     Some(match path {
         "/publish" | "/drop-streams" => "POST, OPTIONS",
+        "/session" => "POST, DELETE, OPTIONS",
         "/echo" => "GET, HEAD, POST, OPTIONS",
         "/events" | "/poll" | "/ws" | "/plaintext" | "/stats" | "/cursor" | "/wire" | "/"
         | "/favicon.ico" => "GET, HEAD, OPTIONS",

@@ -36,6 +36,8 @@ pub(super) struct Pass {
 #[cfg_attr(not(feature = "auth"), allow(dead_code))]
 enum Need<'a> {
     Nothing,
+    /// A valid token, whatever it grants.
+    Token,
     One(Action, Cow<'a, str>),
     Every(Action),
 }
@@ -96,6 +98,7 @@ impl HubServer {
             // Samples of every topic's traffic; closing every stream.
             ("GET", "/wire") => Need::Every(Action::Subscribe),
             ("POST", "/drop-streams") => Need::Every(Action::Publish),
+            ("POST", "/session") => Need::Token,
             _ => Need::Nothing,
         })
     }
@@ -124,13 +127,13 @@ impl HubServer {
         let allowed = match &need {
             Need::One(action, topic) => claims.grants.allow(*action, topic),
             Need::Every(action) => claims.grants.allow_all(*action),
-            Need::Nothing => true,
+            Need::Token | Need::Nothing => true,
         };
         if !allowed {
             let (action, what) = match &need {
                 Need::One(action, topic) => (*action, format!("topic {topic}")),
                 Need::Every(action) => (*action, "every topic".into()),
-                Need::Nothing => (Action::Subscribe, String::new()),
+                Need::Token | Need::Nothing => (Action::Subscribe, String::new()),
             };
             return Err(forbidden(action, &what));
         }
@@ -152,6 +155,36 @@ impl HubServer {
         _: &mut Pass,
     ) -> Result<(), Response> {
         Ok(())
+    }
+
+    /// `POST /session` (with a valid token): the token as an `HttpOnly`, `SameSite=Strict`
+    /// cookie for as long as it is valid, so a page's `EventSource` and `WebSocket` carry it
+    /// without putting it in URLs (which proxies log). `DELETE /session` clears it. `404` on a
+    /// server without tokens.
+    pub(super) fn session(&self, req: &Request<'_>, pass: &Pass, cx: &Ctx<'_, Notice>) -> Response {
+        let name = self.policy.cookie_name();
+        if !self.policy.requires_tokens() {
+            return refusal(
+                404,
+                "this server asks for no tokens: there is no session to set",
+            );
+        }
+        if req.method == "DELETE" {
+            return Response::new(204).header(
+                "Set-Cookie",
+                format!("{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+            );
+        }
+        // The guard verified it; read it again from where it came.
+        let token = crate::server::auth::source::token(req, name)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let max_age = pass.expires.unwrap_or(0).saturating_sub(cx.unix_secs());
+        Response::new(204).header(
+            "Set-Cookie",
+            format!("{name}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict"),
+        )
     }
 
     /// The answer to a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`).

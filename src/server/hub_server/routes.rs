@@ -76,6 +76,7 @@ impl HubServer {
                 cx.handle().notify(Notice::DropStreams);
                 Response::new(204).into()
             }
+            ("POST" | "DELETE", "/session") => self.session(req, pass, cx).into(),
             ("GET", "/wire") if self.has_wire_view() => {
                 let reply = self.events_on(local, req, WIRE_TOPIC, None, cx);
                 if let (Reply::Stream { .. }, Some(conn)) = (&reply, cx.conn()) {
