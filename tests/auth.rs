@@ -10,7 +10,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Client, Resp, Sse, TestServer, WsClient, WsEv, connect, stat, wait_for};
 use pushwire::Limits;
-use pushwire::reactor::{ManualClock, Server};
+use pushwire::reactor::ManualClock;
 use pushwire::server::HubServer;
 use pushwire::server::auth::Policy;
 use pushwire::server::auth::jwt::{NewToken, Verifier};
@@ -33,17 +33,10 @@ struct Hub {
 impl Hub {
     fn start(policy: Policy) -> Hub {
         let limits = Limits::default();
-        let clock = Arc::new(ManualClock::new());
-        let builder = Server::builder()
-            .threads(1)
-            .limits(limits.clone())
-            .tick(tick_interval(&limits))
-            .clock(clock.clone());
-        let hub = HubServer::new(limits, b"page").with_policy(policy);
-        Hub {
-            server: TestServer::start_built(builder, hub),
-            clock,
-        }
+        let tick = tick_interval(&limits);
+        let hub = HubServer::new(limits.clone(), b"page").with_policy(policy);
+        let (server, clock) = TestServer::start_virtual(hub, limits, tick);
+        Hub { server, clock }
     }
 
     fn addr(&self) -> SocketAddr {

@@ -5,7 +5,7 @@ mod common;
 
 use common::{Client, Sse, TestServer, connect, stat, wait_for};
 use pushwire::Limits;
-use pushwire::reactor::{ManualClock, Server};
+use pushwire::reactor::ManualClock;
 use pushwire::server::HubServer;
 use pushwire::server::hub_server::{Notice, tick_interval};
 use std::io::{Read, Write};
@@ -18,14 +18,8 @@ fn hub() -> (TestServer<Notice>, Arc<ManualClock>) {
 }
 
 fn hub_with(limits: Limits) -> (TestServer<Notice>, Arc<ManualClock>) {
-    let clock = Arc::new(ManualClock::new());
-    let builder = Server::builder()
-        .threads(1)
-        .limits(limits.clone())
-        .tick(tick_interval(&limits))
-        .clock(clock.clone());
-    let server = TestServer::start_built(builder, HubServer::new(limits, b"page"));
-    (server, clock)
+    let tick = tick_interval(&limits);
+    TestServer::start_virtual(HubServer::new(limits.clone(), b"page"), limits, tick)
 }
 
 /// Moves time by `by` and lets the workers see it.

@@ -241,6 +241,23 @@ impl<N: Send + Sync + 'static> TestServer<N> {
         Self::run(builder.build(app).expect("bind"))
     }
 
+    /// One worker with `App::tick` every `tick`, on a clock only the test moves (move it,
+    /// then `handle.wake()`).
+    #[allow(dead_code)]
+    pub fn start_virtual<A: pushwire::server::App<Notice = N>>(
+        app: A,
+        limits: Limits,
+        tick: Duration,
+    ) -> (Self, std::sync::Arc<pushwire::reactor::ManualClock>) {
+        let clock = std::sync::Arc::new(pushwire::reactor::ManualClock::new());
+        let builder = pushwire::reactor::Server::builder()
+            .threads(1)
+            .limits(limits)
+            .tick(tick)
+            .clock(clock.clone());
+        (Self::start_built(builder, app), clock)
+    }
+
     /// Binds `builder` (its address is replaced by an ephemeral loopback port) and runs `app`.
     #[allow(dead_code)]
     pub fn start_built<A: pushwire::server::App<Notice = N>>(

@@ -103,7 +103,7 @@ impl HubServer {
         })
     }
 
-    #[cfg(feature = "auth")]
+    /// With tokens required and a route that needs one: the token, verified and in scope.
     fn check_token(
         &self,
         req: &Request<'_>,
@@ -111,49 +111,37 @@ impl HubServer {
         cx: &Ctx<'_, Notice>,
         pass: &mut Pass,
     ) -> Result<(), Response> {
-        use crate::server::auth::source;
-        let Some(verifier) = &self.policy.verifier else {
-            return Ok(());
-        };
-        if matches!(need, Need::Nothing) {
-            return Ok(());
-        }
-        let token = source::token(req, self.policy.cookie_name()).map_err(bad_request)?;
-        // RFC 6750 §3.1: no credentials, no error code.
-        let token = token.ok_or_else(|| unauthorized(None))?;
-        let claims = verifier
-            .verify(&token, cx.unix_secs())
-            .map_err(|e| unauthorized(Some(&e.to_string())))?;
-        let allowed = match &need {
-            Need::One(action, topic) => claims.grants.allow(*action, topic),
-            Need::Every(action) => claims.grants.allow_all(*action),
-            Need::Token | Need::Nothing => true,
-        };
-        if !allowed {
-            let (action, what) = match &need {
-                Need::One(action, topic) => (*action, format!("topic {topic}")),
-                Need::Every(action) => (*action, "every topic".into()),
-                Need::Token | Need::Nothing => (Action::Subscribe, String::new()),
+        #[cfg(feature = "auth")]
+        if let (Some(verifier), false) = (&self.policy.verifier, matches!(need, Need::Nothing)) {
+            use crate::server::auth::source;
+            let token = source::token(req, self.policy.cookie_name()).map_err(bad_request)?;
+            // RFC 6750 §3.1: no credentials, no error code.
+            let token = token.ok_or_else(|| unauthorized(None))?;
+            let claims = verifier
+                .verify(&token, cx.unix_secs())
+                .map_err(|e| unauthorized(Some(&e.to_string())))?;
+            let allowed = match &need {
+                Need::One(action, topic) => claims.grants.allow(*action, topic),
+                Need::Every(action) => claims.grants.allow_all(*action),
+                Need::Token | Need::Nothing => true,
             };
-            return Err(forbidden(action, &what));
+            if !allowed {
+                let (action, what) = match &need {
+                    Need::One(action, topic) => (*action, format!("topic {topic}")),
+                    Need::Every(action) => (*action, "every topic".into()),
+                    Need::Token | Need::Nothing => (Action::Subscribe, String::new()),
+                };
+                return Err(forbidden(action, &what));
+            }
+            pass.expires = Some(claims.exp);
+            pass.holder = Some(match claims.sub {
+                Some(sub) => sub.into(),
+                None => token.into(),
+            });
+            pass.grants = Some(Arc::new(claims.grants));
         }
-        pass.expires = Some(claims.exp);
-        pass.holder = Some(match claims.sub {
-            Some(sub) => sub.into(),
-            None => token.into(),
-        });
-        pass.grants = Some(Arc::new(claims.grants));
-        Ok(())
-    }
-
-    #[cfg(not(feature = "auth"))]
-    fn check_token(
-        &self,
-        _: &Request<'_>,
-        _: Need<'_>,
-        _: &Ctx<'_, Notice>,
-        _: &mut Pass,
-    ) -> Result<(), Response> {
+        #[cfg(not(feature = "auth"))]
+        let _ = (req, need, cx, pass);
         Ok(())
     }
 
