@@ -99,6 +99,7 @@ pub mod limits;
 pub mod longpoll;
 #[cfg(feature = "std")]
 pub mod reactor;
+pub mod resp;
 #[cfg(feature = "std")]
 pub mod server;
 pub mod sse;
