@@ -81,6 +81,12 @@ pub enum UsageError {
 #[derive(Clone, Debug, Default)]
 struct Topic {
     last_seq: u64,
+    /// The number before this topic's first event: 0 when numbering starts at 1, higher when
+    /// a broker numbers it (see [`Hub::insert`]). A reader that has seen nothing (cursor 0)
+    /// starts here.
+    base: u64,
+    /// Events in increasing `seq`; numbers a broker skipped or this hub never received are
+    /// holes, reported to a reader as a [`Gap::Lost`].
     history: VecDeque<Event>,
     bytes: usize,
 }
@@ -126,17 +132,54 @@ impl Hub {
         if data.len() > self.max_bytes {
             return Err(UsageError::EventTooLarge);
         }
-        t.last_seq = seq;
-        t.bytes += data.len();
-        t.history.push_back(Event { seq, data });
+        Self::append(t, Event { seq, data }, self.max_events, self.max_bytes);
+        Ok(seq)
+    }
+
+    /// Adds to history an event numbered elsewhere (by a broker every node shares). An event
+    /// at or below the topic's last number is already known: `Ok(false)`, nothing changes.
+    /// One above `last + 1` leaves a hole, which readers get as a [`Gap::Lost`].
+    ///
+    /// # Errors
+    /// [`UsageError`] as for [`Hub::publish`].
+    pub fn insert(&mut self, topic: &str, seq: u64, data: Arc<[u8]>) -> Result<bool, UsageError> {
+        self.check_topic(topic)?;
+        if data.len() > self.max_bytes {
+            return Err(UsageError::EventTooLarge);
+        }
+        let t = self.topics.entry(topic.into()).or_default();
+        if seq <= t.last_seq {
+            return Ok(false);
+        }
+        Self::append(t, Event { seq, data }, self.max_events, self.max_bytes);
+        Ok(true)
+    }
+
+    /// Tells the hub where `topic`'s numbering stands elsewhere: it began after `base` (a reader
+    /// with cursor 0 starts there) and has reached `last` (events up to it that this hub does
+    /// not hold are holes).
+    ///
+    /// # Errors
+    /// [`UsageError`] for a bad topic name or too many topics.
+    pub fn align(&mut self, topic: &str, base: u64, last: u64) -> Result<(), UsageError> {
+        self.check_topic(topic)?;
+        let t = self.topics.entry(topic.into()).or_default();
+        t.base = base;
+        t.last_seq = t.last_seq.max(last).max(base);
+        Ok(())
+    }
+
+    fn append(t: &mut Topic, event: Event, max_events: usize, max_bytes: usize) {
+        t.last_seq = event.seq;
+        t.bytes += event.data.len();
+        t.history.push_back(event);
         // Trim the oldest until both bounds hold (the newest always stays).
-        while t.history.len() > self.max_events || t.bytes > self.max_bytes {
+        while t.history.len() > max_events || t.bytes > max_bytes {
             match t.history.pop_front() {
                 Some(old) => t.bytes -= old.data.len(),
                 None => break,
             }
         }
-        Ok(seq)
     }
 
     fn check_topic(&self, topic: &str) -> Result<(), UsageError> {
@@ -167,33 +210,47 @@ impl Hub {
                 next: 0,
             };
         };
-        let len = t.history.len() as u64;
-        let first = t.last_seq + 1 - len; // the oldest seq still in history
-        let (gap, start) = if cursor > t.last_seq {
-            (Some(Gap::Reset { cursor }), 0)
-        } else if cursor + 1 < first {
-            (
-                Some(Gap::Lost {
-                    from: cursor + 1,
-                    to: first - 1,
-                }),
-                0,
-            )
-        } else {
-            (None, (cursor + 1 - first) as usize)
-        };
-        let available = t.history.len() - start.min(t.history.len());
-        let take = available.min(max);
-        let events = t.history.range(start..start + take);
+        // A reader that has seen nothing starts where the numbering began.
+        let from = if cursor == 0 { t.base } else { cursor };
+        if from > t.last_seq {
+            return Since {
+                gap: Some(Gap::Reset { cursor }),
+                events: t.history.range(0..t.history.len().min(max)),
+                more: t.history.len() > max,
+                next: t
+                    .history
+                    .iter()
+                    .take(max)
+                    .last()
+                    .map_or(t.last_seq, |e| e.seq),
+            };
+        }
+        let start = t.history.partition_point(|e| e.seq <= from);
+        let next_seq = t.history.get(start).map_or(t.last_seq + 1, |e| e.seq);
+        let gap = (next_seq > from + 1).then_some(Gap::Lost {
+            from: from + 1,
+            to: next_seq - 1,
+        });
+        // Events up to `max`, and only while the numbers follow each other: the next call
+        // reports a hole as a gap.
+        let mut take = 0;
+        let mut expect = next_seq;
+        for event in t.history.range(start..) {
+            if take == max || event.seq != expect {
+                break;
+            }
+            take += 1;
+            expect += 1;
+        }
         let next = match (take, gap) {
-            (0, Some(Gap::Reset { .. })) => t.last_seq,
-            (0, _) => cursor.max(first.saturating_sub(1)),
-            _ => first + (start + take) as u64 - 1,
+            (0, Some(Gap::Lost { to, .. })) => to,
+            (0, _) => from,
+            _ => expect - 1,
         };
         Since {
             gap,
-            events,
-            more: take < available,
+            events: t.history.range(start..start + take),
+            more: start + take < t.history.len(),
             next,
         }
     }

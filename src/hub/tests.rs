@@ -201,3 +201,51 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn events_numbered_elsewhere_keep_their_numbers_and_holes_are_gaps() {
+    let mut h = hub(10, 1000);
+    // A broker began this topic's numbering after 1000.
+    h.align("t", 1000, 1000).unwrap();
+    assert_eq!(h.insert("t", 1001, text(1001)), Ok(true));
+    assert_eq!(h.insert("t", 1002, text(1002)), Ok(true));
+    // Known already: nothing changes.
+    assert_eq!(h.insert("t", 1002, text(1002)), Ok(false));
+    assert_eq!(h.insert("t", 7, text(7)), Ok(false));
+    // A reader that has seen nothing starts at the base: no gap for numbers never issued.
+    let s = h.since("t", 0, 100);
+    assert_eq!((s.gap, seqs(&s), s.next), (None, vec![1001, 1002], 1002));
+    // 1003 and 1004 never reached this hub.
+    assert_eq!(h.insert("t", 1005, text(1005)), Ok(true));
+    let s = h.since("t", 1002, 100);
+    assert_eq!(
+        (s.gap, seqs(&s), s.next),
+        (Some(Gap::Lost { from: 1003, to: 1004 }), vec![1005], 1005)
+    );
+    // Reading across the hole stops before it; the next read reports it.
+    let s = h.since("t", 1000, 100);
+    assert_eq!((s.gap, seqs(&s), s.more, s.next), (None, vec![1001, 1002], true, 1002));
+    // A cursor from before the base (another life of the topic) gets the explicit gap.
+    let s = h.since("t", 3, 100);
+    assert_eq!(
+        (s.gap, seqs(&s)),
+        (Some(Gap::Lost { from: 4, to: 1000 }), vec![1001, 1002])
+    );
+    // A cursor ahead of everything: the topic was reset.
+    let s = h.since("t", 5000, 100);
+    assert_eq!(s.gap, Some(Gap::Reset { cursor: 5000 }));
+}
+
+#[test]
+fn alignment_without_events_makes_the_missing_ones_a_gap() {
+    let mut h = hub(10, 1000);
+    h.align("t", 100, 105).unwrap();
+    let s = h.since("t", 0, 100);
+    assert_eq!(
+        (s.gap, seqs(&s), s.next),
+        (Some(Gap::Lost { from: 101, to: 105 }), vec![], 105)
+    );
+    let s = h.since("t", 105, 100);
+    assert_eq!((s.gap, seqs(&s), s.next), (None, vec![], 105));
+    assert_eq!(h.last_seq("t"), 105);
+}
