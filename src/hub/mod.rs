@@ -13,6 +13,7 @@
 //! [`Subscribers`] keeps, per topic, who follows it and how far each has read; the server keeps
 //! one per worker, beside the shared `Hub`.
 
+pub mod broker;
 mod subscribers;
 #[cfg(test)]
 mod tests;
