@@ -55,6 +55,11 @@ fn main() -> std::io::Result<()> {
             "N",
             "publishes per second per WebSocket and per token",
         ),
+        args::value(
+            "--redis",
+            "URL",
+            "share topics with other nodes through Redis: redis://[user:pass@]host:port[/db] (or PUSHWIRE_REDIS)",
+        ),
         args::switch(
             "--insecure",
             "allow a non-loopback address without a token secret",
@@ -75,10 +80,27 @@ fn main() -> std::io::Result<()> {
     if let Some(threads) = args.count("--threads") {
         builder = builder.threads(threads);
     }
-    let hub = HubServer::new(limits, PAGE)
+    let hub = HubServer::new(limits.clone(), PAGE)
         .with_wire_view(wire::DemoWire)
         .with_policy(policy);
+    let redis = redis_url(&args);
+    #[cfg(feature = "redis")]
+    let (hub, link) = match redis {
+        Some(url) => {
+            let link = pushwire::server::redis::Link::new(url, limits.history_events);
+            (hub.with_redis(link.clone()), Some(link))
+        }
+        None => (hub, None),
+    };
     let server = args::listening(format!("{ip}:{port}"), builder.build(hub));
+    #[cfg(feature = "redis")]
+    if let Some(link) = link {
+        link.start(server.handle())?;
+        println!(
+            "pushwire demo: topics shared through Redis at {}",
+            link.addr()
+        );
+    }
     println!("pushwire demo: open http://{}/", server.local_addr());
     server.run()
 }
@@ -137,4 +159,29 @@ fn tokens(policy: Policy, path: &str, args: &args::Args) -> Result<Policy, Strin
 #[cfg(not(feature = "auth"))]
 fn tokens(_: Policy, _: &str, _: &args::Args) -> Result<Policy, String> {
     Err("--token-secret-file: this build has no `auth` feature".into())
+}
+
+/// `--redis`, or the `PUSHWIRE_REDIS` environment variable; exits with status 2 on a bad URL.
+#[cfg(feature = "redis")]
+fn redis_url(args: &args::Args) -> Option<pushwire::server::redis::RedisUrl> {
+    let env = std::env::var("PUSHWIRE_REDIS")
+        .ok()
+        .filter(|v| !v.is_empty());
+    let url = args.text("--redis").map(String::from).or(env)?;
+    match url.parse() {
+        Ok(url) => Some(url),
+        Err(e) => {
+            eprintln!("error: --redis {url}: {e}");
+            std::process::exit(2)
+        }
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+fn redis_url(args: &args::Args) -> Option<()> {
+    if args.text("--redis").is_some() {
+        eprintln!("error: --redis: this build has no `redis` feature");
+        std::process::exit(2)
+    }
+    None
 }

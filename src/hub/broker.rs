@@ -52,6 +52,9 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], id .. '-0', 't', ARGV[1], 'd
 redis.call('PUBLISH', ARGV[4], id .. ' ' .. string.format('%d', base) .. ' ' .. ARGV[1] .. ' ' .. ARGV[2])
 return seq"#;
 
+/// Makes the bytes readers get for an event from its number, publish time (ns) and text.
+pub type MakeEvent = dyn Fn(u64, u64, &str) -> Arc<[u8]>;
+
 /// How the machine reaches Redis.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerConfig {
@@ -138,11 +141,17 @@ enum Expect {
     Hello,
     Select,
     Ping,
-    Publish { ticket: u64 },
+    Publish {
+        ticket: u64,
+    },
     /// `MGET counter base`.
-    Counters { topic: Arc<str> },
+    Counters {
+        topic: Arc<str>,
+    },
     /// `XREVRANGE log + <from> COUNT n`.
-    Fill { topic: Arc<str> },
+    Fill {
+        topic: Arc<str>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -342,13 +351,15 @@ impl Broker {
         &mut self,
         input: &[u8],
         hub: &mut Hub,
-        make: &dyn Fn(u64, u64, &str) -> Arc<[u8]>,
+        make: &MakeEvent,
         out: &mut Vec<u8>,
         outcomes: &mut Vec<Outcome>,
     ) -> Result<usize, BrokerError> {
         let mut consumed = 0;
         loop {
-            let step = self.parser.feed(input.get(consumed..).unwrap_or_default())?;
+            let step = self
+                .parser
+                .feed(input.get(consumed..).unwrap_or_default())?;
             consumed += step.consumed;
             match step.value {
                 Some(Value::Push(items)) => self.on_push(&items, hub, make, out, outcomes)?,
@@ -363,7 +374,7 @@ impl Broker {
         &mut self,
         value: Value,
         hub: &mut Hub,
-        make: &dyn Fn(u64, u64, &str) -> Arc<[u8]>,
+        make: &MakeEvent,
         out: &mut Vec<u8>,
         outcomes: &mut Vec<Outcome>,
     ) -> Result<(), BrokerError> {
@@ -427,7 +438,11 @@ impl Broker {
                 };
                 let was_synced = counters.is_none();
                 for message in entries.iter().rev() {
-                    let _ = hub.insert(&topic, message.seq, make(message.seq, message.ts, &message.text));
+                    let _ = hub.insert(
+                        &topic,
+                        message.seq,
+                        make(message.seq, message.ts, &message.text),
+                    );
                 }
                 if let Some((last, base)) = counters {
                     let _ = hub.align(&topic, base, last);
@@ -449,7 +464,7 @@ impl Broker {
         &mut self,
         items: &[Value],
         hub: &mut Hub,
-        make: &dyn Fn(u64, u64, &str) -> Arc<[u8]>,
+        make: &MakeEvent,
         out: &mut Vec<u8>,
         outcomes: &mut Vec<Outcome>,
     ) -> Result<(), BrokerError> {
@@ -500,7 +515,7 @@ impl Broker {
         message: Message,
         after_fill: bool,
         hub: &mut Hub,
-        make: &dyn Fn(u64, u64, &str) -> Arc<[u8]>,
+        make: &MakeEvent,
         out: &mut Vec<u8>,
     ) -> bool {
         if message.base > 0 && hub.last_seq(topic) < message.seq {
@@ -591,7 +606,10 @@ impl Broker {
         let mut entries = Vec::with_capacity(list.len());
         for entry in list {
             let (Some(id), Some(fields)) = (
-                entry.as_list().and_then(|e| e.first()).and_then(Value::as_bytes),
+                entry
+                    .as_list()
+                    .and_then(|e| e.first())
+                    .and_then(Value::as_bytes),
                 entry.as_list().and_then(|e| e.get(1)),
             ) else {
                 return Err(bad);

@@ -220,9 +220,7 @@ impl Hub {
                 more: t.history.len() > max,
                 next: t
                     .history
-                    .iter()
-                    .take(max)
-                    .last()
+                    .get(t.history.len().min(max).wrapping_sub(1))
                     .map_or(t.last_seq, |e| e.seq),
             };
         }

@@ -220,11 +220,21 @@ fn events_numbered_elsewhere_keep_their_numbers_and_holes_are_gaps() {
     let s = h.since("t", 1002, 100);
     assert_eq!(
         (s.gap, seqs(&s), s.next),
-        (Some(Gap::Lost { from: 1003, to: 1004 }), vec![1005], 1005)
+        (
+            Some(Gap::Lost {
+                from: 1003,
+                to: 1004
+            }),
+            vec![1005],
+            1005
+        )
     );
     // Reading across the hole stops before it; the next read reports it.
     let s = h.since("t", 1000, 100);
-    assert_eq!((s.gap, seqs(&s), s.more, s.next), (None, vec![1001, 1002], true, 1002));
+    assert_eq!(
+        (s.gap, seqs(&s), s.more, s.next),
+        (None, vec![1001, 1002], true, 1002)
+    );
     // A cursor from before the base (another life of the topic) gets the explicit gap.
     let s = h.since("t", 3, 100);
     assert_eq!(

@@ -149,6 +149,11 @@ impl<K: Ord + Copy> Parking<K> {
         self.by_deadline.first().map(|(d, _)| *d)
     }
 
+    /// The topics requests wait on.
+    pub fn topics(&self) -> impl Iterator<Item = &str> {
+        self.by_topic.keys().map(|t| &**t)
+    }
+
     /// Whether `key` is parked.
     pub fn is_parked(&self, key: K) -> bool {
         self.parked.contains_key(&key)

@@ -8,6 +8,8 @@ pub mod auth;
 pub mod hub_server;
 pub mod json;
 pub mod query;
+#[cfg(feature = "redis")]
+pub mod redis;
 
 pub use crate::reactor::{App, ConnId, Ctx, Message, Reply, Response};
 pub use hub_server::HubServer;

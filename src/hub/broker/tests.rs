@@ -29,7 +29,10 @@ impl Rig {
             out: Vec::new(),
         };
         rig.broker.connected(&mut rig.out);
-        assert_eq!(rig.feed(b"%1\r\n+server\r\n+redis\r\n"), vec![Outcome::Ready]);
+        assert_eq!(
+            rig.feed(b"%1\r\n+server\r\n+redis\r\n"),
+            vec![Outcome::Ready]
+        );
         rig.out.clear();
         rig
     }
@@ -90,7 +93,14 @@ fn message(topic: &str, payload: &str) -> Vec<u8> {
 fn entries(items: &[(u64, &str)]) -> Vec<u8> {
     let mut out = format!("*{}\r\n", items.len());
     for (seq, text) in items {
-        out += &format!("*2\r\n{}*4\r\n{}{}{}{}", bulk(&format!("{seq}-0")), bulk("t"), bulk("7"), bulk("d"), bulk(text));
+        out += &format!(
+            "*2\r\n{}*4\r\n{}{}{}{}",
+            bulk(&format!("{seq}-0")),
+            bulk("t"),
+            bulk("7"),
+            bulk("d"),
+            bulk(text)
+        );
     }
     out.into_bytes()
 }
@@ -139,38 +149,73 @@ fn following_subscribes_then_reads_the_counters_and_the_stream() {
     rig.broker.follow("news", &h, &mut rig.out);
     let sent = rig.sent();
     assert_eq!(words(&sent[0]), ["SUBSCRIBE", "pushwire:{news}"]);
-    assert_eq!(words(&sent[1]), ["MGET", "pushwire:{news}:seq", "pushwire:{news}:base"]);
+    assert_eq!(
+        words(&sent[1]),
+        ["MGET", "pushwire:{news}:seq", "pushwire:{news}:base"]
+    );
     assert_eq!(
         words(&sent[2]),
-        ["XREVRANGE", "pushwire:{news}:log", "+", "-", "COUNT", "4096"]
+        [
+            "XREVRANGE",
+            "pushwire:{news}:log",
+            "+",
+            "-",
+            "COUNT",
+            "4096"
+        ]
     );
     // The confirmation, then a message published meanwhile, then the replies.
-    let mut input = format!(">3\r\n{}{}:1\r\n", bulk("subscribe"), bulk("pushwire:{news}")).into_bytes();
+    let mut input = format!(
+        ">3\r\n{}{}:1\r\n",
+        bulk("subscribe"),
+        bulk("pushwire:{news}")
+    )
+    .into_bytes();
     input.extend(message("news", "1003 0 9 late"));
     assert_eq!(rig.feed(&input), vec![]);
     assert!(!rig.broker.is_live("news"));
-    assert_eq!(rig.feed(format!("*2\r\n{}{}", bulk("1002"), bulk("1000")).as_bytes()), vec![]);
+    assert_eq!(
+        rig.feed(format!("*2\r\n{}{}", bulk("1002"), bulk("1000")).as_bytes()),
+        vec![]
+    );
     let outcomes = rig.feed(&entries(&[(1002, "b"), (1001, "a")]));
     assert_eq!(
         outcomes,
-        vec![Outcome::Synced("news".into()), Outcome::Events("news".into())]
+        vec![
+            Outcome::Synced("news".into()),
+            Outcome::Events("news".into())
+        ]
     );
     assert!(rig.broker.is_live("news"));
     assert_eq!(rig.seqs("news", 0), (None, vec![1001, 1002, 1003]));
-    assert_eq!(&*rig.hub.since("news", 1002, 9).events.next().unwrap().data, b"1003@9:late");
+    assert_eq!(
+        &*rig.hub.since("news", 1002, 9).events.next().unwrap().data,
+        b"1003@9:late"
+    );
 }
 
 #[test]
 fn a_publish_is_acknowledged_with_the_number_redis_gave() {
     let mut rig = Rig::ready();
-    rig.broker.publish(7, "news", 123, "hello world", &mut rig.out).unwrap();
+    rig.broker
+        .publish(7, "news", 123, "hello world", &mut rig.out)
+        .unwrap();
     let sent = rig.sent();
     let args = words(&sent[0]);
     assert_eq!(args[0], "EVAL");
     assert_eq!(args[1], PUBLISH_SCRIPT);
     assert_eq!(
         &args[2..],
-        ["3", "pushwire:{news}:seq", "pushwire:{news}:base", "pushwire:{news}:log", "123", "hello world", "4096", "pushwire:{news}"]
+        [
+            "3",
+            "pushwire:{news}:seq",
+            "pushwire:{news}:base",
+            "pushwire:{news}:log",
+            "123",
+            "hello world",
+            "4096",
+            "pushwire:{news}"
+        ]
     );
     assert_eq!(
         rig.feed(b":1796000000000001\r\n"),
@@ -181,7 +226,10 @@ fn a_publish_is_acknowledged_with_the_number_redis_gave() {
     );
     rig.broker.publish(8, "news", 1, "x", &mut rig.out).unwrap();
     let outcomes = rig.feed(b"-OOM command not allowed\r\n");
-    assert!(matches!(&outcomes[..], [Outcome::NotPublished { ticket: 8, .. }]));
+    assert!(matches!(
+        &outcomes[..],
+        [Outcome::NotPublished { ticket: 8, .. }]
+    ));
 }
 
 #[test]
@@ -201,10 +249,19 @@ fn nothing_is_sent_when_down_or_busy_and_in_flight_publishes_fail_on_disconnect(
     rig.broker.connected(&mut rig.out);
     rig.feed(b"%0\r\n");
     rig.broker.publish(1, "t", 0, "x", &mut rig.out).unwrap();
-    assert_eq!(rig.broker.publish(2, "t", 0, "y", &mut rig.out), Err(NotSent::Busy));
+    assert_eq!(
+        rig.broker.publish(2, "t", 0, "y", &mut rig.out),
+        Err(NotSent::Busy)
+    );
     let failed = rig.broker.disconnected();
-    assert!(matches!(&failed[..], [Outcome::NotPublished { ticket: 1, .. }]));
-    assert_eq!(rig.broker.publish(3, "t", 0, "z", &mut rig.out), Err(NotSent::Down));
+    assert!(matches!(
+        &failed[..],
+        [Outcome::NotPublished { ticket: 1, .. }]
+    ));
+    assert_eq!(
+        rig.broker.publish(3, "t", 0, "z", &mut rig.out),
+        Err(NotSent::Down)
+    );
 }
 
 #[test]
@@ -219,7 +276,10 @@ fn a_hole_is_filled_from_the_stream_before_delivery() {
     // 6 and 7 went by while this node was not listening.
     assert_eq!(rig.feed(&message("t", "8 0 1 h")), vec![]);
     let sent = rig.sent();
-    assert_eq!(words(&sent[0]), ["XREVRANGE", "pushwire:{t}:log", "+", "6", "COUNT", "4096"]);
+    assert_eq!(
+        words(&sent[0]),
+        ["XREVRANGE", "pushwire:{t}:log", "+", "6", "COUNT", "4096"]
+    );
     // 9 arrives during the fill, and waits.
     assert_eq!(rig.feed(&message("t", "9 0 1 i")), vec![]);
     assert_eq!(
@@ -282,7 +342,10 @@ fn a_reconnect_syncs_every_followed_topic_again_from_the_cache() {
     assert_eq!(rig.feed(b"%0\r\n"), vec![Outcome::Ready]);
     let sent = rig.sent();
     assert_eq!(words(&sent[0]), ["SUBSCRIBE", "pushwire:{t}"]);
-    assert_eq!(words(&sent[2]), ["XREVRANGE", "pushwire:{t}:log", "+", "3", "COUNT", "4096"]);
+    assert_eq!(
+        words(&sent[2]),
+        ["XREVRANGE", "pushwire:{t}:log", "+", "3", "COUNT", "4096"]
+    );
     rig.feed(format!("*2\r\n{}{}", bulk("4"), bulk("0")).as_bytes());
     let outcomes = rig.feed(&entries(&[(4, "d"), (3, "c")]));
     assert_eq!(outcomes[0], Outcome::Synced("t".into()));

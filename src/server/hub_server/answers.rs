@@ -29,8 +29,8 @@ pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
         "/publish" | "/drop-streams" => "POST, OPTIONS",
         "/session" => "POST, DELETE, OPTIONS",
         "/echo" => "GET, HEAD, POST, OPTIONS",
-        "/events" | "/poll" | "/ws" | "/plaintext" | "/stats" | "/cursor" | "/wire" | "/"
-        | "/favicon.ico" => "GET, HEAD, OPTIONS",
+        "/events" | "/poll" | "/ws" | "/plaintext" | "/stats" | "/cursor" | "/wire" | "/health"
+        | "/" | "/favicon.ico" => "GET, HEAD, OPTIONS",
         _ => return None,
     })
 }

@@ -8,7 +8,10 @@ impl App for HubServer {
     type Notice = Notice;
 
     fn local(&self) -> Local {
-        Local::default()
+        Local {
+            worker: self.workers.fetch_add(1, Ordering::Relaxed),
+            ..Local::default()
+        }
     }
 
     fn request(
@@ -36,8 +39,11 @@ impl App for HubServer {
         ) {
             Counters::add(&self.stats.websocket.connections, 1);
             Counters::add(&self.stats.websocket.bytes_out, WS_101_BYTES);
-            // A client that named a cursor gets what it missed at once.
-            self.ws_catch_up(local, conn, &topic, cursor, cx);
+            // A client that named a cursor gets what it missed at once (over a broker, once
+            // the topic's cache is live: `Notice::Synced` delivers it).
+            if self.live(&topic) {
+                self.ws_catch_up(local, conn, &topic, cursor, cx);
+            }
         }
     }
 
@@ -72,6 +78,10 @@ impl App for HubServer {
                 let _ = cx.close_ws(conn, CloseCode::POLICY_VIOLATION, &reason);
                 return;
             }
+            if self.brokered() {
+                self.ws_publish_remote(local, conn, &topic, text, cx);
+                return;
+            }
             if self.publish(&topic, text.as_bytes(), cx).is_err() {
                 let _ = cx.close_ws(conn, CloseCode::POLICY_VIOLATION, "publish refused");
             }
@@ -81,6 +91,8 @@ impl App for HubServer {
     fn notice(&self, local: &mut Local, notice: &Notice, cx: &mut Ctx<'_, Notice>) {
         match notice {
             Notice::Published(topic) => self.deliver(local, topic, cx),
+            Notice::Synced(topic) => self.on_synced(local, topic, cx),
+            Notice::Acked => self.on_acked(local, cx),
             Notice::DropStreams => {
                 let streams: Vec<ConnId> = local
                     .sse
@@ -96,6 +108,7 @@ impl App for HubServer {
     }
 
     fn tick(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
+        self.report_followed(local);
         // Keep-alive comments on the streams of topics quiet for the interval: one
         // `sse::EventStream` clock per topic, its comment written to every stream of the topic.
         let now = cx.now();
@@ -146,6 +159,7 @@ impl App for HubServer {
 
     fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, Notice>) {
         Self::forget_access(local, conn);
+        Self::forget_waiting(local, conn);
         let wire = local.wire.remove(&conn);
         if wire {
             self.wire_watchers.fetch_sub(1, Ordering::Relaxed);
@@ -164,5 +178,14 @@ impl App for HubServer {
         if self.parking(local).unpark(conn).is_some() {
             Counters::sub_connection(&self.stats.long_poll);
         }
+    }
+
+    fn deferred_timeout(
+        &self,
+        local: &mut Local,
+        conn: ConnId,
+        _: &mut Ctx<'_, Notice>,
+    ) -> Response {
+        self.deferred_expired(local, conn)
     }
 }

@@ -5,6 +5,15 @@ use super::*;
 /// `{"seq":N,"ts":T,"data":<body>}`, the body as a JSON string (RFC 8259 §7), so that
 /// `JSON.parse(line).data` is the published text, byte for byte.
 pub(super) fn event_text(seq: u64, ts: u64, body: &str) -> Vec<u8> {
+    event_vec(seq, ts, body)
+}
+
+/// The event's bytes as the hub stores them (for a broker that fills this node's hub).
+pub fn event_bytes(seq: u64, ts: u64, body: &str) -> Arc<[u8]> {
+    event_vec(seq, ts, body).into()
+}
+
+fn event_vec(seq: u64, ts: u64, body: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 48);
     let _ = write!(Bytes(&mut out), "{{\"seq\":{seq},\"ts\":{ts},\"data\":");
     json::push_string(body, &mut out);

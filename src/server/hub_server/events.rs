@@ -65,13 +65,20 @@ impl HubServer {
         let clock = sse::EventStream::open(now, self.limits.sse_keepalive, &mut first);
         // Reconnect after 1 s rather than the browser's default 3 s.
         sse::encode_retry(1000, &mut first);
-        let cursor = match resume {
-            Some(cursor) => {
+        let live = self.live(topic);
+        if !live {
+            // Over a broker: what this stream is owed is sent once the topic's cache is live.
+            self.follow(topic);
+        }
+        let cursor = match (resume, live) {
+            (Some(cursor), true) => {
                 let (next, count) = self.sse_catch_up(topic, cursor, &mut first);
                 Counters::add(&counters.events, count);
                 next
             }
-            None => self.hub().last_seq(topic),
+            (Some(cursor), false) => cursor,
+            (None, true) => self.hub().last_seq(topic),
+            (None, false) => broker::PENDING,
         };
         self.streams.fetch_add(1, Ordering::Relaxed);
         Counters::add(&counters.connections, 1);

@@ -50,6 +50,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod answers;
 mod app;
+mod broker;
 mod event;
 mod events;
 mod guard;
@@ -64,6 +65,7 @@ use answers::*;
 use event::*;
 use stats::*;
 
+pub use event::event_bytes;
 pub use stats::{Counters, Stats};
 pub use wire::{Technique, Wire, WireView};
 
@@ -79,6 +81,11 @@ pub enum Notice {
     /// Close every event stream (`POST /drop-streams`): browsers reconnect with
     /// `Last-Event-ID`, which the demo page uses to show resuming.
     DropStreams,
+    /// Over a broker: this node's cache of the topic is live (requests that waited for it
+    /// are served).
+    Synced(Arc<str>),
+    /// Over a broker: answers to publishes are waiting for their workers.
+    Acked,
 }
 
 /// The topic that carries wire samples for `GET /wire`.
@@ -86,7 +93,8 @@ pub const WIRE_TOPIC: &str = "_wire";
 
 /// The hub server application.
 pub struct HubServer {
-    hub: Mutex<Hub>,
+    /// The topics: the only copy, or (over a broker) this node's cache.
+    hub: Arc<Mutex<Hub>>,
     limits: Limits,
     stats: Stats,
     streams: AtomicUsize,
@@ -102,6 +110,11 @@ pub struct HubServer {
     policy: Policy,
     /// Each token holder's publish bucket (with a publish rate).
     buckets: Mutex<BTreeMap<Arc<str>, super::auth::rate::Bucket>>,
+    /// The broker every node shares, if any.
+    #[cfg(feature = "redis")]
+    broker: Option<Arc<super::redis::Link>>,
+    /// Workers so far (each `Local` gets its index).
+    workers: AtomicUsize,
 }
 
 /// One worker's followers.
@@ -126,13 +139,20 @@ pub struct Local {
     expires: BTreeMap<ConnId, crate::Instant>,
     /// What each WebSocket's token lets it publish, and its publish bucket.
     ws_access: BTreeMap<ConnId, guard::WsAccess>,
+    /// This worker's index (for the broker's answers).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    worker: usize,
+    /// Requests waiting for their topic's cache to be live (over a broker).
+    awaiting: BTreeMap<Arc<str>, Vec<(ConnId, broker::Awaiting)>>,
+    /// HTTP publishes waiting for the broker's answer.
+    publishing: BTreeSet<ConnId>,
 }
 
 impl HubServer {
     /// A hub server with `limits`, serving `page` at `GET /`.
     pub fn new(limits: Limits, page: &'static [u8]) -> Self {
         HubServer {
-            hub: Mutex::new(Hub::new(&limits)),
+            hub: Arc::new(Mutex::new(Hub::new(&limits))),
             limits,
             stats: Stats::default(),
             streams: AtomicUsize::new(0),
@@ -142,7 +162,19 @@ impl HubServer {
             wire_view: None,
             policy: Policy::default(),
             buckets: Mutex::default(),
+            #[cfg(feature = "redis")]
+            broker: None,
+            workers: AtomicUsize::new(0),
         }
+    }
+
+    /// Serves over `link`: several nodes share every topic through Redis (see
+    /// [`super::redis`]). Start the link with the server's handle once it is built.
+    #[cfg(feature = "redis")]
+    pub fn with_redis(mut self, link: Arc<super::redis::Link>) -> Self {
+        link.attach_hub(self.hub.clone());
+        self.broker = Some(link);
+        self
     }
 
     /// Serves under `policy`: tokens, allowed origins, publish rates (open by default).
@@ -236,8 +268,20 @@ impl HubServer {
 
     /// A publish on `topic`: deliver to this worker's followers.
     pub(super) fn deliver(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
-        let sse: Vec<(ConnId, u64)> = local.sse.of_topic(topic).collect();
-        let ws: Vec<(ConnId, u64)> = local.ws.of_topic(topic).collect();
+        if !self.live(topic) {
+            // Over a broker, a topic being synced is delivered once it is live.
+            return;
+        }
+        let sse: Vec<(ConnId, u64)> = local
+            .sse
+            .of_topic(topic)
+            .filter(|&(_, c)| c != broker::PENDING)
+            .collect();
+        let ws: Vec<(ConnId, u64)> = local
+            .ws
+            .of_topic(topic)
+            .filter(|&(_, c)| c != broker::PENDING)
+            .collect();
         // One lock per publish: what every distinct cursor of this worker is owed, and which
         // parked polls wake. Encoding happens after the lock, once per cursor and transport.
         let (owed, woken) = {

@@ -3,6 +3,14 @@
 
 use super::*;
 
+/// A poll's question, kept while it waits for a topic's sync.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PollAsk {
+    pub cursor: Option<u64>,
+    pub wait: Option<u64>,
+    pub shape: Shape,
+}
+
 impl HubServer {
     /// `GET /poll`: answer now if anything is new (or when `wait=0`), else park for `wait`
     /// seconds (at most `Limits::longpoll_timeout`, which is also the default).
@@ -23,33 +31,63 @@ impl HubServer {
             Ok(params) => params,
             Err(response) => return response.into(),
         };
-        let topic = &*topic;
-        let short = wait == Some(0);
-        let timeout = wait.map_or(self.limits.longpoll_timeout, |secs| {
-            Duration::from_secs(secs).min(self.limits.longpoll_timeout)
-        });
-        let counters = if short {
+        let ask = PollAsk {
+            cursor,
+            wait,
+            shape: Shape::of(req),
+        };
+        let counters = self.poll_counters(&ask);
+        Counters::add(&counters.requests, 1);
+        if !self.live(&topic) {
+            // Over a broker: wait until this node's cache of the topic is live.
+            return self.await_sync(local, &topic, broker::Awaiting::Poll(ask), cx);
+        }
+        let conn = cx.conn();
+        self.serve_poll(local, &topic, ask, Some(req), conn, cx)
+    }
+
+    fn poll_counters(&self, ask: &PollAsk) -> &Counters {
+        if ask.wait == Some(0) {
             &self.stats.short_poll
         } else {
             &self.stats.long_poll
-        };
-        Counters::add(&counters.requests, 1);
+        }
+    }
+
+    /// Answers a poll from the topic's (live) history, or parks it. `req` is there when the
+    /// poll is answered as it arrives (for the wire view).
+    pub(super) fn serve_poll(
+        &self,
+        local: &mut Local,
+        topic: &str,
+        ask: PollAsk,
+        req: Option<&Request<'_>>,
+        conn: Option<ConnId>,
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
+        let short = ask.wait == Some(0);
+        let timeout = ask.wait.map_or(self.limits.longpoll_timeout, |secs| {
+            Duration::from_secs(secs).min(self.limits.longpoll_timeout)
+        });
+        let counters = self.poll_counters(&ask);
         // No cursor: from now on (see the README's "One rule for a missing cursor").
-        let cursor = cursor.unwrap_or_else(|| self.hub().last_seq(topic));
+        let cursor = ask.cursor.unwrap_or_else(|| self.hub().last_seq(topic));
         let technique = if short {
             Technique::ShortPoll
         } else {
             Technique::LongPoll
         };
-        let shape = Shape::of(req);
+        let shape = ask.shape;
         if let Some(response) = self.poll_response(topic, cursor, counters) {
             let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
             Counters::add(&counters.bytes_out, bytes);
-            let wire = Wire::Answered {
-                request: req,
-                response: &response,
-            };
-            self.wire(technique, cx, &wire);
+            if let Some(request) = req {
+                let wire = Wire::Answered {
+                    request,
+                    response: &response,
+                };
+                self.wire(technique, cx, &wire);
+            }
             return response.into();
         }
         if short {
@@ -57,14 +95,16 @@ impl HubServer {
             let response = Response::new(204).header("X-Cursor", cursor.to_string());
             let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
             Counters::add(&counters.bytes_out, bytes);
-            let wire = Wire::Answered {
-                request: req,
-                response: &response,
-            };
-            self.wire(technique, cx, &wire);
+            if let Some(request) = req {
+                let wire = Wire::Answered {
+                    request,
+                    response: &response,
+                };
+                self.wire(technique, cx, &wire);
+            }
             return response.into();
         }
-        let Some(conn) = cx.conn() else {
+        let Some(conn) = conn else {
             return Response::new(500).into();
         };
         match self

@@ -21,6 +21,12 @@ impl HubServer {
                         .header("Retry-After", wait.as_secs().to_string())
                         .into();
                 }
+                if self.brokered() {
+                    return match self.topic(req) {
+                        Ok(topic) => self.publish_remote(local, &topic, body, cx),
+                        Err(response) => response.into(),
+                    };
+                }
                 let published = self
                     .topic(req)
                     .and_then(|topic| self.publish(&topic, body, cx));
@@ -42,8 +48,17 @@ impl HubServer {
                     Ok(params) => params,
                     Err(response) => return response.into(),
                 };
-                // No cursor: from now on, as on every technique.
-                let cursor = cursor.unwrap_or_else(|| self.hub().last_seq(&topic));
+                // No cursor: from now on, as on every technique (over a broker, "now" is
+                // known once this node's cache of the topic is live).
+                let live = self.live(&topic);
+                if !live {
+                    self.follow(&topic);
+                }
+                let cursor = match (cursor, live) {
+                    (Some(cursor), _) => cursor,
+                    (None, true) => self.hub().last_seq(&topic),
+                    (None, false) => broker::PENDING,
+                };
                 Counters::add(&self.stats.websocket.requests, 1);
                 // Follow the topic only if the handshake will succeed: a refused upgrade never
                 // becomes a socket, and would leave a subscription behind.
@@ -67,11 +82,13 @@ impl HubServer {
             .into(),
             ("POST", "/echo") => Response::new(200).body(body.to_vec()).into(),
             ("GET", "/cursor") => match self.topic(req) {
-                Ok(topic) => Response::text(self.hub().last_seq(&topic).to_string())
-                    .header("Cache-Control", "no-store")
-                    .into(),
+                Ok(topic) if !self.live(&topic) => {
+                    self.await_sync(local, &topic, broker::Awaiting::Cursor, cx)
+                }
+                Ok(topic) => broker::cursor_answer(self.hub().last_seq(&topic)).into(),
                 Err(response) => response.into(),
             },
+            ("GET", "/health") => self.health().into(),
             ("POST", "/drop-streams") => {
                 cx.handle().notify(Notice::DropStreams);
                 Response::new(204).into()

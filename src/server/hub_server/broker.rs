@@ -1,0 +1,311 @@
+//! The hub server over a broker (`HubServer::with_redis`): publishes numbered by Redis,
+//! followers served from this node's live cache of each topic, requests that wait for a
+//! topic's cache to be live. Without a broker every topic is live and nothing here runs.
+
+use super::poll::PollAsk;
+use super::*;
+
+/// The cursor of a follower that asked for "from now" before the topic's cache was live: set
+/// to the newest number when it is.
+pub(super) const PENDING: u64 = u64::MAX;
+
+/// A request waiting for its topic's cache.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Awaiting {
+    Poll(PollAsk),
+    Cursor,
+}
+
+/// How long an HTTP publish waits for the broker's answer.
+const PUBLISH_WAIT: Duration = Duration::from_secs(5);
+
+impl HubServer {
+    /// Whether `topic` can be served from this node's hub now.
+    pub(super) fn live(&self, topic: &str) -> bool {
+        #[cfg(feature = "redis")]
+        if let Some(link) = &self.broker {
+            return link.is_synced(topic);
+        }
+        let _ = topic;
+        true
+    }
+
+    /// Whether a broker numbers the events.
+    pub(super) fn brokered(&self) -> bool {
+        #[cfg(feature = "redis")]
+        {
+            self.broker.is_some()
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            false
+        }
+    }
+
+    /// Asks the broker to follow `topic` (nothing when it does, or without a broker).
+    pub(super) fn follow(&self, topic: &str) {
+        #[cfg(feature = "redis")]
+        if let Some(link) = &self.broker {
+            link.follow(topic);
+        }
+        let _ = topic;
+    }
+
+    /// Defers the current request until `topic` is live (at most the long-poll timeout; then
+    /// `503`).
+    pub(super) fn await_sync(
+        &self,
+        local: &mut Local,
+        topic: &str,
+        awaiting: Awaiting,
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
+        let Some(conn) = cx.conn() else {
+            return Response::new(500).into();
+        };
+        self.follow(topic);
+        local
+            .awaiting
+            .entry(topic.into())
+            .or_default()
+            .push((conn, awaiting));
+        Reply::Defer {
+            timeout: Some(self.limits.longpoll_timeout),
+        }
+    }
+
+    /// `POST /publish` over the broker: answered when Redis stored the event (`200` and its
+    /// number) or could not (`503`).
+    pub(super) fn publish_remote(
+        &self,
+        local: &mut Local,
+        topic: &str,
+        body: &[u8],
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
+        let text = match self.publishable(body) {
+            Ok(text) => text,
+            Err(response) => return response.into(),
+        };
+        let Some(conn) = cx.conn() else {
+            return Response::new(500).into();
+        };
+        if !self.send_to_broker(local, conn, topic, text) {
+            return unavailable().into();
+        }
+        local.publishing.insert(conn);
+        Reply::Defer {
+            timeout: Some(PUBLISH_WAIT),
+        }
+    }
+
+    /// A publish from a WebSocket over the broker; a socket that cannot publish now is closed
+    /// `1013` (try again later).
+    pub(super) fn ws_publish_remote(
+        &self,
+        local: &mut Local,
+        conn: ConnId,
+        topic: &str,
+        text: &str,
+        cx: &mut Ctx<'_, Notice>,
+    ) {
+        if self.publishable(text.as_bytes()).is_err()
+            || !self.send_to_broker(local, conn, topic, text)
+        {
+            let _ = cx.close_ws(
+                conn,
+                CloseCode::TRY_AGAIN_LATER,
+                "the broker is unavailable: publish again later",
+            );
+        }
+    }
+
+    /// The body as text, within what a topic's history can hold.
+    pub(super) fn publishable<'b>(&self, body: &'b [u8]) -> Result<&'b str, Response> {
+        let text = std::str::from_utf8(body).map_err(|e| {
+            refusal(
+                415,
+                &format!(
+                    "the body must be UTF-8 text: invalid byte at offset {}",
+                    e.valid_up_to()
+                ),
+            )
+        })?;
+        if text.len() + 64 > self.limits.history_bytes {
+            return Err(refusal(
+                413,
+                &format!(
+                    "the event is larger than a topic's history of {} bytes",
+                    self.limits.history_bytes
+                ),
+            ));
+        }
+        Ok(text)
+    }
+
+    fn send_to_broker(&self, local: &Local, conn: ConnId, topic: &str, text: &str) -> bool {
+        #[cfg(feature = "redis")]
+        if let Some(link) = &self.broker {
+            return link.publish(local.worker, conn, topic, super::wire::unix_nanos(), text);
+        }
+        let _ = (local, conn, topic, text);
+        false
+    }
+
+    /// `Notice::Synced`: the topic's cache is live. Followers that asked for "from now" start
+    /// at its newest number, waiting requests are answered (or parked), and everyone gets what
+    /// they are owed.
+    pub(super) fn on_synced(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
+        let now = self.hub().last_seq(topic);
+        let pending: Vec<ConnId> = local
+            .sse
+            .of_topic(topic)
+            .filter(|&(_, c)| c == PENDING)
+            .map(|(conn, _)| conn)
+            .collect();
+        for conn in pending {
+            local.sse.subscribe(conn, topic, now);
+        }
+        let pending: Vec<ConnId> = local
+            .ws
+            .of_topic(topic)
+            .filter(|&(_, c)| c == PENDING)
+            .map(|(conn, _)| conn)
+            .collect();
+        for conn in pending {
+            local.ws.subscribe(conn, topic, now);
+        }
+        for (conn, awaiting) in local.awaiting.remove(topic).unwrap_or_default() {
+            match awaiting {
+                Awaiting::Poll(ask) => {
+                    if let Reply::Response(response) =
+                        self.serve_poll(local, topic, ask, None, Some(conn), cx)
+                    {
+                        let _ = cx.respond(conn, &response);
+                    }
+                }
+                Awaiting::Cursor => {
+                    let _ = cx.respond(conn, &cursor_answer(now));
+                }
+            }
+        }
+        self.deliver(local, topic, cx);
+    }
+
+    /// `Notice::Acked`: answers for this worker's publishes.
+    pub(super) fn on_acked(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
+        #[cfg(feature = "redis")]
+        if let Some(link) = &self.broker {
+            for ack in link.take_acks(local.worker) {
+                if cx.is_websocket(ack.conn) {
+                    if ack.result.is_err() {
+                        let _ = cx.close_ws(
+                            ack.conn,
+                            CloseCode::TRY_AGAIN_LATER,
+                            "the broker did not store the event: publish again",
+                        );
+                    }
+                    continue;
+                }
+                if !local.publishing.remove(&ack.conn) {
+                    continue;
+                }
+                let response = match ack.result {
+                    Ok(seq) => {
+                        self.stats.published.fetch_add(1, Ordering::Relaxed);
+                        Response::text(seq.to_string())
+                    }
+                    Err(_) => unavailable(),
+                };
+                let _ = cx.respond(ack.conn, &response);
+            }
+        }
+        let _ = (local, cx);
+    }
+
+    /// A deferred request's own timeout: a publish or a request that waited for a sync gets
+    /// `503`; a poll parked after the sync its deadline's `204`.
+    pub(super) fn deferred_expired(&self, local: &mut Local, conn: ConnId) -> Response {
+        if local.publishing.remove(&conn) {
+            return unavailable();
+        }
+        let mut waited = false;
+        local.awaiting.retain(|_, list| {
+            let before = list.len();
+            list.retain(|(c, _)| *c != conn);
+            waited |= list.len() != before;
+            !list.is_empty()
+        });
+        if waited {
+            return unavailable();
+        }
+        match self.parking(local).unpark(conn) {
+            Some(parked) => {
+                Counters::sub_connection(&self.stats.long_poll);
+                Counters::add(&self.stats.long_poll.empty, 1);
+                local.unusual.remove(&conn);
+                Response::new(204).header("X-Cursor", parked.cursor.to_string())
+            }
+            None => Response::new(204),
+        }
+    }
+
+    /// Forgets `conn`'s waiting requests.
+    pub(super) fn forget_waiting(local: &mut Local, conn: ConnId) {
+        local.publishing.remove(&conn);
+        local.awaiting.retain(|_, list| {
+            list.retain(|(c, _)| *c != conn);
+            !list.is_empty()
+        });
+    }
+
+    /// Tells the broker which topics this worker follows (it unfollows the rest).
+    pub(super) fn report_followed(&self, local: &Local) {
+        #[cfg(feature = "redis")]
+        if let Some(link) = &self.broker {
+            let mut topics: std::collections::BTreeSet<Arc<str>> = BTreeSet::new();
+            topics.extend(local.sse.topics().map(Arc::from));
+            topics.extend(local.ws.topics().map(Arc::from));
+            if let Some(parking) = &local.parking {
+                topics.extend(parking.topics().map(Arc::from));
+            }
+            topics.extend(local.awaiting.keys().cloned());
+            link.report(local.worker, topics);
+        }
+        let _ = local;
+    }
+
+    /// `GET /health`: `200` while the node can publish, `503` when its broker is down.
+    pub(super) fn health(&self) -> Response {
+        #[cfg(feature = "redis")]
+        if let Some(link) = &self.broker {
+            let up = link.is_up();
+            let body = format!(
+                "{{\"broker\":\"redis\",\"up\":{up},\"reconnects\":{}}}",
+                link.reconnects()
+            );
+            return Response::new(if up { 200 } else { 503 })
+                .header("Content-Type", "application/json")
+                .header("Cache-Control", "no-store")
+                .body(body.into_bytes());
+        }
+        Response::new(200)
+            .header("Content-Type", "application/json")
+            .header("Cache-Control", "no-store")
+            .body(&b"{\"broker\":\"embedded\",\"up\":true}"[..])
+    }
+}
+
+/// `503` with `Retry-After` (RFC 9110 §15.6.4, §10.2.3): nothing was stored.
+fn unavailable() -> Response {
+    refusal(
+        503,
+        "the broker (Redis) is unavailable: nothing was published; try again",
+    )
+    .header("Retry-After", "1")
+}
+
+/// The answer to `GET /cursor`.
+pub(super) fn cursor_answer(seq: u64) -> Response {
+    Response::text(seq.to_string()).header("Cache-Control", "no-store")
+}

@@ -1,0 +1,201 @@
+//! Several nodes over Redis: the link between a node's workers and its broker connection.
+//!
+//! One thread per node (`bridge.rs`) owns the connection to Redis, driven by its own
+//! `mio::Poll` like the reactor's workers, and runs the sans-IO [`Broker`] machine over it; it
+//! keeps the node's [`Hub`] a live cache of the topics the node's clients follow. Workers talk
+//! to it through the [`Link`]: publishes and follows go in a queue (and wake the thread);
+//! answers come back as hub server notices — `Published(topic)` for new events in the hub,
+//! `Synced(topic)` when a followed topic's cache is live, `Acked` when publishes were answered.
+//!
+//! Why a thread of its own rather than a socket in every worker: one connection per node
+//! means one subscription per topic per node (Redis sends each event to a node once) and one
+//! cache that every worker reads; the workers' loops never wait on Redis.
+//!
+//! [`Broker`]: crate::hub::broker::Broker
+
+mod bridge;
+mod url;
+
+pub use url::{BadUrl, RedisUrl};
+
+use super::ConnId;
+use super::hub_server::Notice;
+use crate::hub::Hub;
+use crate::reactor::Handle;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Instant;
+
+/// A publish answered by Redis (or not).
+#[derive(Debug, Clone)]
+pub(crate) struct Ack {
+    pub conn: ConnId,
+    /// The sequence number, or why there is none.
+    pub result: Result<u64, String>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Request {
+    Publish {
+        worker: usize,
+        conn: ConnId,
+        topic: Arc<str>,
+        ts: u64,
+        text: String,
+    },
+    Follow(Arc<str>),
+}
+
+/// What one worker follows, as it last said.
+#[derive(Debug, Default)]
+struct Report {
+    at: Option<Instant>,
+    topics: BTreeSet<Arc<str>>,
+}
+
+/// The node's side of the broker connection (see the [module docs](self)).
+#[derive(Debug)]
+pub struct Link {
+    url: RedisUrl,
+    hub: OnceLock<Arc<Mutex<Hub>>>,
+    requests: Mutex<Vec<Request>>,
+    waker: OnceLock<mio::Waker>,
+    acks: Mutex<BTreeMap<usize, Vec<Ack>>>,
+    synced: Mutex<BTreeSet<Arc<str>>>,
+    reports: Mutex<BTreeMap<usize, Report>>,
+    up: AtomicBool,
+    stop: AtomicBool,
+    reconnects: AtomicU64,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Link {
+    /// A link to the Redis at `url`; streams keep `history_events` entries per topic.
+    pub fn new(mut url: RedisUrl, history_events: usize) -> Arc<Link> {
+        url.config.history_events = history_events.max(1);
+        Arc::new(Link {
+            url,
+            hub: OnceLock::new(),
+            requests: Mutex::default(),
+            waker: OnceLock::new(),
+            acks: Mutex::default(),
+            synced: Mutex::default(),
+            reports: Mutex::default(),
+            up: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            reconnects: AtomicU64::new(0),
+            thread: Mutex::new(None),
+        })
+    }
+
+    /// Starts the broker thread, which connects (and reconnects) and notifies the workers
+    /// through `handle`. Call once, after the server is built.
+    ///
+    /// # Errors
+    /// The thread or its poll could not be created, or the link has no hub server yet.
+    pub fn start(self: &Arc<Self>, handle: Handle<Notice>) -> std::io::Result<()> {
+        let bridge = bridge::Bridge::new(self.clone(), handle)?;
+        let thread = std::thread::Builder::new()
+            .name("pushwire-redis".into())
+            .spawn(move || bridge.run())?;
+        *lock(&self.thread) = Some(thread);
+        Ok(())
+    }
+
+    /// Stops the broker thread and waits for it.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.wake();
+        if let Some(thread) = lock(&self.thread).take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// Whether the connection to Redis is up and past its handshake.
+    pub fn is_up(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
+    }
+
+    /// Connections to Redis lost so far.
+    pub fn reconnects(&self) -> u64 {
+        self.reconnects.load(Ordering::Relaxed)
+    }
+
+    /// Where Redis is.
+    pub fn addr(&self) -> &str {
+        &self.url.addr
+    }
+
+    pub(crate) fn attach_hub(&self, hub: Arc<Mutex<Hub>>) {
+        let _ = self.hub.set(hub);
+    }
+
+    /// Whether `topic`'s cache is live on this node.
+    pub(crate) fn is_synced(&self, topic: &str) -> bool {
+        lock(&self.synced).contains(topic)
+    }
+
+    /// Queues a publish; `false` when Redis is down (answer `503` at once).
+    pub(crate) fn publish(
+        &self,
+        worker: usize,
+        conn: ConnId,
+        topic: &str,
+        ts: u64,
+        text: &str,
+    ) -> bool {
+        if !self.is_up() {
+            return false;
+        }
+        self.request(Request::Publish {
+            worker,
+            conn,
+            topic: topic.into(),
+            ts,
+            text: text.into(),
+        });
+        true
+    }
+
+    /// Asks for `topic` to be followed (nothing if it is).
+    pub(crate) fn follow(&self, topic: &str) {
+        self.request(Request::Follow(topic.into()));
+    }
+
+    /// What `worker` follows now (topics nobody follows are unfollowed).
+    pub(crate) fn report(&self, worker: usize, topics: BTreeSet<Arc<str>>) {
+        lock(&self.reports).insert(
+            worker,
+            Report {
+                at: Some(Instant::now()),
+                topics,
+            },
+        );
+    }
+
+    /// The answers for `worker`'s publishes.
+    pub(crate) fn take_acks(&self, worker: usize) -> Vec<Ack> {
+        lock(&self.acks).remove(&worker).unwrap_or_default()
+    }
+
+    fn request(&self, request: Request) {
+        let mut queue = lock(&self.requests);
+        let was_empty = queue.is_empty();
+        queue.push(request);
+        drop(queue);
+        if was_empty {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        if let Some(waker) = self.waker.get() {
+            let _ = waker.wake();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
