@@ -41,8 +41,14 @@ impl App for HubServer {
             Counters::add(&self.stats.websocket.bytes_out, WS_101_BYTES);
             // A client that named a cursor gets what it missed at once (over a broker, once
             // the topic's cache is live: `Notice::Synced` delivers it).
-            if self.live(&topic) {
-                self.ws_catch_up(local, conn, &topic, cursor, cx);
+            match (self.live(&topic), cursor) {
+                (false, _) => {}
+                // Asked "from now" before the topic was live, which it became since.
+                (true, broker::PENDING) => {
+                    let now = self.pending_now(local, conn, &topic);
+                    local.ws.subscribe(conn, &topic, now);
+                }
+                (true, cursor) => self.ws_catch_up(local, conn, &topic, cursor, cx),
             }
         }
     }

@@ -13,7 +13,10 @@ pub(super) const PENDING: u64 = u64::MAX;
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Awaiting {
     Poll(PollAsk),
-    Cursor,
+    /// `GET /cursor`, asked at this time (ns since the Unix epoch).
+    Cursor {
+        arrived: u64,
+    },
 }
 
 /// How long an HTTP publish waits for the broker's answer.
@@ -49,6 +52,29 @@ impl HubServer {
             link.follow(topic);
         }
         let _ = topic;
+    }
+
+    /// "Now" for a reader that arrived at `arrived` (ns since the Unix epoch) while `topic` was
+    /// not live: the last event published before then, by the publish times the events carry
+    /// (so an event published after the reader's request is delivered, even if the broker's
+    /// sync took longer).
+    pub(super) fn now_at(&self, topic: &str, arrived: u64) -> u64 {
+        let hub = self.hub();
+        let mut now = hub.last_seq(topic);
+        let mut cursor = 0;
+        loop {
+            let since = hub.since(topic, cursor, usize::MAX);
+            for event in since.events.clone() {
+                if event_ts(&event.data).is_some_and(|ts| ts > arrived) {
+                    return now.min(event.seq - 1);
+                }
+            }
+            if !since.more || since.next == cursor {
+                return now;
+            }
+            cursor = since.next;
+            now = hub.last_seq(topic);
+        }
     }
 
     /// Defers the current request until `topic` is live (at most the long-poll timeout; then
@@ -156,7 +182,6 @@ impl HubServer {
     /// at its newest number, waiting requests are answered (or parked), and everyone gets what
     /// they are owed.
     pub(super) fn on_synced(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
-        let now = self.hub().last_seq(topic);
         let pending: Vec<ConnId> = local
             .sse
             .of_topic(topic)
@@ -164,6 +189,7 @@ impl HubServer {
             .map(|(conn, _)| conn)
             .collect();
         for conn in pending {
+            let now = self.pending_now(local, conn, topic);
             local.sse.subscribe(conn, topic, now);
         }
         let pending: Vec<ConnId> = local
@@ -173,6 +199,7 @@ impl HubServer {
             .map(|(conn, _)| conn)
             .collect();
         for conn in pending {
+            let now = self.pending_now(local, conn, topic);
             local.ws.subscribe(conn, topic, now);
         }
         for (conn, awaiting) in local.awaiting.remove(topic).unwrap_or_default() {
@@ -184,8 +211,8 @@ impl HubServer {
                         let _ = cx.respond(conn, &response);
                     }
                 }
-                Awaiting::Cursor => {
-                    let _ = cx.respond(conn, &cursor_answer(now));
+                Awaiting::Cursor { arrived } => {
+                    let _ = cx.respond(conn, &cursor_answer(self.now_at(topic, arrived)));
                 }
             }
         }
@@ -250,8 +277,22 @@ impl HubServer {
         }
     }
 
+    /// A follower registered "from now" before its topic was live: remembers when.
+    pub(super) fn pend(local: &mut Local, conn: ConnId) {
+        local.pending_since.insert(conn, super::wire::unix_nanos());
+    }
+
+    /// Where a pending follower starts, now that its topic is live.
+    pub(super) fn pending_now(&self, local: &mut Local, conn: ConnId, topic: &str) -> u64 {
+        match local.pending_since.remove(&conn) {
+            Some(arrived) => self.now_at(topic, arrived),
+            None => self.hub().last_seq(topic),
+        }
+    }
+
     /// Forgets `conn`'s waiting requests.
     pub(super) fn forget_waiting(local: &mut Local, conn: ConnId) {
+        local.pending_since.remove(&conn);
         local.publishing.remove(&conn);
         local.awaiting.retain(|_, list| {
             list.retain(|(c, _)| *c != conn);

@@ -8,6 +8,13 @@ pub(super) fn event_text(seq: u64, ts: u64, body: &str) -> Vec<u8> {
     event_vec(seq, ts, body)
 }
 
+/// The publish time (`ts`) in an event's text.
+pub(super) fn event_ts(data: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(data.get(..data.len().min(64))?).ok()?;
+    let at = text.find(",\"ts\":")? + 6;
+    text.get(at..)?.split([',', '}']).next()?.parse().ok()
+}
+
 /// The event's bytes as the hub stores them (for a broker that fills this node's hub).
 pub fn event_bytes(seq: u64, ts: u64, body: &str) -> Arc<[u8]> {
     event_vec(seq, ts, body).into()

@@ -86,6 +86,9 @@ impl HubServer {
         let bytes = response_bytes(shape, 200, &headers, None) + shape.streamed(first.len());
         Counters::add(&counters.bytes_out, bytes);
         local.sse.subscribe(conn, topic, cursor);
+        if cursor == broker::PENDING {
+            Self::pend(local, conn);
+        }
         if !local.sse_clocks.contains_key(topic) {
             local.sse_clocks.insert(topic.into(), clock);
         }

@@ -146,6 +146,8 @@ pub struct Local {
     awaiting: BTreeMap<Arc<str>, Vec<(ConnId, broker::Awaiting)>>,
     /// HTTP publishes waiting for the broker's answer.
     publishing: BTreeSet<ConnId>,
+    /// When followers that asked "from now" of a topic not yet live arrived (ns).
+    pending_since: BTreeMap<ConnId, u64>,
 }
 
 impl HubServer {

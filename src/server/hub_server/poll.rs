@@ -9,6 +9,8 @@ pub(super) struct PollAsk {
     pub cursor: Option<u64>,
     pub wait: Option<u64>,
     pub shape: Shape,
+    /// When it arrived (ns since the Unix epoch): "now" for a poll without a cursor.
+    pub arrived: u64,
 }
 
 impl HubServer {
@@ -35,6 +37,7 @@ impl HubServer {
             cursor,
             wait,
             shape: Shape::of(req),
+            arrived: super::wire::unix_nanos(),
         };
         let counters = self.poll_counters(&ask);
         Counters::add(&counters.requests, 1);
@@ -70,8 +73,13 @@ impl HubServer {
             Duration::from_secs(secs).min(self.limits.longpoll_timeout)
         });
         let counters = self.poll_counters(&ask);
-        // No cursor: from now on (see the README's "One rule for a missing cursor").
-        let cursor = ask.cursor.unwrap_or_else(|| self.hub().last_seq(topic));
+        // No cursor: from now on (see the README's "One rule for a missing cursor"); for a
+        // poll that waited for its topic's sync, from when it arrived.
+        let cursor = match (ask.cursor, req) {
+            (Some(cursor), _) => cursor,
+            (None, Some(_)) => self.hub().last_seq(topic),
+            (None, None) => self.now_at(topic, ask.arrived),
+        };
         let technique = if short {
             Technique::ShortPoll
         } else {

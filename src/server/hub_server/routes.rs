@@ -64,6 +64,9 @@ impl HubServer {
                 // becomes a socket, and would leave a subscription behind.
                 if crate::ws::check_request(req).is_ok() {
                     local.ws.subscribe(conn, &topic, cursor);
+                    if cursor == broker::PENDING {
+                        Self::pend(local, conn);
+                    }
                 }
                 Reply::WebSocket { protocol: None }
             }
@@ -83,7 +86,8 @@ impl HubServer {
             ("POST", "/echo") => Response::new(200).body(body.to_vec()).into(),
             ("GET", "/cursor") => match self.topic(req) {
                 Ok(topic) if !self.live(&topic) => {
-                    self.await_sync(local, &topic, broker::Awaiting::Cursor, cx)
+                    let arrived = super::wire::unix_nanos();
+                    self.await_sync(local, &topic, broker::Awaiting::Cursor { arrived }, cx)
                 }
                 Ok(topic) => broker::cursor_answer(self.hub().last_seq(&topic)).into(),
                 Err(response) => response.into(),

@@ -1,0 +1,352 @@
+//! Several nodes over a real Redis (`redis-server` must be installed; CI installs Debian's):
+//! one numbering per topic across nodes, delivery on every technique, resume on another node,
+//! Redis restarted (AOF) and flushed, Redis down and back.
+//!
+//! `cargo test --features redis-tests --test redis`
+
+mod common;
+
+use common::{Client, Sse, TestServer, WsClient, WsEv, stat, wait_for};
+use pushwire::Limits;
+use pushwire::resp::{Parser, RespLimits, Value, encode_command};
+use pushwire::server::HubServer;
+use pushwire::server::hub_server::Notice;
+use pushwire::server::redis::{Link, RedisUrl};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A `redis-server` of this test's own, on a free port, in its own directory.
+struct Redis {
+    port: u16,
+    dir: PathBuf,
+    aof: bool,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start(aof: bool) -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("pushwire-redis-{port}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut redis = Redis {
+            port,
+            dir,
+            aof,
+            child: None,
+        };
+        redis.run();
+        redis
+    }
+
+    fn run(&mut self) {
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", if self.aof { "yes" } else { "no" }])
+            .args(["--appendfsync", "always", "--dir"])
+            .arg(&self.dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (apt-get install redis-server)");
+        self.child = Some(child);
+        wait_for(|| self.command(&["PING"]).is_some());
+    }
+
+    /// Kills it (no shutdown: a crash).
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> RedisUrl {
+        format!("redis://127.0.0.1:{}", self.port).parse().unwrap()
+    }
+
+    /// One command on a connection of its own; `None` if Redis does not answer.
+    fn command(&self, args: &[&str]) -> Option<Value> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut out = Vec::new();
+        encode_command(args, &mut out);
+        stream.write_all(&out).ok()?;
+        let mut parser = Parser::new(RespLimits::default());
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = stream.read(&mut chunk).ok()?;
+            if n == 0 {
+                return None;
+            }
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(v) = parser.feed(&buf).ok()?.value {
+                return Some(v);
+            }
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// One node: the hub server over `redis`, two workers.
+struct Node {
+    server: TestServer<Notice>,
+    link: Arc<Link>,
+}
+
+impl Node {
+    fn start(redis: &Redis) -> Node {
+        let limits = Limits::default();
+        let link = Link::new(redis.url(), limits.history_events);
+        let hub = HubServer::new(limits.clone(), b"page").with_redis(link.clone());
+        let builder = pushwire::reactor::Server::builder()
+            .threads(2)
+            .limits(limits)
+            .tick(Duration::from_millis(100));
+        let server = TestServer::start_built(builder, hub);
+        link.start(server.handle.clone()).unwrap();
+        wait_for(|| link.is_up());
+        Node { server, link }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.server.addr
+    }
+
+    fn publish(&self, topic: &str, text: &str) -> common::Resp {
+        let mut c = Client::new(self.addr());
+        c.send(
+            "POST",
+            &format!("/publish?topic={topic}"),
+            Some(text.as_bytes()),
+        );
+        c.recv().expect("an answer to the publish")
+    }
+
+    fn published(&self, topic: &str, text: &str) -> u64 {
+        let r = self.publish(topic, text);
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        String::from_utf8(r.body).unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.link.stop();
+    }
+}
+
+/// The sequence number in an event line.
+fn seq_of(line: &str) -> u64 {
+    let at = line
+        .find("\"seq\":")
+        .unwrap_or_else(|| panic!("an event: {line}"))
+        + 6;
+    line[at..]
+        .split([',', '}'])
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn ws_text(ws: &mut WsClient) -> String {
+    loop {
+        match ws.recv() {
+            Some(WsEv::Text(t)) => return t,
+            Some(WsEv::Close(code, reason)) => panic!("closed {code:?} {reason}"),
+            Some(_) => continue,
+            None => panic!("the socket ended"),
+        }
+    }
+}
+
+#[test]
+fn a_publish_on_one_node_reaches_every_technique_on_the_others() {
+    let redis = Redis::start(false);
+    let (a, b, c) = (
+        Node::start(&redis),
+        Node::start(&redis),
+        Node::start(&redis),
+    );
+    let mut sse = Sse::open(b.addr(), "/events?topic=room", None);
+    let mut ws = WsClient::connect(c.addr(), "/ws?topic=room");
+    let mut poll = Client::new(c.addr());
+    poll.send("GET", "/poll?topic=room", None);
+    // Each is following from now once its node's cache of the topic is live.
+    wait_for(|| stat(c.addr(), "long_poll", "connections") == 1);
+    wait_for(|| b.link.is_up() && c.link.is_up());
+    let first = a.published("room", "hello");
+    let second = a.published("room", "again");
+    assert_eq!(second, first + 1, "one numbering across nodes");
+    let (_, data, id) = sse.next().expect("an event on B");
+    assert_eq!((seq_of(&data), id), (first, first.to_string()));
+    assert!(data.contains("\"data\":\"hello\""));
+    assert_eq!(seq_of(&ws_text(&mut ws)), first);
+    assert_eq!(seq_of(&ws_text(&mut ws)), second);
+    let r = poll.recv().expect("the parked poll's answer");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        seq_of(String::from_utf8_lossy(&r.body).lines().next().unwrap()),
+        first
+    );
+    // A publish from a WebSocket on C is numbered by Redis too, and reaches B.
+    ws.send_text("from a socket");
+    let (_, data, _) = sse.next().expect("the second event");
+    assert_eq!(seq_of(&data), second);
+    let (_, data, _) = sse.next().expect("the socket's event");
+    assert_eq!(seq_of(&data), second + 1);
+    assert!(data.contains("from a socket"));
+}
+
+#[test]
+fn a_client_resumes_on_another_node_with_its_cursor() {
+    let redis = Redis::start(false);
+    let (a, b, c) = (
+        Node::start(&redis),
+        Node::start(&redis),
+        Node::start(&redis),
+    );
+    let s1 = a.published("news", "one");
+    let s2 = a.published("news", "two");
+    let mut on_b = Sse::open(b.addr(), "/events?topic=news&lastEventId=0", None);
+    assert_eq!(seq_of(&on_b.next().unwrap().1), s1);
+    assert_eq!(seq_of(&on_b.next().unwrap().1), s2);
+    drop(on_b);
+    let s3 = a.published("news", "three");
+    // The same cursor on C: exactly what came after it, once.
+    let mut on_c = Sse::open(c.addr(), "/events?topic=news", Some(s2));
+    let (_, data, id) = on_c.next().unwrap();
+    assert_eq!((seq_of(&data), id), (s3, s3.to_string()));
+    let mut poll = Client::new(c.addr());
+    let r = poll.get(&format!("/poll?topic=news&cursor={s1}&wait=0"));
+    let seqs: Vec<u64> = String::from_utf8_lossy(&r.body)
+        .lines()
+        .map(seq_of)
+        .collect();
+    assert_eq!(seqs, [s2, s3]);
+    // And on a third node, a cursor of 0 asks for the whole history, without a gap.
+    let all = Client::new(b.addr()).get("/poll?topic=news&cursor=0&wait=0");
+    let body = String::from_utf8_lossy(&all.body).into_owned();
+    assert!(!body.contains("gap"), "{body}");
+    assert_eq!(body.lines().map(seq_of).collect::<Vec<_>>(), [s1, s2, s3]);
+}
+
+#[test]
+fn a_restart_with_aof_loses_nothing_acknowledged_and_down_means_503() {
+    let mut redis = Redis::start(true);
+    let (a, b) = (Node::start(&redis), Node::start(&redis));
+    let mut sse = Sse::open(b.addr(), "/events?topic=t", None);
+    wait_for(|| b.link.is_up());
+    let mut acked = vec![a.published("t", "before")];
+    assert_eq!(seq_of(&sse.next().unwrap().1), acked[0]);
+    redis.kill();
+    wait_for(|| !a.link.is_up());
+    let refused = a.publish("t", "while down");
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), Some(&b"1"[..]));
+    let health = Client::new(a.addr()).get("/health");
+    assert_eq!(health.status, 503);
+    redis.run();
+    wait_for(|| a.link.is_up() && b.link.is_up());
+    assert_eq!(Client::new(a.addr()).get("/health").status, 200);
+    acked.push(a.published("t", "after"));
+    assert!(acked[1] > acked[0], "numbers go on from the AOF: {acked:?}");
+    // The subscriber stayed connected and gets the next event, nothing twice.
+    let (_, data, _) = sse.next().expect("the event after the restart");
+    assert_eq!(seq_of(&data), acked[1]);
+    // Every acknowledged number is in the stream.
+    let Some(Value::Array(entries)) = redis.command(&["XRANGE", "pushwire:{t}:log", "-", "+"])
+    else {
+        panic!("the stream")
+    };
+    let ids: Vec<String> = entries
+        .iter()
+        .map(|e| String::from_utf8_lossy(e.as_list().unwrap()[0].as_bytes().unwrap()).into_owned())
+        .collect();
+    for seq in &acked {
+        assert!(ids.contains(&format!("{seq}-0")), "{seq} in {ids:?}");
+    }
+}
+
+#[test]
+fn a_flushed_redis_gives_old_cursors_an_explicit_gap_and_never_reuses_numbers() {
+    let redis = Redis::start(false);
+    let (a, b) = (Node::start(&redis), Node::start(&redis));
+    let old = a.published("f", "old life");
+    let mut sse = Sse::open(b.addr(), "/events?topic=f", Some(old));
+    // `/cursor` answers once B's cache of the topic is live: B holds the old event now.
+    let cursor = Client::new(b.addr()).get("/cursor?topic=f");
+    assert_eq!(cursor.body, old.to_string().as_bytes());
+    assert!(matches!(
+        redis.command(&["FLUSHALL"]),
+        Some(Value::Simple(_))
+    ));
+    let new = a.published("f", "new life");
+    assert!(
+        new > old + 1,
+        "a number above every number issued before: {old} then {new}"
+    );
+    // Whatever Redis lost after this reader's cursor cannot be known: the explicit gap up to
+    // the new numbering, then the new event. The same event is never under an old number.
+    let gap = format!("{{\"gap\":{{\"from\":{},\"to\":{}}}}}", old + 1, new - 1);
+    let (kind, data, _) = sse.next().unwrap();
+    assert_eq!((kind.as_str(), data.as_str()), ("gap", gap.as_str()));
+    let (kind, data, _) = sse.next().unwrap();
+    assert_eq!((kind.as_str(), seq_of(&data)), ("message", new));
+    // A poll from before the old event gets it, and asking on from there, the gap and the
+    // new one.
+    let mut c = Client::new(b.addr());
+    let r = c.get(&format!("/poll?topic=f&cursor={}&wait=0", old - 1));
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    assert_eq!(
+        body.lines().map(seq_of).collect::<Vec<_>>(),
+        [old],
+        "{body}"
+    );
+    let r = c.get(&format!("/poll?topic=f&cursor={old}&wait=0"));
+    let body = String::from_utf8_lossy(&r.body).into_owned();
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines, [gap.as_str(), lines[1]], "{body}");
+    assert_eq!(seq_of(lines[1]), new);
+}
+
+#[test]
+fn subscribers_stay_connected_while_redis_is_down_and_get_what_follows() {
+    let mut redis = Redis::start(true);
+    let (a, b) = (Node::start(&redis), Node::start(&redis));
+    let mut ws = WsClient::connect(b.addr(), "/ws?topic=d");
+    let mut sse = Sse::open(b.addr(), "/events?topic=d", None);
+    let first = a.published("d", "1");
+    assert_eq!(seq_of(&ws_text(&mut ws)), first);
+    assert_eq!(seq_of(&sse.next().unwrap().1), first);
+    redis.kill();
+    wait_for(|| !b.link.is_up());
+    redis.run();
+    wait_for(|| a.link.is_up() && b.link.is_up());
+    let second = a.published("d", "2");
+    assert_eq!(seq_of(&ws_text(&mut ws)), second);
+    assert_eq!(seq_of(&sse.next().unwrap().1), second);
+    assert!(b.link.reconnects() >= 1);
+}
