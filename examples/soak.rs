@@ -15,6 +15,16 @@
 //!   before the first one came.
 //!
 //! The server runs in a child process (this program with `--serve`), one worker thread.
+//!
+//! Several nodes over Redis: `--nodes 3 --redis redis://127.0.0.1:6379` (or `--spawn-redis`,
+//! which starts a `redis-server` with an append-only file and restarts it once, two thirds
+//! into the run). Clients reconnect to a random node with their cursor; half-way one node is
+//! killed and its clients go on elsewhere. Publishes the broker did not store (`503` while
+//! Redis restarts) are not counted: every acknowledged event must arrive, once, in order.
+//!
+//! ```sh
+//! cargo run --release --example soak -- --minutes 3 --nodes 3 --spawn-redis
+//! ```
 
 use mio::{Events, Interest, Poll, Token};
 use pushwire::Limits;
@@ -24,7 +34,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/push_client.rs"]
 mod push_client;
-use push_client::{Client, Stats, Technique, serve, server_usage};
+use push_client::{Client, Stats, Technique, serve_with, server_usage};
 
 #[path = "common/args.rs"]
 mod args;
@@ -63,6 +73,16 @@ fn main() -> io::Result<()> {
             args::value("--rate", "N", "events published per second (default 20)"),
             args::switch("--serve", "run the server only (what soak starts itself)"),
             args::value(
+                "--nodes",
+                "N",
+                "server processes (default 1; more need Redis)",
+            ),
+            args::value("--redis", "URL", "the Redis the nodes share"),
+            args::switch(
+                "--spawn-redis",
+                "start a redis-server (AOF) for the run and restart it once",
+            ),
+            args::value(
                 "--port",
                 "N",
                 "the server's port, with --serve (default: any free)",
@@ -70,15 +90,51 @@ fn main() -> io::Result<()> {
         ],
     );
     if args.switch("--serve") {
-        return serve(args.port("--port", 0, true));
+        return serve_with(args.port("--port", 0, true), args.text("--redis"));
     }
     let minutes: f64 = args.get("--minutes", 3.0);
     let per_technique: usize = args.get("--clients", 500);
     let rate: u64 = args.get("--rate", 20);
-    let (mut server, addr) = push_client::spawn_server()?;
+    let node_count = args.count("--nodes").unwrap_or(1);
+    let mut redis = if args.switch("--spawn-redis") {
+        Some(SpawnedRedis::start()?)
+    } else {
+        None
+    };
+    let url = redis
+        .as_ref()
+        .map(SpawnedRedis::url)
+        .or(args.text("--redis").map(String::from));
+    if node_count > 1 && url.is_none() {
+        return Err(io::Error::other(
+            "--nodes above 1 needs --redis or --spawn-redis",
+        ));
+    }
+    let base_port = 21000 + (std::process::id() % 500) as u16 * 8;
+    let mut nodes = Vec::new();
+    for i in 0..node_count {
+        let extra: Vec<&str> = url.iter().flat_map(|u| ["--redis", u.as_str()]).collect();
+        nodes.push(push_client::spawn_server_on(base_port + i as u16, &extra)?);
+    }
+    let addrs: Vec<std::net::SocketAddr> = nodes.iter().map(|n| n.1).collect();
+    let mut live: Vec<usize> = (0..node_count).collect();
+    let (ref server, addr) = nodes[0];
     let pid = server.id();
-    let fds_before = server_fds(pid);
+    let fds_before: Vec<usize> = nodes.iter().map(|n| server_fds(n.0.id())).collect();
     let topic = format!("soak{}", push_client::unix_ns());
+    // One event before the clients come: every client starts from its number, so that what
+    // follows is numbered without a break on any broker.
+    let mut publisher = std::net::TcpStream::connect(addr)?;
+    let mut pub_http = client::Connection::new(&Limits::default());
+    let mut last_acked = loop {
+        if let Some(seq) =
+            push_client::publish_acked(&mut publisher, &mut pub_http, &topic, b"primer")?
+        {
+            break seq;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let first = last_acked;
     let techniques = [
         Technique::ShortPoll(500),
         Technique::LongPoll,
@@ -92,7 +148,8 @@ fn main() -> io::Result<()> {
     for (t, &technique) in techniques.iter().enumerate() {
         for i in 0..per_technique {
             let id = t * per_technique + i;
-            let mut client = Client::new(addr, technique, &topic, 0)?;
+            let node = addrs[id % addrs.len()];
+            let mut client = Client::new(node, technique, &topic, first)?;
             poll.registry().register(
                 &mut client.socket,
                 Token(id),
@@ -115,9 +172,10 @@ fn main() -> io::Result<()> {
 
     let start = Instant::now();
     let end = start + Duration::from_secs_f64(minutes * 60.0);
-    let mut publisher = std::net::TcpStream::connect(addr)?;
-    let mut pub_http = client::Connection::new(&Limits::default());
+    let kill_node_at = (node_count > 1).then(|| start + (end - start) / 2);
+    let restart_redis_at = redis.as_ref().map(|_| start + (end - start) * 2 / 3);
     let mut published = 0u64;
+    let mut refused = 0u64;
     let mut rss_samples: Vec<(f64, i64)> = Vec::new();
     let mut next_sample = start + Duration::from_secs(10);
     let mut events = Events::with_capacity(4096);
@@ -132,11 +190,37 @@ fn main() -> io::Result<()> {
         if now >= end {
             publishing = false;
         }
-        // Publish on schedule.
+        // Publish on schedule; what the server did not store is not counted.
         let due = ((now - start).as_secs_f64() * rate as f64) as u64;
-        while publishing && published < due {
-            push_client::publish(&mut publisher, &mut pub_http, &topic, b"soak test event.")?;
-            published += 1;
+        while publishing && published + refused < due {
+            match push_client::publish_acked(
+                &mut publisher,
+                &mut pub_http,
+                &topic,
+                b"soak test event.",
+            )? {
+                Some(seq) => {
+                    last_acked = seq;
+                    published += 1;
+                }
+                None => refused += 1,
+            }
+        }
+        if kill_node_at.is_some_and(|t| now >= t) && live.len() == node_count {
+            let victim = node_count - 1;
+            let _ = nodes[victim].0.kill();
+            let _ = nodes[victim].0.wait();
+            live.retain(|&n| n != victim);
+            println!(
+                "t={:>4.0}s killed node {victim}",
+                (now - start).as_secs_f64()
+            );
+        }
+        if let (Some(t), Some(r)) = (restart_redis_at, redis.as_mut()) {
+            if now >= t && !r.restarted {
+                r.restart()?;
+                println!("t={:>4.0}s restarted Redis", (now - start).as_secs_f64());
+            }
         }
         if now >= next_sample {
             let (cpu, rss) = server_usage(pid);
@@ -167,7 +251,8 @@ fn main() -> io::Result<()> {
                 }
                 let cursor = c.cursor;
                 let technique = c.technique;
-                let old = std::mem::replace(c, Client::new(addr, technique, &topic, cursor)?);
+                let node = addrs[live[rng.below(live.len() as u64) as usize]];
+                let old = std::mem::replace(c, Client::new(node, technique, &topic, cursor)?);
                 add(&mut user.totals, old.stats);
                 poll.registry().register(
                     &mut user.client.socket,
@@ -197,16 +282,20 @@ fn main() -> io::Result<()> {
         gaps += totals.gaps;
         delivered += totals.delivered;
         reconnects += user.reconnects;
-        if cursor != published {
+        if cursor != last_acked {
             behind += 1;
         }
     }
     drop(publisher);
     std::thread::sleep(Duration::from_secs(3));
-    let fds_after = server_fds(pid);
+    let fds_after: Vec<usize> = nodes.iter().map(|n| server_fds(n.0.id())).collect();
     let (cpu, rss_end) = server_usage(pid);
-    let _ = server.kill();
-    let _ = server.wait();
+    for node in &mut nodes {
+        let _ = node.0.kill();
+        let _ = node.0.wait();
+    }
+    let fds_kept = live.iter().all(|&n| fds_after[n] <= fds_before[n]);
+    drop(redis);
 
     // Memory after warm-up (the first third of the run) against the rest.
     let warm = rss_samples
@@ -220,8 +309,9 @@ fn main() -> io::Result<()> {
     );
     let flat = lo > 0 && (hi - lo) as f64 <= 0.10 * lo as f64;
     println!(
-        "published {published}, delivered {delivered}, reconnects {reconnects}, server CPU {cpu:.1} s"
+        "published {published} (acknowledged; {refused} refused while the broker was away), delivered {delivered}, reconnects {reconnects}, node 0 CPU {cpu:.1} s"
     );
+    let _ = first;
     println!(
         "missed without notice: {missed}; repeated: {repeated}; gap notices: {gaps}; clients not caught up: {behind}"
     );
@@ -232,8 +322,10 @@ fn main() -> io::Result<()> {
         if flat { "flat within 10 %" } else { "NOT flat" },
         rss_end / 1024
     );
-    println!("server descriptors: {fds_before} before, {fds_after} after every client left");
-    let ok = missed == 0 && repeated == 0 && behind == 0 && flat && fds_after <= fds_before;
+    println!(
+        "server descriptors: {fds_before:?} before, {fds_after:?} after every client left (nodes still running: {live:?})"
+    );
+    let ok = missed == 0 && repeated == 0 && behind == 0 && flat && fds_kept;
     println!("soak: {}", if ok { "passed" } else { "FAILED" });
     if ok {
         Ok(())
@@ -250,4 +342,74 @@ fn add(total: &mut Stats, more: Stats) {
     total.missed += more.missed;
     total.repeated += more.repeated;
     total.gaps += more.gaps;
+}
+
+/// A `redis-server` started for the run (append-only file on), restarted once.
+struct SpawnedRedis {
+    port: u16,
+    dir: std::path::PathBuf,
+    child: std::process::Child,
+    restarted: bool,
+}
+
+impl SpawnedRedis {
+    fn start() -> io::Result<SpawnedRedis> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let dir = std::env::temp_dir().join(format!("pushwire-soak-redis-{port}"));
+        std::fs::create_dir_all(&dir)?;
+        let child = Self::spawn(port, &dir)?;
+        Ok(SpawnedRedis {
+            port,
+            dir,
+            child,
+            restarted: false,
+        })
+    }
+
+    fn spawn(port: u16, dir: &std::path::Path) -> io::Result<std::process::Child> {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "yes", "--appendfsync", "always", "--dir"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .spawn()?;
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err(io::Error::other("redis-server did not start"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(child)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills it (a crash, not a shutdown) and starts it again on its file.
+    fn restart(&mut self) -> io::Result<()> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.child = Self::spawn(self.port, &self.dir)?;
+        self.restarted = true;
+        Ok(())
+    }
+}
+
+impl Drop for SpawnedRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -277,17 +277,29 @@ impl Client {
 
 /// The child process: the ready server on one worker thread.
 pub fn serve(port: u16) -> io::Result<()> {
+    serve_with(port, None)
+}
+
+/// The child process, sharing its topics through the Redis at `redis` if given.
+pub fn serve_with(port: u16, redis: Option<&str>) -> io::Result<()> {
     let limits = Limits {
         longpoll_timeout: Duration::from_secs(30),
         ..Limits::default()
     };
-    Server::builder()
+    let builder = Server::builder()
         .bind(("127.0.0.1", port))
         .threads(1)
         .limits(limits.clone())
-        .tick(tick_interval(&limits))
-        .build(HubServer::new(limits, b"compare"))?
-        .run()
+        .tick(tick_interval(&limits));
+    let hub = HubServer::new(limits.clone(), b"compare");
+    let Some(url) = redis else {
+        return builder.build(hub)?.run();
+    };
+    let url: pushwire::server::redis::RedisUrl = url.parse().map_err(io::Error::other)?;
+    let link = pushwire::server::redis::Link::new(url, limits.history_events);
+    let server = builder.build(hub.with_redis(link.clone()))?;
+    link.start(server.handle())?;
+    server.run()
 }
 
 /// Server CPU time (s) and RSS (bytes) from /proc.
@@ -309,12 +321,18 @@ pub fn server_usage(pid: u32) -> (f64, i64) {
 
 /// Starts this program again as the server (`--serve --port P`) and waits until it listens.
 pub fn spawn_server() -> io::Result<(std::process::Child, SocketAddr)> {
-    let port = 21000 + (std::process::id() % 1000) as u16;
+    spawn_server_on(21000 + (std::process::id() % 1000) as u16, &[])
+}
+
+/// Starts this program with `--serve --port <port>` and `extra` arguments; waits until it
+/// listens.
+pub fn spawn_server_on(port: u16, extra: &[&str]) -> io::Result<(std::process::Child, SocketAddr)> {
     let addr: SocketAddr = format!("127.0.0.1:{port}")
         .parse()
         .map_err(io::Error::other)?;
     let server = std::process::Command::new(std::env::current_exe()?)
         .args(["--serve", "--port", &port.to_string()])
+        .args(extra)
         .stdout(std::process::Stdio::null())
         .spawn()?;
     let started = Instant::now();
@@ -342,6 +360,27 @@ pub fn publish(
     http.send_body(body, &mut out).map_err(io::Error::other)?;
     publisher.write_all(&out)?;
     read_response(publisher, http).map(|_| ())
+}
+
+/// Publishes like [`publish`]; the sequence number, or `None` when the server did not store
+/// the event (a `503` while its broker is down).
+pub fn publish_acked(
+    publisher: &mut std::net::TcpStream,
+    http: &mut client::Connection,
+    topic: &str,
+    body: &[u8],
+) -> io::Result<Option<u64>> {
+    let mut out = Vec::new();
+    let target = format!("/publish?topic={topic}");
+    let framing = client::RequestBody::Length(body.len() as u64);
+    http.send_request("POST", &target, &[("Host", b"bench")], framing, &mut out)
+        .map_err(io::Error::other)?;
+    http.send_body(body, &mut out).map_err(io::Error::other)?;
+    publisher.write_all(&out)?;
+    let (status, body) = read_response(publisher, http)?;
+    Ok((status == 200)
+        .then(|| std::str::from_utf8(&body).ok()?.trim().parse().ok())
+        .flatten())
 }
 
 impl Client {

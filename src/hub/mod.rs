@@ -96,6 +96,9 @@ struct Topic {
 #[derive(Clone, Debug)]
 pub struct Hub {
     topics: BTreeMap<Box<str>, Topic>,
+    /// Numbers come from elsewhere and never restart: a cursor ahead of this hub means the
+    /// hub is behind, not that the topic began again.
+    shared_numbering: bool,
     max_events: usize,
     max_bytes: usize,
     max_topics: usize,
@@ -107,6 +110,7 @@ impl Hub {
     pub fn new(limits: &crate::Limits) -> Self {
         Hub {
             topics: BTreeMap::new(),
+            shared_numbering: false,
             max_events: limits.history_events.max(1),
             max_bytes: limits.history_bytes.max(1),
             max_topics: limits.max_topics,
@@ -135,6 +139,13 @@ impl Hub {
         }
         Self::append(t, Event { seq, data }, self.max_events, self.max_bytes);
         Ok(seq)
+    }
+
+    /// Makes this hub a cache of numbers issued elsewhere (a broker every node shares), which
+    /// never restart: a reader whose cursor is ahead of the hub waits for the hub to catch up
+    /// instead of getting [`Gap::Reset`].
+    pub fn share_numbering(&mut self) {
+        self.shared_numbering = true;
     }
 
     /// Adds to history an event numbered elsewhere (by a broker every node shares). An event
@@ -203,16 +214,25 @@ impl Hub {
     pub fn since(&self, topic: &str, cursor: u64, max: usize) -> Since<'_> {
         static EMPTY: VecDeque<Event> = VecDeque::new();
         let Some(t) = self.topics.get(topic) else {
-            let gap = (cursor > 0).then_some(Gap::Reset { cursor });
+            let gap = (cursor > 0 && !self.shared_numbering).then_some(Gap::Reset { cursor });
             return Since {
                 gap,
                 events: EMPTY.iter(),
                 more: false,
-                next: 0,
+                next: if self.shared_numbering { cursor } else { 0 },
             };
         };
         // A reader that has seen nothing starts where the numbering began.
         let from = if cursor == 0 { t.base } else { cursor };
+        if from > t.last_seq && self.shared_numbering {
+            // This hub has not heard of the reader's cursor yet: nothing new for it.
+            return Since {
+                gap: None,
+                events: EMPTY.iter(),
+                more: false,
+                next: cursor,
+            };
+        }
         if from > t.last_seq {
             return Since {
                 gap: Some(Gap::Reset { cursor }),

@@ -259,3 +259,24 @@ fn alignment_without_events_makes_the_missing_ones_a_gap() {
     assert_eq!((s.gap, seqs(&s), s.next), (None, vec![], 105));
     assert_eq!(h.last_seq("t"), 105);
 }
+
+#[test]
+fn a_cursor_ahead_of_a_shared_numbering_waits_instead_of_resetting() {
+    let mut h = hub(10, 1000);
+    h.share_numbering();
+    h.align("t", 100, 100).unwrap();
+    h.insert("t", 101, text(101)).unwrap();
+    // Another node already delivered 102 to this reader; this hub has not heard of it.
+    let s = h.since("t", 102, 10);
+    assert_eq!(
+        (s.gap, seqs(&s), s.more, s.next),
+        (None, vec![], false, 102)
+    );
+    h.insert("t", 102, text(102)).unwrap();
+    h.insert("t", 103, text(103)).unwrap();
+    let s = h.since("t", 102, 10);
+    assert_eq!((s.gap, seqs(&s)), (None, vec![103]));
+    // A topic this hub has never heard of: also nothing yet, no reset.
+    let s = h.since("u", 7, 10);
+    assert_eq!((s.gap, seqs(&s), s.next), (None, vec![], 7));
+}

@@ -174,6 +174,7 @@ impl HubServer {
     /// [`super::redis`]). Start the link with the server's handle once it is built.
     #[cfg(feature = "redis")]
     pub fn with_redis(mut self, link: Arc<super::redis::Link>) -> Self {
+        self.hub().share_numbering();
         link.attach_hub(self.hub.clone());
         self.broker = Some(link);
         self
