@@ -350,3 +350,75 @@ fn subscribers_stay_connected_while_redis_is_down_and_get_what_follows() {
     assert_eq!(seq_of(&sse.next().unwrap().1), second);
     assert!(b.link.reconnects() >= 1);
 }
+
+/// Subscribers of a channel, as Redis counts them.
+fn numsub(redis: &Redis, channel: &str) -> i64 {
+    match redis.command(&["PUBSUB", "NUMSUB", channel]) {
+        Some(Value::Array(v)) => v.get(1).and_then(Value::as_integer).unwrap_or(-1),
+        other => panic!("PUBSUB NUMSUB: {other:?}"),
+    }
+}
+
+#[test]
+fn a_node_follows_only_the_topics_its_clients_follow() {
+    let redis = Redis::start(false);
+    let b = Node::start(&redis);
+    assert_eq!(numsub(&redis, "pushwire:{only}"), 0);
+    let sse = Sse::open(b.addr(), "/events?topic=only", None);
+    wait_for(|| numsub(&redis, "pushwire:{only}") == 1);
+    // Nobody else's topic is followed.
+    assert_eq!(numsub(&redis, "pushwire:{other}"), 0);
+    drop(sse);
+    // The last follower left: the node unsubscribes (at its next report, a tick later).
+    wait_for(|| numsub(&redis, "pushwire:{only}") == 0);
+    let stats = String::from_utf8(Client::new(b.addr()).get("/stats").body).unwrap();
+    assert!(
+        stats.contains("\"broker\":{\"broker\":\"redis\",\"up\":true"),
+        "{stats}"
+    );
+}
+
+#[test]
+fn a_password_protected_redis_is_logged_into() {
+    let mut redis = Redis::start(false);
+    assert!(
+        redis
+            .command(&["CONFIG", "SET", "requirepass", "s3cret pass"])
+            .is_some()
+    );
+    let url: RedisUrl = format!("redis://:s3cret%20pass@127.0.0.1:{}", redis.port)
+        .parse()
+        .unwrap();
+    let limits = Limits::default();
+    let link = Link::new(url, limits.history_events);
+    let hub = HubServer::new(limits.clone(), b"page").with_redis(link.clone());
+    let builder = pushwire::reactor::Server::builder()
+        .threads(1)
+        .limits(limits);
+    let server = TestServer::start_built(builder, hub);
+    link.start(server.handle.clone()).unwrap();
+    wait_for(|| link.is_up());
+    let mut c = Client::new(server.addr);
+    c.send("POST", "/publish?topic=p", Some(b"x"));
+    assert_eq!(c.recv().unwrap().status, 200);
+    link.stop();
+    // A wrong password: never up, publishes refused.
+    let bad: RedisUrl = format!("redis://:wrong@127.0.0.1:{}", redis.port)
+        .parse()
+        .unwrap();
+    let link = Link::new(bad, limits_history());
+    let hub = HubServer::new(Limits::default(), b"page").with_redis(link.clone());
+    let builder = pushwire::reactor::Server::builder().threads(1);
+    let server = TestServer::start_built(builder, hub);
+    link.start(server.handle.clone()).unwrap();
+    let mut c = Client::new(server.addr);
+    c.send("POST", "/publish?topic=p", Some(b"x"));
+    assert_eq!(c.recv().unwrap().status, 503);
+    assert!(!link.is_up());
+    link.stop();
+    redis.kill();
+}
+
+fn limits_history() -> usize {
+    Limits::default().history_events
+}

@@ -225,7 +225,9 @@ impl HubServer {
         if let Some(link) = &self.broker {
             for ack in link.take_acks(local.worker) {
                 if cx.is_websocket(ack.conn) {
-                    if ack.result.is_err() {
+                    if ack.result.is_ok() {
+                        self.stats.published.fetch_add(1, Ordering::Relaxed);
+                    } else {
                         let _ = cx.close_ws(
                             ack.conn,
                             CloseCode::TRY_AGAIN_LATER,

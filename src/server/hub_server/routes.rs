@@ -124,11 +124,12 @@ impl HubServer {
                 let io = cx.handle().io_stats();
                 let _ = write!(
                     json,
-                    ",\"published\":{},\"io\":{{\"reads\":{},\"reads_would_block\":{},\"writes\":{}}}}}",
+                    ",\"published\":{},\"io\":{{\"reads\":{},\"reads_would_block\":{},\"writes\":{}}},\"broker\":{}}}",
                     self.stats.published.load(Ordering::Relaxed),
                     io.reads,
                     io.reads_would_block,
-                    io.writes
+                    io.writes,
+                    String::from_utf8_lossy(&self.health().body),
                 );
                 Response::new(200)
                     .header("Content-Type", "application/json")
