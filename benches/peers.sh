@@ -23,7 +23,7 @@ mkdir -p "$(dirname "$OUT")"
 ulimit -n "$(ulimit -Hn)"
 
 (cd "$BENCH" && cargo build --release -q) || exit 1
-(cd "$here" && cargo build --release -q --example demo --example hello --example ws_echo) || exit 1
+(cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release -q --example demo --example hello --example ws_echo) || exit 1
 
 run() { # ID 'SERVER CMD' -- loadgen args...
   local id=$1 srv=$2; shift 3

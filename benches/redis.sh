@@ -21,7 +21,7 @@ OUT=${OUT:-$here/target/bench-redis-$(date +%Y%m%d-%H%M%S).txt}
 mkdir -p "$(dirname "$OUT")"
 ulimit -n "$(ulimit -Hn)"
 (cd "$BENCH" && cargo build --release -q) || exit 1
-(cd "$here" && cargo build --release -q --example demo) || exit 1
+(cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release -q --example demo) || exit 1
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)

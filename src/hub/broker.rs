@@ -3,7 +3,8 @@
 //!
 //! Several nodes share one numbering per topic through Redis:
 //!
-//! - **Publishing** runs one script, atomically: `INCR` the topic's counter (a counter that did
+//! - **Publishing** runs one script (loaded with `SCRIPT LOAD` on each connection, then called
+//!   by its SHA-1 with `EVALSHA`), atomically: `INCR` the topic's counter (a counter that did
 //!   not exist — a new topic, or Redis lost its data — starts at Redis's clock in microseconds,
 //!   above every number issued before, and the number before it is stored as the topic's base);
 //!   `XADD` the event to the topic's stream under its number, trimmed to the history length;
@@ -140,6 +141,8 @@ pub enum BrokerError {
 enum Expect {
     Hello,
     Select,
+    /// `SCRIPT LOAD` of the publish script (publishes then send only its SHA-1).
+    ScriptLoad,
     Ping,
     Publish {
         ticket: u64,
@@ -184,6 +187,8 @@ enum Follow {
 #[derive(Debug)]
 pub struct Broker {
     config: BrokerConfig,
+    /// The publish script's SHA-1, in hex (`EVALSHA`).
+    script_sha: String,
     parser: resp::Parser,
     phase: Phase,
     in_flight: VecDeque<Expect>,
@@ -193,8 +198,12 @@ pub struct Broker {
 impl Broker {
     /// A machine with no connection yet.
     pub fn new(config: BrokerConfig) -> Self {
+        use sha1::Digest as _;
+        let digest = sha1::Sha1::digest(PUBLISH_SCRIPT.as_bytes());
+        let script_sha = digest.iter().map(|b| format!("{b:02x}")).collect();
         Broker {
             config,
+            script_sha,
             parser: resp::Parser::new(RespLimits::default()),
             phase: Phase::Down,
             in_flight: VecDeque::new(),
@@ -242,6 +251,14 @@ impl Broker {
             encode_command(&[b"SELECT", db.as_bytes()], out);
             self.in_flight.push_back(Expect::Select);
         }
+        self.load_script(out);
+    }
+
+    /// `SCRIPT LOAD`: ahead of every publish on this connection (Redis forgets scripts when it
+    /// restarts).
+    fn load_script(&mut self, out: &mut Vec<u8>) {
+        encode_command(&[&b"SCRIPT"[..], b"LOAD", PUBLISH_SCRIPT.as_bytes()], out);
+        self.in_flight.push_back(Expect::ScriptLoad);
     }
 
     /// The connection ended: publishes awaiting replies are reported not published, and every
@@ -317,8 +334,8 @@ impl Broker {
         let history = format!("{}", self.config.history_events);
         encode_command(
             &[
-                b"EVAL",
-                PUBLISH_SCRIPT.as_bytes(),
+                b"EVALSHA",
+                self.script_sha.as_bytes(),
                 b"3",
                 self.key(topic, "seq").as_bytes(),
                 self.key(topic, "base").as_bytes(),
@@ -399,15 +416,27 @@ impl Broker {
                 }
             }
             Expect::Ping => {}
+            Expect::ScriptLoad => {
+                if let Value::Error(e) = value {
+                    // No scripting (a fork without Lua): publishing cannot work here.
+                    outcomes.push(Outcome::Refused(String::from_utf8_lossy(&e).into()));
+                }
+            }
             Expect::Publish { ticket } => outcomes.push(match value {
                 Value::Integer(seq) if seq > 0 => Outcome::Published {
                     ticket,
                     seq: seq as u64,
                 },
-                Value::Error(e) => Outcome::NotPublished {
-                    ticket,
-                    reason: String::from_utf8_lossy(&e).into(),
-                },
+                Value::Error(e) => {
+                    if e.starts_with(b"NOSCRIPT") {
+                        // The script cache was flushed: load it again for what follows.
+                        self.load_script(out);
+                    }
+                    Outcome::NotPublished {
+                        ticket,
+                        reason: String::from_utf8_lossy(&e).into(),
+                    }
+                }
                 _ => return Err(BrokerError::Unexpected("EVAL")),
             }),
             Expect::Counters { topic } => {

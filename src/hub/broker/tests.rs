@@ -33,6 +33,7 @@ impl Rig {
             rig.feed(b"%1\r\n+server\r\n+redis\r\n"),
             vec![Outcome::Ready]
         );
+        assert_eq!(rig.feed(&script_loaded()), vec![]);
         rig.out.clear();
         rig
     }
@@ -74,6 +75,19 @@ fn words(v: &Value) -> Vec<String> {
         .iter()
         .map(|a| String::from_utf8_lossy(a.as_bytes().unwrap()).into_owned())
         .collect()
+}
+
+fn sha() -> String {
+    use sha1::Digest as _;
+    sha1::Sha1::digest(PUBLISH_SCRIPT.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Redis's answer to `SCRIPT LOAD`.
+fn script_loaded() -> Vec<u8> {
+    bulk(&sha()).into_bytes()
 }
 
 fn bulk(s: &str) -> String {
@@ -126,10 +140,12 @@ fn the_handshake_asks_for_resp3_with_credentials_and_a_database() {
         ["HELLO", "3", "AUTH", "app", "s3cret", "SETNAME", "pushwire"]
     );
     assert_eq!(words(&sent[1]), ["SELECT", "2"]);
+    assert_eq!(words(&sent[2]), ["SCRIPT", "LOAD", PUBLISH_SCRIPT]);
     assert!(!rig.broker.is_ready());
     assert_eq!(rig.feed(b"%0\r\n"), vec![]);
     assert_eq!(rig.feed(b"+OK\r\n"), vec![Outcome::Ready]);
     assert!(rig.broker.is_ready());
+    assert_eq!(rig.feed(&script_loaded()), vec![]);
     // A wrong password is a refusal, not readiness.
     let mut refused = Rig {
         broker: Broker::new(BrokerConfig::default()),
@@ -202,8 +218,8 @@ fn a_publish_is_acknowledged_with_the_number_redis_gave() {
         .unwrap();
     let sent = rig.sent();
     let args = words(&sent[0]);
-    assert_eq!(args[0], "EVAL");
-    assert_eq!(args[1], PUBLISH_SCRIPT);
+    assert_eq!(args[0], "EVALSHA");
+    assert_eq!(args[1], sha());
     assert_eq!(
         &args[2..],
         [
@@ -230,6 +246,17 @@ fn a_publish_is_acknowledged_with_the_number_redis_gave() {
         &outcomes[..],
         [Outcome::NotPublished { ticket: 8, .. }]
     ));
+    // A flushed script cache: that publish fails, and the script is loaded again.
+    rig.sent();
+    rig.broker.publish(9, "news", 1, "x", &mut rig.out).unwrap();
+    rig.sent();
+    let outcomes = rig.feed(b"-NOSCRIPT No matching script. Please use EVAL.\r\n");
+    assert!(matches!(
+        &outcomes[..],
+        [Outcome::NotPublished { ticket: 9, .. }]
+    ));
+    assert_eq!(words(&rig.sent()[0])[..2], ["SCRIPT", "LOAD"]);
+    assert_eq!(rig.feed(&script_loaded()), vec![]);
 }
 
 #[test]
@@ -248,6 +275,7 @@ fn nothing_is_sent_when_down_or_busy_and_in_flight_publishes_fail_on_disconnect(
     };
     rig.broker.connected(&mut rig.out);
     rig.feed(b"%0\r\n");
+    rig.feed(&script_loaded());
     rig.broker.publish(1, "t", 0, "x", &mut rig.out).unwrap();
     assert_eq!(
         rig.broker.publish(2, "t", 0, "y", &mut rig.out),
@@ -340,6 +368,7 @@ fn a_reconnect_syncs_every_followed_topic_again_from_the_cache() {
     rig.broker.connected(&mut rig.out);
     rig.sent();
     assert_eq!(rig.feed(b"%0\r\n"), vec![Outcome::Ready]);
+    assert_eq!(rig.feed(&script_loaded()), vec![]);
     let sent = rig.sent();
     assert_eq!(words(&sent[0]), ["SUBSCRIBE", "pushwire:{t}"]);
     assert_eq!(
