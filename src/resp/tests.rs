@@ -20,10 +20,44 @@ fn parse_all(input: &[u8]) -> Result<Vec<Value>, RespError> {
     Ok(values)
 }
 
+/// The one value in `input`, read three ways that must agree: whole, one byte at a time, and
+/// with the input offered again after every partial read.
 fn one(input: &[u8]) -> Value {
     let values = parse_all(input).unwrap();
     assert_eq!(values.len(), 1, "{values:?}");
-    values.into_iter().next().unwrap()
+    let whole = values.into_iter().next().unwrap();
+    let mut parser = Parser::new(RespLimits::default());
+    let mut buffered = Vec::new();
+    let mut bytewise = None;
+    for &b in input {
+        buffered.push(b);
+        let step = parser.feed(&buffered).unwrap();
+        buffered.drain(..step.consumed);
+        if let Some(v) = step.value {
+            assert!(bytewise.is_none(), "one value only");
+            bytewise = Some(v);
+        }
+    }
+    assert_eq!(format!("{bytewise:?}"), format!("{:?}", Some(&whole)));
+    // Offered whole again after the parser saw only a prefix: the prefix was not consumed
+    // twice.
+    let mut parser = Parser::new(RespLimits::default());
+    let half = input.len() / 2;
+    let consumed = parser.feed(&input[..half]).unwrap().consumed;
+    let step = parser.feed(&input[consumed..]).unwrap();
+    let rest = parse_rest(&mut parser, &input[consumed + step.consumed..], step.value);
+    assert_eq!(format!("{rest:?}"), format!("{whole:?}"));
+    whole
+}
+
+fn parse_rest(parser: &mut Parser, mut rest: &[u8], mut value: Option<Value>) -> Value {
+    while value.is_none() {
+        let step = parser.feed(rest).unwrap();
+        rest = &rest[step.consumed..];
+        value = step.value;
+        assert!(value.is_some() || step.consumed > 0, "stuck");
+    }
+    value.unwrap()
 }
 
 fn s(text: &str) -> Value {
