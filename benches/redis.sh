@@ -35,7 +35,7 @@ URL=redis://127.0.0.1:$port
 # Redis's cost since the last reset: EVAL calls and µs per call, Redis CPU ms.
 redis_cost() {
   local stats cpu
-  stats=$(redis-cli -p "$port" info commandstats | tr -d '\r' | grep '^cmdstat_eval:')
+  stats=$(redis-cli -p "$port" info commandstats | tr -d '\r' | grep -E '^cmdstat_eval(sha)?:')
   cpu=$(redis-cli -p "$port" info cpu | tr -d '\r' | awk -F: '/^used_cpu_(user|sys):/ {s += $2} END {printf "%.0f", s * 1000}')
   echo "$1 redis: ${stats:-no EVAL} redis_cpu_ms_total=$cpu"
 }
