@@ -96,10 +96,22 @@ fn main() -> std::io::Result<()> {
     #[cfg(feature = "redis")]
     if let Some(link) = link {
         link.start(server.handle())?;
-        println!(
-            "pushwire demo: topics shared through Redis at {}",
-            link.addr()
-        );
+        // Requests wait in the listen backlog meanwhile, rather than meet a `503`.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        while !link.is_up() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        if link.is_up() {
+            println!(
+                "pushwire demo: topics shared through Redis at {}",
+                link.addr()
+            );
+        } else {
+            eprintln!(
+                "pushwire demo: Redis at {} does not answer yet; publishes get 503 until it does",
+                link.addr()
+            );
+        }
     }
     println!("pushwire demo: open http://{}/", server.local_addr());
     server.run()
