@@ -106,6 +106,22 @@ pub mod sse;
 pub mod time;
 pub mod ws;
 
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut alloc::vec::Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 /// `min(remaining, available)` as a `usize`, for a 64-bit length read off the wire.
 pub(crate) fn clamp_len(remaining: u64, available: usize) -> usize {
     usize::try_from(remaining).map_or(available, |r| r.min(available))

@@ -352,14 +352,7 @@ pub fn publish(
     topic: &str,
     body: &[u8],
 ) -> io::Result<()> {
-    let mut out = Vec::new();
-    let target = format!("/publish?topic={topic}");
-    let framing = client::RequestBody::Length(body.len() as u64);
-    http.send_request("POST", &target, &[("Host", b"bench")], framing, &mut out)
-        .map_err(io::Error::other)?;
-    http.send_body(body, &mut out).map_err(io::Error::other)?;
-    publisher.write_all(&out)?;
-    read_response(publisher, http).map(|_| ())
+    publish_acked(publisher, http, topic, body).map(|_| ())
 }
 
 /// Publishes like [`publish`]; the sequence number, or `None` when the server did not store

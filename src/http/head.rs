@@ -785,21 +785,7 @@ pub(crate) fn is_valid_host(value: &[u8]) -> bool {
     host_ok && port.iter().all(u8::is_ascii_digit)
 }
 
-/// Appends `n` in decimal.
-pub(crate) fn push_decimal(out: &mut Vec<u8>, n: u64) {
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut n = n;
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[i..]);
-}
+pub(crate) use crate::push_decimal;
 
 /// Appends `n` in lowercase hexadecimal.
 pub(crate) fn push_hex(out: &mut Vec<u8>, n: u64) {

@@ -148,15 +148,7 @@ impl HubServer {
 
     /// The body as text, within what a topic's history can hold.
     pub(super) fn publishable<'b>(&self, body: &'b [u8]) -> Result<&'b str, Response> {
-        let text = std::str::from_utf8(body).map_err(|e| {
-            refusal(
-                415,
-                &format!(
-                    "the body must be UTF-8 text: invalid byte at offset {}",
-                    e.valid_up_to()
-                ),
-            )
-        })?;
+        let text = text_of(body)?;
         if text.len() + 64 > self.limits.history_bytes {
             return Err(refusal(
                 413,
@@ -182,25 +174,22 @@ impl HubServer {
     /// at its newest number, waiting requests are answered (or parked), and everyone gets what
     /// they are owed.
     pub(super) fn on_synced(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
-        let pending: Vec<ConnId> = local
-            .sse
-            .of_topic(topic)
-            .filter(|&(_, c)| c == PENDING)
-            .map(|(conn, _)| conn)
-            .collect();
-        for conn in pending {
-            let now = self.pending_now(local, conn, topic);
-            local.sse.subscribe(conn, topic, now);
-        }
-        let pending: Vec<ConnId> = local
-            .ws
-            .of_topic(topic)
-            .filter(|&(_, c)| c == PENDING)
-            .map(|(conn, _)| conn)
-            .collect();
-        for conn in pending {
-            let now = self.pending_now(local, conn, topic);
-            local.ws.subscribe(conn, topic, now);
+        for sockets in [false, true] {
+            let followers = if sockets { &local.ws } else { &local.sse };
+            let pending: Vec<ConnId> = followers
+                .of_topic(topic)
+                .filter(|&(_, c)| c == PENDING)
+                .map(|(conn, _)| conn)
+                .collect();
+            for conn in pending {
+                let now = self.pending_now(local, conn, topic);
+                let followers = if sockets {
+                    &mut local.ws
+                } else {
+                    &mut local.sse
+                };
+                followers.subscribe(conn, topic, now);
+            }
         }
         for (conn, awaiting) in local.awaiting.remove(topic).unwrap_or_default() {
             match awaiting {

@@ -203,16 +203,7 @@ impl HubServer {
         body: &[u8],
         cx: &mut Ctx<'_, Notice>,
     ) -> Result<u64, Response> {
-        let text = std::str::from_utf8(body).map_err(|e| {
-            // RFC 9110 §15.5.16: the content is in a form this resource does not take.
-            refusal(
-                415,
-                &format!(
-                    "the body must be UTF-8 text: invalid byte at offset {}",
-                    e.valid_up_to()
-                ),
-            )
-        })?;
+        let text = text_of(body)?;
         let ts = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
