@@ -295,11 +295,19 @@ pub fn serve_with(port: u16, redis: Option<&str>) -> io::Result<()> {
     let Some(url) = redis else {
         return builder.build(hub)?.run();
     };
-    let url: pushwire::server::redis::RedisUrl = url.parse().map_err(io::Error::other)?;
-    let link = pushwire::server::redis::Link::new(url, limits.history_events);
-    let server = builder.build(hub.with_redis(link.clone()))?;
-    link.start(server.handle())?;
-    server.run()
+    #[cfg(feature = "redis")]
+    {
+        let url: pushwire::server::redis::RedisUrl = url.parse().map_err(io::Error::other)?;
+        let link = pushwire::server::redis::Link::new(url, limits.history_events);
+        let server = builder.build(hub.with_redis(link.clone()))?;
+        link.start(server.handle())?;
+        server.run()
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = url;
+        Err(io::Error::other("--redis: this build has no `redis` feature"))
+    }
 }
 
 /// Server CPU time (s) and RSS (bytes) from /proc.

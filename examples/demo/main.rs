@@ -84,6 +84,8 @@ fn main() -> std::io::Result<()> {
         .with_wire_view(wire::DemoWire)
         .with_policy(policy);
     let redis = redis_url(&args);
+    #[cfg(not(feature = "redis"))]
+    let _ = redis;
     #[cfg(feature = "redis")]
     let (hub, link) = match redis {
         Some(url) => {

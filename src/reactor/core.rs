@@ -7,6 +7,7 @@
 
 use super::app::{Reply, Response};
 use super::slab::Slab;
+use super::socket::{Io, io_of};
 use super::spill::Spill;
 use super::timers::Timers;
 use crate::http::HttpDate;
@@ -16,8 +17,7 @@ use crate::time::{Instant, earliest};
 use crate::ws;
 use mio::net::TcpStream;
 use std::borrow::Cow;
-use std::io::{self, Write};
-use std::net::Shutdown;
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -59,7 +59,8 @@ pub(crate) enum Pending {
 
 #[derive(Debug)]
 pub(crate) struct Conn {
-    pub socket: TcpStream,
+    /// The socket; `None` for an in-memory connection (its pipe is `Core::memory[key]`).
+    pub socket: Option<TcpStream>,
     pub proto: Proto,
     /// Input received and not yet consumed (empty for an idle connection).
     pub inbuf: Spill,
@@ -79,7 +80,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(socket: TcpStream, now: Instant, limits: &Limits) -> Self {
+    pub fn new(socket: Option<TcpStream>, now: Instant, limits: &Limits) -> Self {
         Conn {
             socket,
             proto: Proto::Http(Box::new(HttpConn {
@@ -165,6 +166,8 @@ pub(crate) struct Core {
     pub per_address: Option<Arc<super::per_address::PerAddress>>,
     /// The address each counted connection came from (only when limited).
     pub addresses: std::collections::HashMap<u64, std::net::IpAddr>,
+    /// In-memory connections' pipes, by key (only under `testing::Harness`).
+    pub memory: std::collections::BTreeMap<u64, super::testing::MemSocket>,
 }
 
 impl Core {
@@ -191,6 +194,7 @@ impl Core {
             io,
             per_address,
             addresses: std::collections::HashMap::new(),
+            memory: std::collections::BTreeMap::new(),
         }
     }
 
@@ -223,7 +227,8 @@ impl Core {
             return;
         }
         if conn.queued() == 0 {
-            let Ok(written) = write_now(&mut conn.socket, [&self.scratch, &[]], &self.io) else {
+            let io = io_of(&mut conn.socket, &mut self.memory, key);
+            let Ok(written) = write_now(io, [&self.scratch, &[]], &self.io) else {
                 self.scratch.clear();
                 self.close_now(key);
                 return;
@@ -251,7 +256,10 @@ impl Core {
         };
         while !conn.outbuf.is_empty() {
             self.io.write();
-            match conn.socket.write(conn.outbuf.front()) {
+            let Some(io) = io_of(&mut conn.socket, &mut self.memory, key) else {
+                break;
+            };
+            match io.write(conn.outbuf.front()) {
                 Ok(0) => break,
                 Ok(n) => conn.outbuf.advance(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -273,7 +281,9 @@ impl Core {
         if conn.lingering.is_none() && conn.machine_closed() && conn.queued() == 0 {
             // Our side is done: send FIN, keep reading (and discarding) for a moment so the
             // peer gets everything we sent rather than a reset.
-            let _ = conn.socket.shutdown(Shutdown::Write);
+            if let Some(io) = io_of(&mut conn.socket, &mut self.memory, key) {
+                io.shutdown_write();
+            }
             conn.lingering = Some(self.now + self.limits.linger_timeout);
             conn.inbuf.clear();
             if conn.app_owned {
@@ -337,6 +347,7 @@ impl Core {
     /// Drops a connection at once.
     pub fn close_now(&mut self, key: u64) {
         if let Some(conn) = self.slab.remove(key) {
+            self.memory.remove(&key);
             self.open_connections.fetch_sub(1, Ordering::Relaxed);
             if let (Some(table), Some(ip)) = (&self.per_address, self.addresses.remove(&key)) {
                 table.release(ip);
@@ -580,7 +591,8 @@ impl Core {
             Err(_) => return Err(SendError::WrongState),
         };
         let header = header.0.get(..header.1).unwrap_or_default();
-        let Ok(written) = write_now(&mut conn.socket, [header, payload], &self.io) else {
+        let io = io_of(&mut conn.socket, &mut self.memory, key);
+        let Ok(written) = write_now(io, [header, payload], &self.io) else {
             self.close_now(key);
             return Ok(true);
         };
@@ -646,10 +658,11 @@ fn with_fields<R>(
 /// part lasts): how many bytes went. An error other than `WouldBlock`/`Interrupted` means the
 /// connection is broken.
 fn write_now(
-    socket: &mut TcpStream,
+    socket: Option<&mut dyn Io>,
     parts: [&[u8]; 2],
     counters: &super::io_stats::IoCounters,
 ) -> io::Result<usize> {
+    let socket = socket.ok_or(io::ErrorKind::NotConnected)?;
     let [first, second] = parts;
     let total = first.len() + second.len();
     let mut written = 0;

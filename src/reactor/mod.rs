@@ -39,7 +39,9 @@ mod ctx;
 mod io_stats;
 mod per_address;
 mod slab;
+mod socket;
 mod spill;
+pub mod testing;
 mod timers;
 mod upgrade;
 mod worker;
@@ -274,6 +276,22 @@ pub(crate) struct Shared<N> {
     pub shutdown: AtomicBool,
     /// Each worker's system-call counters.
     io: Vec<Arc<io_stats::IoCounters>>,
+}
+
+impl<N> Handle<N> {
+    /// The handle of one worker with `poll`'s waker and no listening socket (the testing
+    /// harness), and that worker's counters.
+    pub(crate) fn single(poll: &Poll) -> io::Result<(Handle<N>, Arc<io_stats::IoCounters>)> {
+        let io: Arc<io_stats::IoCounters> = Arc::default();
+        let shared = Arc::new(Shared {
+            queues: vec![Mutex::new(Vec::new())],
+            wakers: vec![Waker::new(poll.registry(), WAKER)?],
+            shutdown: AtomicBool::new(false),
+            io: vec![io.clone()],
+        });
+        let local_addr = SocketAddr::from(([0, 0, 0, 0], 0));
+        Ok((Handle { shared, local_addr }, io))
+    }
 }
 
 /// A cloneable, `Send` handle to a running server.

@@ -6,6 +6,7 @@
 
 use super::app::{App, ConnId, Message, Response};
 use super::core::{Conn, Core, Pending, Proto};
+use super::socket::io_of;
 use super::upgrade;
 use super::{Clock, Ctx, Handle, READ_CHUNK};
 use crate::http;
@@ -13,7 +14,7 @@ use crate::time::Instant;
 use crate::ws;
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
-use std::io::{self, Read};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -35,13 +36,13 @@ pub(crate) struct Worker<A: App> {
     pub tick: Option<Duration>,
 }
 
-struct Running<A: App> {
+pub(crate) struct Running<A: App> {
     app: Arc<A>,
     local: A::Local,
     poll: Poll,
     listener: Option<TcpListener>,
-    core: Core,
-    handle: Handle<A::Notice>,
+    pub(super) core: Core,
+    pub(super) handle: Handle<A::Notice>,
     index: usize,
     clock: Arc<dyn Clock>,
     rbuf: Vec<u8>,
@@ -76,6 +77,62 @@ impl<A: App> Worker<A> {
 }
 
 impl<A: App> Running<A> {
+    /// A worker with no listening socket, on `clock`, for in-memory connections
+    /// ([`super::testing::Harness`]).
+    pub(super) fn in_memory(
+        app: A,
+        limits: super::Limits,
+        clock: Arc<dyn Clock>,
+    ) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let (handle, io) = Handle::single(&poll)?;
+        let core = Core::new(
+            limits,
+            Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            None,
+            io,
+            None,
+        );
+        let app = Arc::new(app);
+        let local = app.local();
+        let mut running = Running {
+            app,
+            local,
+            poll,
+            listener: None,
+            core,
+            handle,
+            index: 0,
+            clock,
+            rbuf: vec![0; READ_CHUNK],
+            accept_paused_until: None,
+            shutdown_deadline: None,
+            tick_every: None,
+            next_tick: None,
+        };
+        running.tick();
+        Ok(running)
+    }
+
+    /// Calls `App::tick` every `every`.
+    pub(super) fn set_tick(&mut self, every: Duration) {
+        self.tick_every = Some(every);
+        self.next_tick = Some(self.core.now + every);
+    }
+
+    /// Takes an in-memory connection as `accept` takes a socket; its key.
+    pub(super) fn admit_memory(&mut self, socket: super::testing::MemSocket) -> u64 {
+        self.tick();
+        self.core.open_connections.fetch_add(1, Ordering::Relaxed);
+        let key = self
+            .core
+            .slab
+            .insert(Conn::new(None, self.core.now, &self.core.limits));
+        self.core.memory.insert(key, socket);
+        self.core.rearm(key);
+        key
+    }
+
     fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
         loop {
@@ -105,6 +162,16 @@ impl<A: App> Running<A> {
                 }
                 self.follow_up();
             }
+            if self.after_events() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// After readiness: accepting again, timers, the application's deadlines and tick, and
+    /// the end of a shutdown. Whether the worker is done.
+    pub(super) fn after_events(&mut self) -> bool {
+        {
             if self.accept_paused_until.is_some_and(|t| self.core.now >= t) {
                 self.accept_paused_until = None;
                 self.accept();
@@ -130,14 +197,15 @@ impl<A: App> Running<A> {
             }
             if let Some(deadline) = self.shutdown_deadline {
                 if self.core.slab.len() == 0 || self.core.now >= deadline {
-                    return Ok(());
+                    return true;
                 }
             }
         }
+        false
     }
 
     /// Reads the clocks, once per iteration.
-    fn tick(&mut self) {
+    pub(super) fn tick(&mut self) {
         self.core.now = self.clock.now();
         self.core.unix_secs = self.clock.unix_secs();
     }
@@ -190,15 +258,18 @@ impl<A: App> Running<A> {
                         continue;
                     }
                     let _ = socket.set_nodelay(true);
-                    let conn = Conn::new(socket, self.core.now, &self.core.limits);
+                    let conn = Conn::new(Some(socket), self.core.now, &self.core.limits);
                     let key = self.core.slab.insert(conn);
                     let registered = match self.core.slab.get_mut(key) {
-                        Some(conn) => self.poll.registry().register(
-                            &mut conn.socket,
+                        Some(Conn {
+                            socket: Some(socket),
+                            ..
+                        }) => self.poll.registry().register(
+                            socket,
                             Token(key as usize),
                             Interest::READABLE | Interest::WRITABLE,
                         ),
-                        None => Ok(()),
+                        _ => Ok(()),
                     };
                     if registered.is_err() {
                         self.core.close_now(key);
@@ -234,7 +305,7 @@ impl<A: App> Running<A> {
         }
     }
 
-    fn on_writable(&mut self, key: u64) {
+    pub(super) fn on_writable(&mut self, key: u64) {
         let was_behind = self
             .core
             .slab
@@ -251,7 +322,7 @@ impl<A: App> Running<A> {
     /// the buffer has drained a stream socket, and new data will raise a new event, so the
     /// worker does not read again to hear `WouldBlock` (one system call fewer per message) —
     /// unless `to_eof`, when the peer's end may already be waiting behind the data.
-    fn on_readable(&mut self, key: u64, to_eof: bool) {
+    pub(super) fn on_readable(&mut self, key: u64, to_eof: bool) {
         for _ in 0..READS_PER_TURN {
             let Some(conn) = self.core.slab.get_mut(key) else {
                 return;
@@ -259,7 +330,8 @@ impl<A: App> Running<A> {
             if conn.lingering.is_some() {
                 // Closing: read and discard until the peer's EOF.
                 loop {
-                    let read = conn.socket.read(&mut self.rbuf);
+                    let read = io_of(&mut conn.socket, &mut self.core.memory, key)
+                        .map_or(Ok(0), |io| io.read(&mut self.rbuf));
                     self.core
                         .io
                         .read(matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
@@ -277,7 +349,8 @@ impl<A: App> Running<A> {
                 return;
             }
             conn.read_pending = false;
-            let read = conn.socket.read(&mut self.rbuf);
+            let read = io_of(&mut conn.socket, &mut self.core.memory, key)
+                .map_or(Ok(0), |io| io.read(&mut self.rbuf));
             self.core
                 .io
                 .read(matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
@@ -376,7 +449,7 @@ impl<A: App> Running<A> {
     }
 
     /// Notices from other threads, and the shutdown request.
-    fn on_wake(&mut self) {
+    pub(super) fn on_wake(&mut self) {
         // Read the shutdown flag first: every notice sent before `shutdown()` is then already
         // in the queue, and is delivered below before the connections start closing.
         let shutting_down = self.handle.shared.shutdown.load(Ordering::Acquire);
