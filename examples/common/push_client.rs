@@ -306,7 +306,9 @@ pub fn serve_with(port: u16, redis: Option<&str>) -> io::Result<()> {
     #[cfg(not(feature = "redis"))]
     {
         let _ = url;
-        Err(io::Error::other("--redis: this build has no `redis` feature"))
+        Err(io::Error::other(
+            "--redis: this build has no `redis` feature",
+        ))
     }
 }
 
