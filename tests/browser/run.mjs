@@ -38,12 +38,16 @@ if (mint) {
   token = execFileSync(mint, ["--secret-file", secret, "--sub", "browser", "--subscribe", "*", "--publish", "*"]).toString().trim();
 }
 const auth = token ? { Authorization: `Bearer ${token}` } : {};
-const server = spawn(bin, ["--port", String(port), "--threads", "2", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
-await new Promise((resolve, reject) => {
-  server.stdout.on("data", d => { if (String(d).includes("pushwire demo")) resolve(); });
-  server.on("exit", code => reject(new Error(`server exited with ${code}`)));
-  setTimeout(() => reject(new Error("server did not start")), 10000);
-});
+const startServer = async () => {
+  const child = spawn(bin, ["--port", String(port), "--threads", "2", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
+  await new Promise((resolve, reject) => {
+    child.stdout.on("data", d => { if (String(d).includes("pushwire demo: open")) resolve(); });
+    child.on("exit", code => reject(new Error(`server exited with ${code}`)));
+    setTimeout(() => reject(new Error("server did not start")), 10000);
+  });
+  return child;
+};
+let server = await startServer();
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
@@ -103,6 +107,23 @@ try {
     await until(page, () => ["sse", "websocket", "short-poll"].every(t => document.getElementById(`wire-${t}`).textContent.length > 0), null, "wire samples"));
   check("short polling shows empty responses",
     await until(page, () => pushwire.state.short.empty > 0, null, "an empty short poll"));
+
+  // The server restarts (its numbering begins again): every panel shows the reset and
+  // receives what is published next.
+  const stopped = new Promise(resolve => server.once("exit", resolve));
+  server.kill();
+  await stopped;
+  server = await startServer();
+  const after = await publish("after the restart");
+  check("after a server restart every panel receives the next event",
+    await until(page, () => Object.values(pushwire.state).every(s => s.data.includes("after the restart")), null, "the event after the restart"),
+    `seq ${after}; ` + JSON.stringify(await page.evaluate(() => Object.fromEntries(Object.entries(pushwire.state).map(([k, s]) => [k, s.data.slice(-2)])))));
+  check("every panel saw the reset",
+    await page.evaluate(() => Object.values(pushwire.state).every(s => s.resets >= 1)),
+    JSON.stringify(await page.evaluate(() => Object.fromEntries(Object.entries(pushwire.state).map(([k, s]) => [k, s.resets])))));
+  const statuses = await page.evaluate(() => ["short", "long", "sse", "ws"].map(k => document.getElementById(`${k}-status`).textContent));
+  check("every panel says it is connected again", await until(page, () =>
+    ["short", "long", "sse", "ws"].every(k => document.getElementById(`${k}-status`).className === "status on"), null, "statuses"), statuses.join(" | "));
 
   mkdirSync(dirname(shot), { recursive: true });
   await page.screenshot({ path: shot, fullPage: true });
