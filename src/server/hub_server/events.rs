@@ -74,6 +74,10 @@ impl HubServer {
             (Some(cursor), true) => {
                 let (next, count) = self.sse_catch_up(topic, cursor, &mut first);
                 Counters::add(&counters.events, count);
+                if count > 0 && topic != WIRE_TOPIC {
+                    // A resumed stream: the wire view shows what it was sent.
+                    self.wire(Technique::Sse, cx, &Wire::SseChunk { bytes: &first });
+                }
                 next
             }
             (Some(cursor), false) => cursor,
