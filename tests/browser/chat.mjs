@@ -1,0 +1,91 @@
+// The chat example in real browsers: three visitors in one room see each other's messages and
+// presence, typing notices, Enter sends; a visitor whose socket drops reconnects and gets what
+// was said meanwhile exactly once.
+//
+//   node tests/browser/chat.mjs <path to the chat binary> [screenshot path]
+
+import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+
+const [bin, shot = "target/browser/chat.png"] = process.argv.slice(2);
+if (!bin) {
+  console.error("usage: node chat.mjs <chat binary> [screenshot]");
+  process.exit(2);
+}
+const port = 25000 + Math.floor(Math.random() * 5000);
+const base = `http://127.0.0.1:${port}`;
+const results = [];
+const check = (name, ok, detail = "") => {
+  results.push({ name, ok });
+  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` (${detail})` : ""}`);
+};
+
+const server = spawn(bin, ["--port", String(port), "--threads", "2"], { stdio: ["ignore", "pipe", "inherit"] });
+await new Promise((resolve, reject) => {
+  server.stdout.on("data", d => { if (String(d).includes("chat: open")) resolve(); });
+  server.on("exit", code => reject(new Error(`server exited with ${code}`)));
+  setTimeout(() => reject(new Error("server did not start")), 10000);
+});
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic"],
+});
+const until = async (page, fn, arg, what) => {
+  try { await page.waitForFunction(fn, arg, { timeout: 10000, polling: 50 }); return true; }
+  catch { console.log(`timed out waiting for ${what}`); return false; }
+};
+const room = `r${Date.now()}`;
+const visit = async name => {
+  const context = await browser.newContext({ viewport: { width: 900, height: 600 } });
+  const page = await context.newPage();
+  page.on("pageerror", e => console.log(`${name}: page error: ${e.message}`));
+  await page.goto(`${base}/?name=${name}&room=${room}`);
+  return page;
+};
+
+try {
+  const ada = await visit("ada");
+  const bob = await visit("bob");
+  check("each sees the other in the room",
+    await until(ada, () => chat.members.includes("bob") && chat.members.includes("ada"), null, "presence on ada")
+    && await until(bob, () => chat.members.includes("ada"), null, "presence on bob"));
+  await ada.fill("#msg", "hello bob");
+  await ada.press("#msg", "Enter");
+  check("Enter sends, and the other sees who said it",
+    await until(bob, () => [...document.querySelectorAll("#log li")].some(li => li.textContent.includes("ada") && li.textContent.includes("hello bob")), null, "ada's message on bob"));
+  check("the input is cleared after sending", await ada.inputValue("#msg") === "");
+  await bob.type("#msg", "typ");
+  check("a typing notice reaches the other",
+    await until(ada, () => document.getElementById("typing").textContent.includes("bob"), null, "typing notice"));
+  // Ada's socket drops; Carol says two things meanwhile; Ada comes back from her last message.
+  const carol = await visit("carol");
+  await until(carol, () => chat.members.includes("ada"), null, "carol in");
+  await ada.evaluate(() => chat.socket.close());
+  await carol.fill("#msg", "while you were away 1");
+  await carol.press("#msg", "Enter");
+  await carol.fill("#msg", "while you were away 2");
+  await carol.press("#msg", "Enter");
+  check("a visitor that reconnects gets what was said meanwhile",
+    await until(ada, () => chat.seen.length >= 3 && [...document.querySelectorAll("#log li")].filter(li => li.textContent.includes("while you were away")).length === 2, null, "the missed messages"));
+  const seen = await ada.evaluate(() => chat.seen);
+  check("…exactly once, in order", seen.length === new Set(seen).size && seen.every((s, i) => i === 0 || s > seen[i - 1]), JSON.stringify(seen));
+  // A newcomer gets the room's recent messages.
+  const dan = await visit("dan");
+  check("a newcomer sees the recent messages",
+    await until(dan, () => chat.seen.length === 3, null, "backlog"));
+  await bob.close();
+  check("leaving is shown to the others",
+    await until(ada, () => !chat.members.includes("bob") && document.getElementById("log").textContent.includes("bob left"), null, "bob left"));
+  mkdirSync(dirname(shot), { recursive: true });
+  await ada.screenshot({ path: shot });
+  console.log(`screenshot: ${shot}`);
+} finally {
+  await browser.close();
+  server.kill();
+}
+const failed = results.filter(r => !r.ok).length;
+console.log(`chat: ${results.length - failed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
