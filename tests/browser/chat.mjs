@@ -14,7 +14,7 @@ if (!bin) {
   console.error("usage: node chat.mjs <chat binary> [screenshot]");
   process.exit(2);
 }
-const port = 25000 + Math.floor(Math.random() * 5000);
+const port = 25000 + Math.floor(Math.random() * 2000);
 const base = `http://127.0.0.1:${port}`;
 const results = [];
 const check = (name, ok, detail = "") => {

@@ -13,7 +13,7 @@ if (!bin) {
   console.error("usage: node dashboard.mjs <dashboard binary> [screenshot]");
   process.exit(2);
 }
-const port = 30000 + Math.floor(Math.random() * 5000);
+const port = 27000 + Math.floor(Math.random() * 2000);
 const results = [];
 const check = (name, ok, detail = "") => {
   results.push({ name, ok });
