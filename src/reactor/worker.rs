@@ -189,7 +189,15 @@ impl<A: App> Running<A> {
             }
             if let (Some(every), Some(due)) = (self.tick_every, self.next_tick) {
                 if self.core.now >= due {
-                    self.next_tick = Some(self.core.now + every);
+                    // A fixed rate: the next tick is due one interval after this one was
+                    // due, not after it ran (late ticks do not push the rest back); one that
+                    // fell a whole interval behind starts again from now.
+                    let next = due + every;
+                    self.next_tick = Some(if next > self.core.now {
+                        next
+                    } else {
+                        self.core.now + every
+                    });
                     let (app, local, mut cx) = self.ctx(None);
                     app.tick(local, &mut cx);
                     self.follow_up();
