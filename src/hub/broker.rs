@@ -473,12 +473,14 @@ impl Broker {
                         make(message.seq, message.ts, &message.text),
                     );
                 }
-                if let Some((last, base)) = counters {
-                    let _ = hub.align(&topic, base, last);
-                }
                 // What the stream did not have stays a hole (no second fill for it).
                 for message in waiting {
                     self.deliver(&topic, message, true, hub, make, out);
+                }
+                // Last, where the numbering stands: numbers up to the counter that neither the
+                // stream nor a push brought are holes.
+                if let Some((last, base)) = counters {
+                    let _ = hub.align(&topic, base, last);
                 }
                 if !was_synced {
                     outcomes.push(Outcome::Synced(topic.clone()));

@@ -270,6 +270,12 @@ impl<A: App> Server<A> {
     }
 }
 
+/// Locks `m`; a panic elsewhere while it was held does not make its contents unusable (each
+/// holder leaves them consistent between statements).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub(crate) struct Shared<N> {
     pub queues: Vec<Mutex<Vec<Arc<N>>>>,
     wakers: Vec<Waker>,
@@ -314,7 +320,7 @@ impl<N: Send + Sync + 'static> Handle<N> {
     pub fn notify(&self, notice: N) {
         let notice = Arc::new(notice);
         for (queue, waker) in self.shared.queues.iter().zip(&self.shared.wakers) {
-            let mut q = queue.lock().unwrap_or_else(|p| p.into_inner());
+            let mut q = lock(queue);
             let was_empty = q.is_empty();
             q.push(notice.clone());
             drop(q);

@@ -33,7 +33,7 @@ impl PerAddress {
 
     /// Counts a new connection from `ip`, unless `ip` is at the limit already.
     pub fn admit(&self, ip: IpAddr) -> bool {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = super::lock(&self.counts);
         let count = counts.entry(ip).or_insert(0);
         if *count >= self.limit {
             if *count == 0 {
@@ -47,7 +47,7 @@ impl PerAddress {
 
     /// A connection from `ip` that was admitted closed.
     pub fn release(&self, ip: IpAddr) {
-        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let mut counts = super::lock(&self.counts);
         if let Some(count) = counts.get_mut(&ip) {
             *count -= 1;
             if *count == 0 {

@@ -30,11 +30,12 @@
 
 use super::app::App;
 use super::clock::{Clock, ManualClock};
+use super::lock;
 use super::socket::Io;
 use super::worker::Running;
 use super::{Handle, Limits};
 use std::io::{self, IoSlice};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Bytes a pipe holds towards the client before writes would block (the kernel's socket buffer).
@@ -50,10 +51,6 @@ struct Pipe {
     server_closed: bool,
     /// How many bytes the client reads at most (`None`: everything).
     client_window: Option<usize>,
-}
-
-fn lock(pipe: &Mutex<Pipe>) -> MutexGuard<'_, Pipe> {
-    pipe.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The server's end of an in-memory connection.

@@ -463,9 +463,7 @@ impl<A: App> Running<A> {
         let shutting_down = self.handle.shared.shutdown.load(Ordering::Acquire);
         loop {
             let notices = {
-                let mut queue = self.handle.shared.queues[self.index]
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let mut queue = super::lock(&self.handle.shared.queues[self.index]);
                 std::mem::take(&mut *queue)
             };
             if notices.is_empty() {

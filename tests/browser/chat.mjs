@@ -4,39 +4,20 @@
 //
 //   node tests/browser/chat.mjs <path to the chat binary> [screenshot path]
 
-import { chromium } from "playwright-core";
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { checks, launch, port as freePort, screenshot, startServer, until as waitIn } from "./harness.mjs";
 
 const [bin, shot = "target/browser/chat.png"] = process.argv.slice(2);
 if (!bin) {
   console.error("usage: node chat.mjs <chat binary> [screenshot]");
   process.exit(2);
 }
-const port = 25000 + Math.floor(Math.random() * 2000);
+const port = freePort(25000, 2000);
 const base = `http://127.0.0.1:${port}`;
-const results = [];
-const check = (name, ok, detail = "") => {
-  results.push({ name, ok });
-  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` (${detail})` : ""}`);
-};
+const { check, finish } = checks("chat");
 
-const server = spawn(bin, ["--port", String(port), "--threads", "2"], { stdio: ["ignore", "pipe", "inherit"] });
-await new Promise((resolve, reject) => {
-  server.stdout.on("data", d => { if (String(d).includes("chat: open")) resolve(); });
-  server.on("exit", code => reject(new Error(`server exited with ${code}`)));
-  setTimeout(() => reject(new Error("server did not start")), 10000);
-});
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic"],
-});
-const until = async (page, fn, arg, what) => {
-  try { await page.waitForFunction(fn, arg, { timeout: 10000, polling: 50 }); return true; }
-  catch { console.log(`timed out waiting for ${what}`); return false; }
-};
+const server = await startServer(bin, ["--port", String(port), "--threads", "2"], "chat: open");
+const browser = await launch();
+const until = (page, fn, arg, what, timeout = 10000) => waitIn(page, fn, arg, what, timeout, 50);
 const room = `r${Date.now()}`;
 const visit = async name => {
   const context = await browser.newContext({ viewport: { width: 900, height: 600 } });
@@ -79,13 +60,9 @@ try {
   await bob.close();
   check("leaving is shown to the others",
     await until(ada, () => !chat.members.includes("bob") && document.getElementById("log").textContent.includes("bob left"), null, "bob left"));
-  mkdirSync(dirname(shot), { recursive: true });
-  await ada.screenshot({ path: shot });
-  console.log(`screenshot: ${shot}`);
+  await screenshot(ada, shot);
 } finally {
   await browser.close();
   server.kill();
 }
-const failed = results.filter(r => !r.ok).length;
-console.log(`chat: ${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

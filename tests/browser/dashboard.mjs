@@ -3,37 +3,18 @@
 //
 //   node tests/browser/dashboard.mjs <path to the dashboard binary> [screenshot path]
 
-import { chromium } from "playwright-core";
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { checks, launch, port as freePort, screenshot, startServer, until as waitIn } from "./harness.mjs";
 
 const [bin, shot = "target/browser/dashboard.png"] = process.argv.slice(2);
 if (!bin) {
   console.error("usage: node dashboard.mjs <dashboard binary> [screenshot]");
   process.exit(2);
 }
-const port = 27000 + Math.floor(Math.random() * 2000);
-const results = [];
-const check = (name, ok, detail = "") => {
-  results.push({ name, ok });
-  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` (${detail})` : ""}`);
-};
-const server = spawn(bin, ["--port", String(port), "--threads", "2"], { stdio: ["ignore", "pipe", "inherit"] });
-await new Promise((resolve, reject) => {
-  server.stdout.on("data", d => { if (String(d).includes("dashboard: open")) resolve(); });
-  server.on("exit", code => reject(new Error(`server exited with ${code}`)));
-  setTimeout(() => reject(new Error("server did not start")), 10000);
-});
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic"],
-});
-const until = async (page, fn, arg, what, timeout = 15000) => {
-  try { await page.waitForFunction(fn, arg, { timeout, polling: 100 }); return true; }
-  catch { console.log(`timed out waiting for ${what}`); return false; }
-};
+const port = freePort(27000, 2000);
+const { check, finish } = checks("dashboard");
+const server = await startServer(bin, ["--port", String(port), "--threads", "2"], "dashboard: open");
+const browser = await launch();
+const until = (page, fn, arg, what, timeout = 15000) => waitIn(page, fn, arg, what, timeout, 100);
 try {
   const page = await browser.newPage({ viewport: { width: 1300, height: 700 } });
   page.on("pageerror", e => console.log("page error:", e.message));
@@ -55,13 +36,9 @@ try {
     await until(page, n => dash.seqs[dash.seqs.length - 1] >= n + 3, last, "three more points"));
   const seqs = await page.evaluate(() => dash.seqs);
   check("no point is missing across the drop (filled from history)", seqs.every((s, i) => i === 0 || s === seqs[i - 1] + 1), JSON.stringify(seqs.slice(-8)));
-  mkdirSync(dirname(shot), { recursive: true });
-  await page.screenshot({ path: shot });
-  console.log(`screenshot: ${shot}`);
+  await screenshot(page, shot);
 } finally {
   await browser.close();
   server.kill();
 }
-const failed = results.filter(r => !r.ok).length;
-console.log(`dashboard: ${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

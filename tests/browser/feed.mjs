@@ -4,37 +4,18 @@
 //
 //   node tests/browser/feed.mjs <path to the feed binary> [screenshot path]
 
-import { chromium } from "playwright-core";
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { checks, launch, port as freePort, screenshot, startServer, until as waitIn } from "./harness.mjs";
 
 const [bin, shot = "target/browser/feed.png"] = process.argv.slice(2);
 if (!bin) {
   console.error("usage: node feed.mjs <feed binary> [screenshot]");
   process.exit(2);
 }
-const port = 29000 + Math.floor(Math.random() * 1500) * 2;
-const results = [];
-const check = (name, ok, detail = "") => {
-  results.push({ name, ok });
-  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` (${detail})` : ""}`);
-};
-const server = spawn(bin, ["--port", String(port), "--proxy-port", String(port + 1)], { stdio: ["ignore", "pipe", "inherit"] });
-await new Promise((resolve, reject) => {
-  server.stdout.on("data", d => { if (String(d).includes("feed: open")) resolve(); });
-  server.on("exit", code => reject(new Error(`server exited with ${code}`)));
-  setTimeout(() => reject(new Error("server did not start")), 10000);
-});
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic"],
-});
-const until = async (page, fn, arg, what, timeout = 15000) => {
-  try { await page.waitForFunction(fn, arg, { timeout, polling: 100 }); return true; }
-  catch { console.log(`timed out waiting for ${what}`); return false; }
-};
+const port = 2 * freePort(14500, 1500); // even: the proxy takes port + 1
+const { check, finish } = checks("feed");
+const server = await startServer(bin, ["--port", String(port), "--proxy-port", String(port + 1)], "feed: open");
+const browser = await launch();
+const until = (page, fn, arg, what, timeout = 15000) => waitIn(page, fn, arg, what, timeout, 100);
 try {
   const page = await browser.newPage({ viewport: { width: 1300, height: 600 } });
   page.on("pageerror", e => console.log("page error:", e.message));
@@ -50,14 +31,10 @@ try {
   check("…and the next one", await until(page, () => feed.items.includes("Second headline"), null, "the second headline"));
   check("the WebSocket cannot start through the proxy", await until(page, () => feed.wsState === "refused", null, "ws refused"));
   check("the event stream delivers nothing through the proxy", await page.evaluate(() => feed.sse === 0));
-  mkdirSync(dirname(shot), { recursive: true });
   await page.waitForTimeout(4200);
-  await page.screenshot({ path: shot });
-  console.log(`screenshot: ${shot}`);
+  await screenshot(page, shot);
 } finally {
   await browser.close();
   server.kill();
 }
-const failed = results.filter(r => !r.ok).length;
-console.log(`feed: ${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

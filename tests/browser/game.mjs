@@ -3,37 +3,18 @@
 //
 //   node tests/browser/game.mjs <path to the game binary> [screenshot path]
 
-import { chromium } from "playwright-core";
-import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
-import { dirname } from "node:path";
+import { checks, launch, port as freePort, screenshot, startServer, until as waitIn } from "./harness.mjs";
 
 const [bin, shot = "target/browser/game.png"] = process.argv.slice(2);
 if (!bin) {
   console.error("usage: node game.mjs <game binary> [screenshot]");
   process.exit(2);
 }
-const port = 31100 + Math.floor(Math.random() * 1500);
-const results = [];
-const check = (name, ok, detail = "") => {
-  results.push({ name, ok });
-  console.log(`${ok ? "ok  " : "FAIL"} ${name}${detail ? ` (${detail})` : ""}`);
-};
-const server = spawn(bin, ["--port", String(port)], { stdio: ["ignore", "pipe", "inherit"] });
-await new Promise((resolve, reject) => {
-  server.stdout.on("data", d => { if (String(d).includes("game: open")) resolve(); });
-  server.on("exit", code => reject(new Error(`server exited with ${code}`)));
-  setTimeout(() => reject(new Error("server did not start")), 10000);
-});
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic"],
-});
-const until = async (page, fn, arg, what, timeout = 10000) => {
-  try { await page.waitForFunction(fn, arg, { timeout, polling: 10 }); return true; }
-  catch { console.log(`timed out waiting for ${what}`); return false; }
-};
+const port = freePort(31100, 1500);
+const { check, finish } = checks("game");
+const server = await startServer(bin, ["--port", String(port)], "game: open");
+const browser = await launch();
+const until = (page, fn, arg, what, timeout = 10000) => waitIn(page, fn, arg, what, timeout, 10);
 try {
   const open = async () => {
     const context = await browser.newContext({ viewport: { width: 1100, height: 760 } });
@@ -64,15 +45,11 @@ try {
     await one.evaluate(() => document.getElementById("rtt").textContent));
   check("snapshots arrive at the tick rate",
     await (async () => { const a = await two.evaluate(() => game.snapshots); await two.waitForTimeout(1000); const b = await two.evaluate(() => game.snapshots); return b - a >= 20; })());
-  mkdirSync(dirname(shot), { recursive: true });
   await one.evaluate(() => game.steer(1, 1));
   await one.waitForTimeout(500);
-  await one.screenshot({ path: shot });
-  console.log(`screenshot: ${shot}`);
+  await screenshot(one, shot);
 } finally {
   await browser.close();
   server.kill();
 }
-const failed = results.filter(r => !r.ok).length;
-console.log(`game: ${results.length - failed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

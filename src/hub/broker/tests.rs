@@ -383,3 +383,32 @@ fn a_reconnect_syncs_every_followed_topic_again_from_the_cache() {
     rig.broker.unfollow("t", &mut rig.out);
     assert_eq!(words(&rig.sent()[0]), ["UNSUBSCRIBE", "pushwire:{t}"]);
 }
+
+#[test]
+fn pushes_waiting_for_a_sync_are_bounded_by_the_history_length() {
+    let mut rig = Rig {
+        broker: Broker::new(BrokerConfig {
+            history_events: 2,
+            ..BrokerConfig::default()
+        }),
+        hub: hub(),
+        out: Vec::new(),
+    };
+    rig.broker.connected(&mut rig.out);
+    rig.feed(b"%0\r\n");
+    rig.feed(&script_loaded());
+    let h = rig.hub.clone();
+    rig.broker.follow("t", &h, &mut rig.out);
+    rig.sent();
+    // Three messages arrive before the sync's replies: only the newest two are kept.
+    for payload in ["1 0 1 a", "2 0 1 b", "3 0 1 c"] {
+        assert_eq!(rig.feed(&message("t", payload)), vec![]);
+    }
+    rig.feed(format!("*2\r\n{}{}", bulk("3"), bulk("0")).as_bytes());
+    rig.feed(b"*0\r\n");
+    // The one dropped is a gap, not a silent loss (here the stream had nothing to fill it).
+    assert_eq!(
+        rig.seqs("t", 0),
+        (Some(crate::hub::Gap::Lost { from: 1, to: 1 }), vec![2, 3])
+    );
+}

@@ -150,15 +150,8 @@ impl App for HubServer {
         self.expire_tokens(local, cx);
         let now = cx.now();
         let expired = self.parking(local).expire(now);
-        let counters = &self.stats.long_poll;
         for (conn, parked) in expired {
-            Counters::sub_connection(counters);
-            Counters::add(&counters.empty, 1);
-            let mut response = Response::new(204).header("X-Cursor", parked.cursor.to_string());
-            Self::unpark_access(local, conn, &mut response);
-            let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
-            let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
-            Counters::add(&counters.bytes_out, bytes);
+            let response = self.parked_expired(local, conn, parked.cursor);
             let _ = cx.respond(conn, &response);
         }
     }

@@ -258,12 +258,7 @@ impl HubServer {
             return unavailable();
         }
         match self.parking(local).unpark(conn) {
-            Some(parked) => {
-                Counters::sub_connection(&self.stats.long_poll);
-                Counters::add(&self.stats.long_poll.empty, 1);
-                local.unusual.remove(&conn);
-                Response::new(204).header("X-Cursor", parked.cursor.to_string())
-            }
+            Some(parked) => self.parked_expired(local, conn, parked.cursor),
             None => Response::new(204),
         }
     }

@@ -202,7 +202,7 @@ impl HubServer {
         let (Some(rate), Some(holder)) = (self.policy.publish_rate, pass_holder) else {
             return Ok(());
         };
-        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut buckets = crate::reactor::lock(&self.buckets);
         if buckets.len() >= MAX_HOLDERS {
             // Holders whose bucket refilled have nothing to remember.
             buckets.retain(|_, b| !b.is_full(rate, now));

@@ -192,7 +192,7 @@ impl HubServer {
     }
 
     pub(super) fn hub(&self) -> MutexGuard<'_, Hub> {
-        self.hub.lock().unwrap_or_else(|p| p.into_inner())
+        crate::reactor::lock(&self.hub)
     }
 
     /// Publishes `body` to `topic`; returns the sequence number.

@@ -146,6 +146,20 @@ impl HubServer {
         Some(response)
     }
 
+    /// The `204` for a parked poll whose deadline passed (already unparked), with `X-Cursor`
+    /// saying where to ask from next, counted like every long-poll answer.
+    pub(super) fn parked_expired(&self, local: &mut Local, conn: ConnId, cursor: u64) -> Response {
+        let counters = &self.stats.long_poll;
+        Counters::sub_connection(counters);
+        Counters::add(&counters.empty, 1);
+        let mut response = Response::new(204).header("X-Cursor", cursor.to_string());
+        Self::unpark_access(local, conn, &mut response);
+        let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
+        let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
+        Counters::add(&counters.bytes_out, bytes);
+        response
+    }
+
     pub(super) fn deliver_polls(
         &self,
         local: &mut Local,

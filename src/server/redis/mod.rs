@@ -22,9 +22,10 @@ use super::ConnId;
 use super::hub_server::Notice;
 use crate::hub::Hub;
 use crate::reactor::Handle;
+pub(crate) use crate::reactor::lock;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 /// A publish answered by Redis (or not).
@@ -194,8 +195,4 @@ impl Link {
             let _ = waker.wake();
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
