@@ -104,6 +104,8 @@ pub mod resp;
 pub mod server;
 pub mod sse;
 pub mod time;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod ws;
 
 /// Appends `n` in decimal.

@@ -60,6 +60,22 @@ fn main() -> std::io::Result<()> {
             "URL",
             "share topics with other nodes through Redis: redis://[user:pass@]host:port[/db] (or PUSHWIRE_REDIS)",
         ),
+        args::value(
+            "--max-connections-per-ip",
+            "N",
+            "answer 429 to a client address past N open connections",
+        ),
+        args::value(
+            "--tls-cert",
+            "PATH",
+            "serve https and wss too, with this PEM certificate chain (leaf first)",
+        ),
+        args::value("--tls-key", "PATH", "the PEM private key of --tls-cert"),
+        args::value(
+            "--tls-port",
+            "N",
+            "port for https and wss, beside --port for plaintext (default 8443)",
+        ),
         args::switch(
             "--insecure",
             "allow a non-loopback address without a token secret",
@@ -80,6 +96,13 @@ fn main() -> std::io::Result<()> {
     if let Some(threads) = args.count("--threads") {
         builder = builder.threads(threads);
     }
+    #[cfg(feature = "tls")]
+    if let Some(config) = tls(&args) {
+        let tls_port = args.port("--tls-port", 8443, false);
+        builder = builder.tls(config).bind_tls((ip, tls_port));
+    }
+    #[cfg(not(feature = "tls"))]
+    tls(&args);
     let hub = HubServer::new(limits.clone(), PAGE)
         .with_wire_view(wire::DemoWire)
         .with_policy(policy);
@@ -116,7 +139,43 @@ fn main() -> std::io::Result<()> {
         }
     }
     println!("pushwire demo: open http://{}/", server.local_addr());
+    #[cfg(feature = "tls")]
+    if let Some(addr) = server.tls_addr() {
+        println!("pushwire demo: open https://{addr}/");
+    }
     server.run()
+}
+
+/// The TLS configuration `--tls-cert` and `--tls-key` ask for; exits with status 2 on a bad
+/// one.
+#[cfg(feature = "tls")]
+fn tls(args: &args::Args) -> Option<pushwire::tls::ServerTls> {
+    let fail = |message: String| -> ! {
+        eprintln!("error: {message}");
+        std::process::exit(2)
+    };
+    match (args.text("--tls-cert"), args.text("--tls-key")) {
+        (Some(cert), Some(key)) => Some(
+            pushwire::tls::ServerTls::from_pem_files(cert, key)
+                .unwrap_or_else(|e| fail(format!("--tls-cert/--tls-key: {e}"))),
+        ),
+        (None, None) if args.text("--tls-port").is_some() => {
+            fail("--tls-port needs --tls-cert and --tls-key".into())
+        }
+        (None, None) => None,
+        _ => fail("--tls-cert and --tls-key go together".into()),
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+fn tls(args: &args::Args) {
+    if ["--tls-cert", "--tls-key", "--tls-port"]
+        .iter()
+        .any(|f| args.text(f).is_some())
+    {
+        eprintln!("error: this build has no TLS (the `tls` feature)");
+        std::process::exit(2);
+    }
 }
 
 /// The access policy the flags ask for; exits with status 2 on a bad one.

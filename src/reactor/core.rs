@@ -7,7 +7,7 @@
 
 use super::app::{Reply, Response};
 use super::slab::Slab;
-use super::socket::{Io, io_of};
+use super::socket::{Io, Socket, io_of};
 use super::spill::Spill;
 use super::timers::Timers;
 use crate::http::HttpDate;
@@ -15,7 +15,6 @@ use crate::http::{self, ResponseBody};
 use crate::limits::Limits;
 use crate::time::{Instant, earliest};
 use crate::ws;
-use mio::net::TcpStream;
 use std::borrow::Cow;
 use std::io;
 use std::sync::Arc;
@@ -60,7 +59,7 @@ pub(crate) enum Pending {
 #[derive(Debug)]
 pub(crate) struct Conn {
     /// The socket; `None` for an in-memory connection (its pipe is `Core::memory[key]`).
-    pub socket: Option<TcpStream>,
+    pub socket: Option<Socket>,
     pub proto: Proto,
     /// Input received and not yet consumed (empty for an idle connection).
     pub inbuf: Spill,
@@ -80,7 +79,7 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub fn new(socket: Option<TcpStream>, now: Instant, limits: &Limits) -> Self {
+    pub fn new(socket: Option<Socket>, now: Instant, limits: &Limits) -> Self {
         Conn {
             socket,
             proto: Proto::Http(Box::new(HttpConn {
@@ -97,8 +96,10 @@ impl Conn {
         }
     }
 
+    /// Output not yet taken by the socket: the write queue, plus one for records a TLS layer
+    /// still holds (bounded by rustls; counted so that closing waits for them).
     pub fn queued(&self) -> usize {
-        self.outbuf.len()
+        self.outbuf.len() + usize::from(self.socket.as_ref().is_some_and(Socket::holds_output))
     }
 
     /// Whether the protocol machine is finished with the connection.
@@ -254,6 +255,13 @@ impl Core {
         let Some(conn) = self.slab.get_mut(key) else {
             return;
         };
+        if let Some(io) = io_of(&mut conn.socket, &mut self.memory, key) {
+            match io.flush_held() {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(_) => return self.close_now(key),
+            }
+        }
         while !conn.outbuf.is_empty() {
             self.io.write();
             let Some(io) = io_of(&mut conn.socket, &mut self.memory, key) else {
@@ -319,7 +327,8 @@ impl Core {
             Proto::Ws(w) => w.poll_timeout(),
             Proto::Stream(_) | Proto::Finished => None,
         };
-        earliest(machine, behind)
+        let handshake = conn.socket.as_ref().and_then(Socket::handshake_deadline);
+        earliest(earliest(machine, behind), handshake)
     }
 
     /// Makes sure the timer fires by the connection's deadline.

@@ -43,6 +43,8 @@ mod socket;
 mod spill;
 pub mod testing;
 mod timers;
+#[cfg(feature = "tls")]
+mod tls;
 mod upgrade;
 mod worker;
 
@@ -59,7 +61,7 @@ use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use worker::{LISTENER, WAKER, Worker};
+use worker::{LISTENERS, Listener, WAKER, Worker};
 
 /// The size of each worker's read buffer, and how much unconsumed input a connection may hold
 /// before reading from it pauses.
@@ -75,6 +77,10 @@ pub struct Builder {
     clock: Option<Arc<dyn Clock>>,
     /// Set only with the `deflate` feature.
     deflate: Option<crate::ws::deflate::ServerConfig>,
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::ServerTls>,
+    #[cfg(feature = "tls")]
+    tls_addr: Vec<SocketAddr>,
 }
 
 impl Builder {
@@ -107,6 +113,25 @@ impl Builder {
         self
     }
 
+    /// Serve TLS (https, wss) with `config`: on the [`bind`](Builder::bind) address, or, if
+    /// [`bind_tls`](Builder::bind_tls) is given too, on that one while `bind` stays plaintext.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::tls::ServerTls) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// A second listening address, for TLS, beside the plaintext [`bind`](Builder::bind) one
+    /// (e.g. 8080 and 8443). Needs [`tls`](Builder::tls).
+    #[cfg(feature = "tls")]
+    pub fn bind_tls(mut self, addr: impl ToSocketAddrs) -> Self {
+        self.tls_addr = addr
+            .to_socket_addrs()
+            .map(|a| a.collect())
+            .unwrap_or_default();
+        self
+    }
+
     /// Where the workers read the time (default: [`SystemClock`]). A [`ManualClock`] lets a
     /// test move time itself.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -125,19 +150,34 @@ impl Builder {
     /// # Errors
     /// The bind or poll setup failed.
     pub fn build<A: App>(self, app: A) -> io::Result<Server<A>> {
-        let listener = listen(&self.addr)?;
-        let local_addr = listener.local_addr()?;
+        let bound = self.listeners()?;
+        let local_addr = bound[0].0.local_addr()?;
+        let tls_addr = bound
+            .iter()
+            .find(|(_, tls)| tls.is_some())
+            .map(|(l, _)| l.local_addr())
+            .transpose()?;
         let mut polls = Vec::new();
         let mut wakers = Vec::new();
         let mut listeners = Vec::new();
         for _ in 0..self.threads {
             let poll = Poll::new()?;
-            let mut l = mio::net::TcpListener::from_std(listener.try_clone()?);
-            poll.registry()
-                .register(&mut l, LISTENER, Interest::READABLE)?;
+            let mut mine = Vec::new();
+            for ((listener, tls), token) in bound.iter().zip(LISTENERS) {
+                let mut socket = mio::net::TcpListener::from_std(listener.try_clone()?);
+                poll.registry()
+                    .register(&mut socket, token, Interest::READABLE)?;
+                #[cfg(not(feature = "tls"))]
+                let _: &Option<()> = tls;
+                mine.push(Listener {
+                    socket,
+                    #[cfg(feature = "tls")]
+                    tls: tls.clone(),
+                });
+            }
             wakers.push(Waker::new(poll.registry(), WAKER)?);
             polls.push(poll);
-            listeners.push(l);
+            listeners.push(mine);
         }
         let open = Arc::new(AtomicUsize::new(0));
         let per_address = (self.limits.max_connections_per_address != usize::MAX).then(|| {
@@ -153,7 +193,11 @@ impl Builder {
             shutdown: AtomicBool::new(false),
             io: io.clone(),
         });
-        let handle = Handle { shared, local_addr };
+        let handle = Handle {
+            shared,
+            local_addr,
+            tls_addr,
+        };
         let app = Arc::new(app);
         let clock: Arc<dyn Clock> = self
             .clock
@@ -162,10 +206,10 @@ impl Builder {
             .into_iter()
             .zip(listeners)
             .enumerate()
-            .map(|(index, (poll, listener))| Worker {
+            .map(|(index, (poll, listeners))| Worker {
                 app: app.clone(),
                 poll,
-                listener,
+                listeners,
                 core: Core::new(
                     self.limits.clone(),
                     open.clone(),
@@ -180,6 +224,35 @@ impl Builder {
             })
             .collect();
         Ok(Server { workers, handle })
+    }
+
+    /// The listening sockets, each with the TLS configuration it speaks.
+    #[cfg(feature = "tls")]
+    fn listeners(
+        &self,
+    ) -> io::Result<Vec<(std::net::TcpListener, Option<Arc<rustls::ServerConfig>>)>> {
+        let config = match &self.tls {
+            Some(tls) => Some(tls.rustls_config().map_err(io::Error::other)?),
+            None if !self.tls_addr.is_empty() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "bind_tls without tls: no certificate to serve",
+                ));
+            }
+            None => None,
+        };
+        if self.tls_addr.is_empty() {
+            return Ok(vec![(listen(&self.addr)?, config)]);
+        }
+        Ok(vec![
+            (listen(&self.addr)?, None),
+            (listen(&self.tls_addr)?, config),
+        ])
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn listeners(&self) -> io::Result<Vec<(std::net::TcpListener, Option<()>)>> {
+        Ok(vec![(listen(&self.addr)?, None)])
     }
 }
 
@@ -228,6 +301,10 @@ impl Server<NoApp> {
             deflate: None,
             tick: None,
             clock: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            tls_addr: Vec::new(),
         }
     }
 }
@@ -241,6 +318,11 @@ impl<A: App> Server<A> {
     /// The address the server listens on (useful after binding port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.handle.local_addr
+    }
+
+    /// The address that speaks TLS, if any (see [`Handle::tls_addr`]).
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.handle.tls_addr
     }
 
     /// Runs every worker until a graceful shutdown completes.
@@ -296,7 +378,12 @@ impl<N> Handle<N> {
             io: vec![io.clone()],
         });
         let local_addr = SocketAddr::from(([0, 0, 0, 0], 0));
-        Ok((Handle { shared, local_addr }, io))
+        let handle = Handle {
+            shared,
+            local_addr,
+            tls_addr: None,
+        };
+        Ok((handle, io))
     }
 }
 
@@ -304,6 +391,7 @@ impl<N> Handle<N> {
 pub struct Handle<N> {
     pub(crate) shared: Arc<Shared<N>>,
     local_addr: SocketAddr,
+    tls_addr: Option<SocketAddr>,
 }
 
 impl<N> Clone for Handle<N> {
@@ -311,6 +399,7 @@ impl<N> Clone for Handle<N> {
         Handle {
             shared: self.shared.clone(),
             local_addr: self.local_addr,
+            tls_addr: self.tls_addr,
         }
     }
 }
@@ -355,5 +444,11 @@ impl<N: Send + Sync + 'static> Handle<N> {
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The address that speaks TLS, if any: the [`local_addr`](Handle::local_addr) itself when
+    /// TLS has no address of its own.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_addr
     }
 }

@@ -4,8 +4,8 @@
 //! stale key (a timer entry, an application's `ConnId`, a late readiness event) finds nothing
 //! instead of reaching the new connection.
 
-/// Keys below this are reserved for the listener and the waker.
-pub(crate) const FIRST_INDEX: usize = 2;
+/// Keys below this are reserved for the listeners and the waker.
+pub(crate) const FIRST_INDEX: usize = 3;
 
 #[derive(Debug)]
 struct Slot<T> {

@@ -19,8 +19,36 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-pub(crate) const LISTENER: Token = Token(0);
 pub(crate) const WAKER: Token = Token(1);
+
+/// The tokens of a worker's listening sockets (the `bind` one, then the TLS one if separate);
+/// connection keys start above them.
+pub(crate) const LISTENERS: [Token; 2] = [Token(0), Token(2)];
+
+/// A listening socket, and the TLS configuration its connections speak, if any.
+pub(crate) struct Listener {
+    pub socket: TcpListener,
+    #[cfg(feature = "tls")]
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl Listener {
+    /// The socket a new connection is read and written through; a TLS handshake must be done
+    /// by `handshake_deadline`.
+    fn wrap(
+        &self,
+        tcp: mio::net::TcpStream,
+        handshake_deadline: Instant,
+    ) -> io::Result<super::socket::Socket> {
+        #[cfg(feature = "tls")]
+        if let Some(config) = &self.tls {
+            let tls = super::tls::TlsSocket::new(tcp, config.clone(), handshake_deadline)?;
+            return Ok(super::socket::Socket::Tls(Box::new(tls)));
+        }
+        let _ = handshake_deadline;
+        Ok(super::socket::Socket::Tcp(tcp))
+    }
+}
 
 /// Reads per readiness event before other connections get a turn.
 const READS_PER_TURN: usize = 8;
@@ -28,7 +56,7 @@ const READS_PER_TURN: usize = 8;
 pub(crate) struct Worker<A: App> {
     pub app: Arc<A>,
     pub poll: Poll,
-    pub listener: TcpListener,
+    pub listeners: Vec<Listener>,
     pub core: Core,
     pub handle: Handle<A::Notice>,
     pub index: usize,
@@ -40,7 +68,7 @@ pub(crate) struct Running<A: App> {
     app: Arc<A>,
     local: A::Local,
     poll: Poll,
-    listener: Option<TcpListener>,
+    listeners: Vec<Listener>,
     pub(super) core: Core,
     pub(super) handle: Handle<A::Notice>,
     index: usize,
@@ -59,7 +87,7 @@ impl<A: App> Worker<A> {
             app: self.app,
             local,
             poll: self.poll,
-            listener: Some(self.listener),
+            listeners: self.listeners,
             core: self.core,
             handle: self.handle,
             index: self.index,
@@ -99,7 +127,7 @@ impl<A: App> Running<A> {
             app,
             local,
             poll,
-            listener: None,
+            listeners: Vec::new(),
             core,
             handle,
             index: 0,
@@ -145,8 +173,10 @@ impl<A: App> Running<A> {
             self.tick();
             for event in events.iter() {
                 match event.token() {
-                    LISTENER => self.accept(),
                     WAKER => self.on_wake(),
+                    t if LISTENERS.contains(&t) => {
+                        self.accept(LISTENERS.iter().position(|l| *l == t).unwrap_or(0));
+                    }
                     Token(key) => {
                         let key = key as u64;
                         if event.is_writable() {
@@ -174,7 +204,9 @@ impl<A: App> Running<A> {
         {
             if self.accept_paused_until.is_some_and(|t| self.core.now >= t) {
                 self.accept_paused_until = None;
-                self.accept();
+                for which in 0..self.listeners.len() {
+                    self.accept(which);
+                }
             }
             self.run_timers();
             self.follow_up();
@@ -252,12 +284,12 @@ impl<A: App> Running<A> {
         )
     }
 
-    fn accept(&mut self) {
-        let Some(listener) = self.listener.as_ref() else {
+    fn accept(&mut self, which: usize) {
+        let Some(listener) = self.listeners.get(which) else {
             return;
         };
         loop {
-            match listener.accept() {
+            match listener.socket.accept() {
                 Ok((socket, peer)) => {
                     let open = self.core.open_connections.fetch_add(1, Ordering::Relaxed) + 1;
                     if open > self.core.limits.max_connections {
@@ -266,6 +298,11 @@ impl<A: App> Running<A> {
                         continue;
                     }
                     let _ = socket.set_nodelay(true);
+                    let deadline = self.core.now + self.core.limits.header_timeout;
+                    let Ok(socket) = listener.wrap(socket, deadline) else {
+                        self.core.open_connections.fetch_sub(1, Ordering::Relaxed);
+                        continue;
+                    };
                     let conn = Conn::new(Some(socket), self.core.now, &self.core.limits);
                     let key = self.core.slab.insert(conn);
                     let registered = match self.core.slab.get_mut(key) {
@@ -273,7 +310,7 @@ impl<A: App> Running<A> {
                             socket: Some(socket),
                             ..
                         }) => self.poll.registry().register(
-                            socket,
+                            socket.tcp(),
                             Token(key as usize),
                             Interest::READABLE | Interest::WRITABLE,
                         ),
@@ -484,8 +521,8 @@ impl<A: App> Running<A> {
     /// parked requests, let in-flight responses finish, and wait for writes to drain.
     fn begin_shutdown(&mut self) {
         self.shutdown_deadline = Some(self.core.now + self.core.limits.linger_timeout);
-        if let Some(mut listener) = self.listener.take() {
-            let _ = self.poll.registry().deregister(&mut listener);
+        for mut listener in std::mem::take(&mut self.listeners) {
+            let _ = self.poll.registry().deregister(&mut listener.socket);
         }
         for key in self.core.slab.keys() {
             let Some(conn) = self.core.slab.get_mut(key) else {
@@ -559,10 +596,18 @@ impl<A: App> Running<A> {
         if conn.lingering.is_some_and(|t| now >= t) {
             return self.core.close_now(key);
         }
-        if conn
-            .behind_since
-            .is_some_and(|t| now >= t + limits.slow_consumer_timeout)
+        let handshake_over = conn
+            .socket
+            .as_ref()
+            .and_then(|s| s.handshake_deadline())
+            .is_some_and(|t| now >= t);
+        if handshake_over
+            || conn
+                .behind_since
+                .is_some_and(|t| now >= t + limits.slow_consumer_timeout)
         {
+            // A TLS handshake not finished by the header deadline is cut off like a slow head
+            // (there is no channel yet to send a 408 on).
             // A consumer that stayed behind too long: drop it (an SSE client resumes with
             // Last-Event-ID).
             return self.core.close_now(key);
