@@ -2,8 +2,9 @@
 # Autobahn|Testsuite (../shared/autobahn), strict, both roles.
 #
 #   .ci/autobahn.sh plain     sections 1-11: server role against ws_echo_blocking (a hand-written
-#                             driver loop), ws_echo (the reactor) and the ready server's /echo;
-#                             client role with autobahn_client
+#                             driver loop), ws_echo (the reactor) and the ready server's /echo,
+#                             that one over ws:// and over wss:// (TLS); client role with
+#                             autobahn_client, over ws:// and over wss://
 #   .ci/autobahn.sh deflate   sections 1-13 with permessage-deflate: server role against ws_echo,
 #                             client role with autobahn_client (both built with --features deflate)
 #
@@ -70,6 +71,41 @@ client_role() {
     -c '{cases}' -x none -- "$client" --url '{url}'
 }
 
+# The client role over wss://: the suite's fuzzing server with a test certificate (the shared
+# client-suite script speaks ws:// only), our client trusting that certificate's CA, and the
+# same strict summary. $1 names the run, $2 is the client, $3 the excluded cases, $4 the cases,
+# $5 the port.
+client_role_wss() {
+  local name=$1 client=$2 exclude=$3 cases=${4:-*} port=${5:-9142}
+  local out="$reports/client-$name"
+  local py="${AUTOBAHN_VENV:-/tmp/autobahn-venv}/bin/python"
+  echo "--- client role over TLS: $name (wss://, cases $cases, excluded $exclude)"
+  rm -rf "$out" && mkdir -p "$out" && out=$(cd "$out" && pwd)
+  "$py" - "$out/spec.json" "$port" "$out" "$cases" "$exclude" "$certs" <<'EOF'
+import json, re, sys
+path, port, outdir, cases, exclude, certs = sys.argv[1:]
+split = lambda s: [x for x in re.split(r"[,\s]+", s) if x and x != "none"]
+json.dump({
+    "url": f"wss://127.0.0.1:{port}",
+    "key": f"{certs}/key.pem", "cert": f"{certs}/cert.pem",
+    "options": {"failByDrop": False}, "outdir": outdir, "webport": 0,
+    "cases": split(cases) or ["*"], "exclude-cases": split(exclude),
+    "exclude-agent-cases": {},
+}, open(path, "w"), indent=2)
+EOF
+  local wstest
+  wstest="$(cd "$suite" && pwd)/wstest_loopback.py"
+  (cd "$out" && exec "$py" "$wstest" -m fuzzingserver \
+    -s "$out/spec.json" -u 0) > "$out/wstest.log" 2>&1 &
+  local spid=$!
+  listening "$port" || { kill "$spid"; cat "$out/wstest.log"; return 1; }
+  local rc=0
+  "$client" --url "wss://localhost:$port" --ca "$certs/ca.pem" > "$out/client.log" 2>&1 || rc=$?
+  kill "$spid" 2>/dev/null; wait "$spid" 2>/dev/null || true
+  [ "$rc" = 0 ] || { echo "client exited $rc"; tail -5 "$out/client.log"; return 1; }
+  "$py" "$suite/summarise.py" "$out" --agent pushwire --strict --spec "$out/spec.json"
+}
+
 "$suite/setup.sh" > "$reports/setup.log" 2>&1 || { cat "$reports/setup.log"; exit 2; }
 
 pids=()
@@ -78,16 +114,27 @@ trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 case "$mode" in
   plain)
     cargo build --release --example ws_echo_blocking --example ws_echo --example demo \
-      --example autobahn_client
+      --example autobahn_client --example make_cert
     bin=target/release/examples
+    certs=$(pwd)/$reports/certs
+    "$bin/make_cert" --out "$certs" > /dev/null
     "$bin/ws_echo_blocking" --port 9131 > /dev/null 2>&1 & pids+=($!)
     "$bin/ws_echo" --port 9132 --threads 1 > /dev/null 2>&1 & pids+=($!)
-    "$bin/demo" --port 9133 --threads 1 > /dev/null 2>&1 & pids+=($!)
-    listening 9131 && listening 9132 && listening 9133
+    "$bin/demo" --port 9133 --threads 1 --tls-port 9135 --tls-cert "$certs/cert.pem" \
+      --tls-key "$certs/key.pem" > /dev/null 2>&1 & pids+=($!)
+    listening 9131 && listening 9132 && listening 9133 && listening 9135
     server_role ws_echo_blocking ws://127.0.0.1:9131 '*' '12.*,13.*'
     server_role ws_echo ws://127.0.0.1:9132 '*' '12.*,13.*'
     server_role demo-echo ws://127.0.0.1:9133/echo '*' '12.*,13.*'
+    server_role demo-echo-tls wss://127.0.0.1:9135/echo '*' '12.*,13.*'
     client_role autobahn_client "$bin/autobahn_client" '12.*,13.*'
+    if client_role_wss autobahn_client-tls "$bin/autobahn_client" '12.*,13.*' \
+      > "$reports/client-autobahn_client-tls.log" 2>&1; then
+      grep -E '^(--- |cases run|behavior|behaviorClose|RESULT)' "$reports/client-autobahn_client-tls.log"
+    else
+      rerun_failed "$reports/client-autobahn_client-tls.log" \
+        client_role_wss autobahn_client-tls-rerun "$bin/autobahn_client" none '{cases}' 9143
+    fi
     ;;
   deflate)
     # A target directory of its own, so the plain and deflate builds do not replace each other.

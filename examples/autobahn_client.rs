@@ -4,6 +4,8 @@
 //!
 //! ```sh
 //! cargo run --release --example autobahn_client -- --url ws://127.0.0.1:9001
+//! # over TLS, trusting a CA of your own (Mozilla's roots without --ca):
+//! cargo run --release --example autobahn_client -- --url wss://localhost:9001 --ca ca.pem
 //! ```
 
 use pushwire::http::client;
@@ -18,22 +20,29 @@ mod args;
 fn main() -> io::Result<()> {
     let args = args::Args::parse(
         "autobahn_client: the Autobahn|Testsuite client testee\n\nUsage: autobahn_client [--url ws://HOST:PORT]",
-        &[args::value(
-            "--url",
-            "URL",
-            "the fuzzing server (default ws://127.0.0.1:9001)",
-        )],
+        &[
+            args::value(
+                "--url",
+                "URL",
+                "the fuzzing server: ws://HOST:PORT or wss://HOST:PORT (default ws://127.0.0.1:9001)",
+            ),
+            args::value(
+                "--ca",
+                "PATH",
+                "for wss: trust this PEM CA instead of Mozilla's roots",
+            ),
+        ],
     );
     let url = args.text("--url").unwrap_or("ws://127.0.0.1:9001");
-    let Some(authority) = url.strip_prefix("ws://").map(|a| a.trim_end_matches('/')) else {
-        eprintln!("error: --url {url}: expected ws://HOST:PORT");
+    let target = Target::from_url(url, args.text("--ca")).unwrap_or_else(|e| {
+        eprintln!("error: --url {url}: {e}");
         std::process::exit(2);
-    };
-    let authority = authority.to_string();
+    });
+    let authority = &target;
     let agent = "pushwire";
 
     let mut count = None;
-    session(&authority, "/getCaseCount", |msg| {
+    session(authority, "/getCaseCount", |msg| {
         count = msg.text().and_then(|text| text.trim().parse::<u32>().ok());
         None
     })?;
@@ -44,16 +53,117 @@ fn main() -> io::Result<()> {
     let mut ended_abnormally = 0;
     for case in 1..=count {
         let target = format!("/runCase?case={case}&agent={agent}");
-        if let Err(e) = session(&authority, &target, Some) {
+        if let Err(e) = session(authority, &target, Some) {
             ended_abnormally += 1;
             eprintln!("case {case}: {e}");
         }
     }
-    session(&authority, &format!("/updateReports?agent={agent}"), |_| {
+    session(authority, &format!("/updateReports?agent={agent}"), |_| {
         None
     })?;
     println!("{count} cases run ({ended_abnormally} ended without a clean close); reports updated");
     Ok(())
+}
+
+/// Where the fuzzing server is, and how to reach it.
+struct Target {
+    authority: String,
+    /// For `wss://`: whom to trust.
+    #[cfg(feature = "tls")]
+    tls: Option<pushwire::tls::ClientTls>,
+}
+
+impl Target {
+    fn from_url(url: &str, ca: Option<&str>) -> Result<Target, String> {
+        if let Some(authority) = url.strip_prefix("ws://") {
+            if ca.is_some() {
+                return Err("--ca is for wss:// URLs".into());
+            }
+            return Ok(Target {
+                authority: authority.trim_end_matches('/').to_string(),
+                #[cfg(feature = "tls")]
+                tls: None,
+            });
+        }
+        #[cfg(feature = "tls")]
+        if let Some(authority) = url.strip_prefix("wss://") {
+            let tls = match ca {
+                Some(path) => {
+                    pushwire::tls::ClientTls::with_ca_file(path).map_err(|e| e.to_string())?
+                }
+                None => pushwire::tls::ClientTls::webpki_roots(),
+            };
+            return Ok(Target {
+                authority: authority.trim_end_matches('/').to_string(),
+                tls: Some(tls),
+            });
+        }
+        Err("expected ws://HOST:PORT or wss://HOST:PORT".into())
+    }
+
+    /// The host, for SNI and certificate checks: the authority without its port.
+    #[cfg(feature = "tls")]
+    fn host(&self) -> &str {
+        match self.authority.rsplit_once(':') {
+            Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+            _ => &self.authority,
+        }
+    }
+
+    fn connect(&self) -> io::Result<Transport> {
+        let tcp = TcpStream::connect(&self.authority)?;
+        tcp.set_nodelay(true)?;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return Ok(Transport::Tls(Box::new(tls.connect(self.host(), tcp)?)));
+        }
+        Ok(Transport::Plain(tcp))
+    }
+}
+
+/// The connection under the WebSocket: TCP, or TLS over it.
+enum Transport {
+    Plain(TcpStream),
+    #[cfg(feature = "tls")]
+    Tls(Box<pushwire::tls::TlsStream>),
+}
+
+impl Transport {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Transport::Plain(tcp) => tcp,
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.get_ref(),
+        }
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.read(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.read(buf),
+        }
+    }
+}
+
+impl Write for Transport {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.write(buf),
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(tcp) => tcp.flush(),
+            #[cfg(feature = "tls")]
+            Transport::Tls(tls) => tls.flush(),
+        }
+    }
 }
 
 /// A received message, owned, so the handler can give it back for echoing.
@@ -80,7 +190,7 @@ fn now() -> Instant {
 /// Opens a WebSocket to `target`, passes every message to `on_message` (sending back what it
 /// returns), and runs until the connection is closed.
 fn session(
-    authority: &str,
+    target_server: &Target,
     target: &str,
     mut on_message: impl FnMut(Message) -> Option<Message>,
 ) -> io::Result<()> {
@@ -89,8 +199,8 @@ fn session(
         max_message_bytes: 64 << 20,
         ..Limits::default()
     };
-    let mut stream = TcpStream::connect(authority)?;
-    stream.set_nodelay(true)?;
+    let authority = target_server.authority.as_str();
+    let mut stream = target_server.connect()?;
     let mut buf = Vec::new();
     let mut out = Vec::new();
 
@@ -196,7 +306,7 @@ fn transport_ended(conn: &mut ws::Connection, e: io::Error) -> io::Result<()> {
 
 /// Reads into `buf`, waiting at most until `deadline`; `Ok(false)` on EOF.
 fn read_more(
-    stream: &mut TcpStream,
+    stream: &mut Transport,
     buf: &mut Vec<u8>,
     deadline: Option<Instant>,
 ) -> io::Result<bool> {
@@ -204,7 +314,7 @@ fn read_more(
         d.saturating_duration_since(now())
             .max(Duration::from_millis(1))
     });
-    stream.set_read_timeout(wait)?;
+    stream.tcp().set_read_timeout(wait)?;
     let mut chunk = [0u8; 64 * 1024];
     let n = stream.read(&mut chunk)?;
     buf.extend_from_slice(&chunk[..n]);
