@@ -9,13 +9,18 @@
 // With a mint_token binary, the server requires tokens (--token-secret-file): the page gets
 // one in its URL (?access_token=), the test's own requests send it as a Bearer field, and a
 // request without one must be refused 401.
+//
+// With TLS_DIR set (ca.pem, cert.pem and key.pem from `examples/make_cert`), the server also
+// listens for https and wss and the whole test runs over TLS: Chromium trusts that one
+// certificate's key (--ignore-certificate-errors-spki-list, nothing else), and the test's own
+// requests trust the CA (run node with NODE_EXTRA_CA_CERTS=$TLS_DIR/ca.pem).
 
 import { chromium } from "playwright-core";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
+import { X509Certificate, createHash, randomBytes } from "node:crypto";
 
 const [bin, shot = "target/browser/demo.png", mint] = process.argv.slice(2);
 if (!bin) {
@@ -23,7 +28,21 @@ if (!bin) {
   process.exit(2);
 }
 const port = 20000 + Math.floor(Math.random() * 5000);
-const base = `http://127.0.0.1:${port}`;
+const tlsDir = process.env.TLS_DIR;
+const tlsPort = port + 5000;
+const base = tlsDir ? `https://localhost:${tlsPort}` : `http://127.0.0.1:${port}`;
+const tlsArgs = tlsDir
+  ? ["--tls-port", String(tlsPort), "--tls-cert", join(tlsDir, "cert.pem"), "--tls-key", join(tlsDir, "key.pem")]
+  : [];
+// The SHA-256 of the server certificate's public key: the one key Chromium is told to accept.
+const spki = tlsDir
+  ? createHash("sha256").update(new X509Certificate(readFileSync(join(tlsDir, "cert.pem")))
+      .publicKey.export({ type: "spki", format: "der" })).digest("base64")
+  : null;
+if (tlsDir && !process.env.NODE_EXTRA_CA_CERTS) {
+  console.error("TLS_DIR needs NODE_EXTRA_CA_CERTS=$TLS_DIR/ca.pem for the test's own requests");
+  process.exit(2);
+}
 const results = [];
 const check = (name, ok, detail = "") => {
   results.push({ name, ok });
@@ -39,7 +58,7 @@ if (mint) {
 }
 const auth = token ? { Authorization: `Bearer ${token}` } : {};
 const startServer = async () => {
-  const child = spawn(bin, ["--port", String(port), "--threads", "2", ...extra], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(bin, ["--port", String(port), "--threads", "2", ...tlsArgs, ...extra], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise((resolve, reject) => {
     child.stdout.on("data", d => { if (String(d).includes("pushwire demo: open")) resolve(); });
     child.on("exit", code => reject(new Error(`server exited with ${code}`)));
@@ -52,7 +71,8 @@ let server = await startServer();
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-quic"],
+         "--disable-component-update", "--disable-sync", "--disable-quic",
+         ...(spki ? [`--ignore-certificate-errors-spki-list=${spki}`] : [])],
 });
 const topic = `browser${Date.now()}`;
 const publish = async text => Number(await (await fetch(`${base}/publish?topic=${topic}`, { method: "POST", body: text, headers: auth })).text());
@@ -70,6 +90,10 @@ try {
       refused.status === 401 && (refused.headers.get("www-authenticate") || "").startsWith("Bearer"), String(refused.status));
   }
   await page.goto(`${base}/?topic=${topic}${token ? `&access_token=${token}` : ""}`);
+  if (tlsDir) {
+    check("the page came over https, and its WebSocket is wss://",
+      await until(page, () => location.protocol === "https:" && window.pushwire?.ready, null, "https"));
+  }
   await page.fill("#interval", "200");
   check("page loads and all four techniques connect",
     await until(page, () => window.pushwire?.ready && pushwire.state.ws.conns === 1 && pushwire.state.sse.conns === 1, null, "connections"));
