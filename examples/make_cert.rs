@@ -7,7 +7,9 @@
 //! curl --cacert target/tls/ca.pem https://localhost:8443/plaintext
 //! ```
 //!
-//! The certificate names `localhost` and `127.0.0.1` unless `--name` says otherwise.
+//! The certificate names `localhost` and `127.0.0.1` unless `--name` says otherwise. `--key`
+//! certifies a key you made instead of a new P-256 one, e.g. an RSA-2048 key from
+//! `openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out rsa.pem`.
 
 #[path = "common/args.rs"]
 mod args;
@@ -22,6 +24,11 @@ fn main() {
                 "--out",
                 "DIR",
                 "where to write ca.pem, cert.pem and key.pem (required)",
+            ),
+            args::value(
+                "--key",
+                "PATH",
+                "certify this PEM (PKCS #8) private key instead of a new ECDSA P-256 one",
             ),
             args::repeated(
                 "--name",
@@ -42,13 +49,23 @@ fn main() {
     if names.is_empty() {
         names = vec!["localhost".into(), "127.0.0.1".into()];
     }
-    if let Err(e) = make(Path::new(out), names) {
+    let key = args.text("--key").map(|path| {
+        std::fs::read_to_string(path).unwrap_or_else(|e| {
+            eprintln!("error: --key {path}: {e}");
+            std::process::exit(2);
+        })
+    });
+    if let Err(e) = make(Path::new(out), names, key.as_deref()) {
         eprintln!("error: {e}");
         std::process::exit(1);
     }
 }
 
-fn make(out: &Path, names: Vec<String>) -> Result<(), Box<dyn std::error::Error>> {
+fn make(
+    out: &Path,
+    names: Vec<String>,
+    key: Option<&str>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let ca_key = rcgen::KeyPair::generate()?;
     let mut ca = rcgen::CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -59,7 +76,10 @@ fn make(out: &Path, names: Vec<String>) -> Result<(), Box<dyn std::error::Error>
     ca.distinguished_name
         .push(rcgen::DnType::CommonName, "pushwire test CA");
     let ca = ca.self_signed(&ca_key)?;
-    let key = rcgen::KeyPair::generate()?;
+    let key = match key {
+        Some(pem) => rcgen::KeyPair::from_pem(pem)?,
+        None => rcgen::KeyPair::generate()?,
+    };
     let mut leaf = rcgen::CertificateParams::new(names.clone())?;
     leaf.distinguished_name
         .push(rcgen::DnType::CommonName, names[0].as_str());

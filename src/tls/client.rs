@@ -56,6 +56,16 @@ impl ClientTls {
         }
     }
 
+    /// Makes every connection a full handshake: no TLS 1.3 session tickets or TLS 1.2 session
+    /// ids are kept or offered (RFC 8446 §2.2). For measuring servers; clients normally resume.
+    pub fn without_resumption(self) -> Self {
+        let mut config = (*self.config).clone();
+        config.resumption = rustls::client::Resumption::disabled();
+        ClientTls {
+            config: Arc::new(config),
+        }
+    }
+
     /// The rustls configuration (for clients on other I/O).
     pub fn rustls_config(&self) -> Arc<rustls::ClientConfig> {
         self.config.clone()
