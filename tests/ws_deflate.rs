@@ -107,3 +107,56 @@ fn decompression_bomb_closes_1009() {
         bomb
     });
 }
+
+/// The ready server agrees to compression; an event to many followers is compressed once per
+/// worker and each follower decodes it exactly, whatever window it asked for, beside one that
+/// did not offer compression. `/stats` counts the compressed bytes actually sent.
+#[test]
+fn the_hub_compresses_an_event_once_for_all_its_followers() {
+    use pushwire::server::HubServer;
+    use pushwire::server::hub_server::tick_interval;
+    let limits = Limits::default();
+    let builder = Server::builder()
+        .threads(1)
+        .limits(limits.clone())
+        .tick(tick_interval(&limits))
+        .ws_deflate(ServerConfig::default());
+    let server = TestServer::start_built(builder, HubServer::new(limits, b"page"));
+    let offer = |window: Option<u8>| {
+        ClientHandshake::new(pushwire::entropy::OsEntropy).with_deflate(ClientConfig {
+            server_max_window_bits: window,
+            ..ClientConfig::default()
+        })
+    };
+    let target = "/ws?topic=prices&cursor=0";
+    let mut compressed: Vec<WsClient> = [None, None, Some(10), Some(8)]
+        .into_iter()
+        .map(|w| WsClient::connect_with(server.addr, target, offer(w)))
+        .collect();
+    for ws in &compressed {
+        assert!(ws.deflate.is_some_and(|a| a.server_no_context_takeover));
+    }
+    let mut plain = WsClient::connect(server.addr, target);
+    assert!(plain.deflate.is_none());
+    common::wait_for(|| common::stat(server.addr, "websocket", "connections") == 5);
+
+    let body = "{\"sym\":\"ABC\",\"bid\":101.25,\"ask\":101.5,\"size\":300}".repeat(20);
+    let mut publisher = common::Client::new(server.addr);
+    publisher.send("POST", "/publish?topic=prices", Some(body.as_bytes()));
+    assert_eq!(publisher.recv().unwrap().status, 200);
+    let Some(WsEv::Text(event)) = plain.recv() else {
+        panic!("the plain follower got no event")
+    };
+    assert!(event.contains(&body.replace('"', "\\\"")), "{event}");
+    for ws in &mut compressed {
+        assert_eq!(ws.recv(), Some(WsEv::Text(event.clone())));
+    }
+    // The plain frame is 4 header bytes + the event; the four compressed ones average under
+    // 40 % of it.
+    let plain_frame = 4 + event.len() as u64;
+    let sent = common::stat(server.addr, "websocket", "bytes_out");
+    assert!(
+        sent > plain_frame && (sent - plain_frame) * 10 < 4 * plain_frame * 4,
+        "{sent} bytes for a {plain_frame}-byte frame sent once plain and four times compressed"
+    );
+}

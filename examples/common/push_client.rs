@@ -88,6 +88,8 @@ pub struct Client {
     pub next_poll: Option<Instant>,
     pub connected: bool,
     pub stats: Stats,
+    /// A WebSocket client offers permessage-deflate (RFC 7692) with the defaults.
+    pub deflate: bool,
 }
 
 #[derive(Default)]
@@ -127,6 +129,7 @@ impl Client {
             next_poll: None,
             connected: false,
             stats: Stats::default(),
+            deflate: false,
         })
     }
 
@@ -145,6 +148,12 @@ impl Client {
             // A fresh handshake (nonce and key source) for every connection.
             Technique::WebSocket => {
                 let h = ws::ClientHandshake::new(pushwire::entropy::OsEntropy);
+                #[cfg(feature = "deflate")]
+                let h = if self.deflate {
+                    h.with_deflate(ws::deflate::ClientConfig::default())
+                } else {
+                    h
+                };
                 let sent =
                     h.send_request("bench", &target, &[], &[], &mut self.http, &mut self.out);
                 self.handshake = Some(h);
@@ -291,6 +300,9 @@ pub fn serve_with(port: u16, redis: Option<&str>) -> io::Result<()> {
         .threads(1)
         .limits(limits.clone())
         .tick(tick_interval(&limits));
+    // As the demo: WebSocket clients that offer compression get it.
+    #[cfg(feature = "deflate")]
+    let builder = builder.ws_deflate(ws::deflate::ServerConfig::default());
     let hub = HubServer::new(limits.clone(), b"compare");
     let Some(url) = redis else {
         return builder.build(hub)?.run();

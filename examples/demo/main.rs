@@ -77,6 +77,10 @@ fn main() -> std::io::Result<()> {
             "port for https and wss, beside --port for plaintext (default 8443)",
         ),
         args::switch(
+            "--no-ws-deflate",
+            "do not agree to WebSocket compression (permessage-deflate, RFC 7692)",
+        ),
+        args::switch(
             "--insecure",
             "allow a non-loopback address without a token secret",
         ),
@@ -95,6 +99,12 @@ fn main() -> std::io::Result<()> {
         .tick(tick_interval(&limits));
     if let Some(threads) = args.count("--threads") {
         builder = builder.threads(threads);
+    }
+    // permessage-deflate without context takeover: every event is compressed once per worker
+    // and the same bytes go to every follower that agreed the same window.
+    #[cfg(feature = "deflate")]
+    if !args.switch("--no-ws-deflate") {
+        builder = builder.ws_deflate(pushwire::ws::deflate::ServerConfig::default());
     }
     #[cfg(feature = "tls")]
     if let Some(config) = tls(&args) {

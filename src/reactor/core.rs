@@ -169,6 +169,9 @@ pub(crate) struct Core {
     pub addresses: std::collections::HashMap<u64, std::net::IpAddr>,
     /// In-memory connections' pipes, by key (only under `testing::Harness`).
     pub memory: std::collections::BTreeMap<u64, super::testing::MemSocket>,
+    /// Messages compressed once for every connection that compresses the same way.
+    #[cfg(feature = "deflate")]
+    pub deflate_memo: super::deflate_memo::Memo,
 }
 
 impl Core {
@@ -196,6 +199,8 @@ impl Core {
             per_address,
             addresses: std::collections::HashMap::new(),
             memory: std::collections::BTreeMap::new(),
+            #[cfg(feature = "deflate")]
+            deflate_memo: super::deflate_memo::Memo::default(),
         }
     }
 
@@ -528,11 +533,13 @@ impl Core {
     }
 
     /// Sends a WebSocket message.
+    /// Sends WebSocket messages in one write; the bytes they take on the wire (frames, after
+    /// compression).
     pub fn ws_send<'a>(
         &mut self,
         key: u64,
         messages: impl IntoIterator<Item = WsMessage<'a>>,
-    ) -> Result<(), SendError> {
+    ) -> Result<usize, SendError> {
         let limit = self.limits.write_queue_bytes.saturating_mul(2);
         let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
         if conn.queued() > limit {
@@ -543,6 +550,7 @@ impl Core {
         }
         // Every frame goes into one buffer and out in one write; a large message with nothing
         // before it goes straight from the caller's slice instead.
+        let mut direct = 0;
         for message in messages {
             let (kind, payload) = match message {
                 WsMessage::Text(t) => (ws::MessageKind::Text, t.as_bytes()),
@@ -550,8 +558,11 @@ impl Core {
             };
             if payload.len() >= super::READ_CHUNK && self.scratch.is_empty() {
                 match self.ws_send_direct(key, kind, payload) {
-                    Ok(true) => continue,
-                    Ok(false) => {}
+                    Ok(Some(sent)) => {
+                        direct += sent;
+                        continue;
+                    }
+                    Ok(None) => {}
                     Err(e) => return Err(e),
                 }
             }
@@ -559,6 +570,21 @@ impl Core {
                 self.scratch.clear();
                 return Err(SendError::Gone);
             };
+            // Compressed once per worker for every connection that compresses the same way.
+            #[cfg(feature = "deflate")]
+            if let Some(shared) = w.shared_deflate() {
+                if let Some(found) = self.deflate_memo.get(shared, payload) {
+                    let sent = match found {
+                        Some(bytes) => w.send_precompressed(kind, shared, bytes, &mut self.scratch),
+                        None => w.send_uncompressed(kind, payload, &mut self.scratch),
+                    };
+                    if sent.is_err() {
+                        self.scratch.clear();
+                        return Err(SendError::WrongState);
+                    }
+                    continue;
+                }
+            }
             let sent = match kind {
                 // The payload came from a `&str`.
                 ws::MessageKind::Text => w.send_text(
@@ -572,38 +598,39 @@ impl Core {
                 return Err(SendError::WrongState);
             }
         }
+        let framed = self.scratch.len();
         self.flush(key);
         self.settle(key);
-        Ok(())
+        Ok(direct + framed)
     }
 
     /// Sends one data frame with a vectored write of its header and the caller's payload, and
     /// queues only what the socket does not take: a large payload is not copied into `scratch`
-    /// first (one copy of 1 MiB per message saved). `Ok(false)`: not applicable (output already
+    /// first (one copy of 1 MiB per message saved); the frame's bytes. `Ok(None)`: not applicable (output already
     /// queued, the connection lingering, or a payload the machine must transform).
     fn ws_send_direct(
         &mut self,
         key: u64,
         kind: ws::MessageKind,
         payload: &[u8],
-    ) -> Result<bool, SendError> {
+    ) -> Result<Option<usize>, SendError> {
         let conn = self.slab.get_mut(key).ok_or(SendError::Gone)?;
         if conn.queued() != 0 || conn.lingering.is_some() {
-            return Ok(false);
+            return Ok(None);
         }
         let Proto::Ws(w) = &mut conn.proto else {
             return Err(SendError::WrongState);
         };
         let header = match w.data_frame_header(kind, payload.len() as u64) {
             Ok(Some(header)) => header,
-            Ok(None) => return Ok(false),
+            Ok(None) => return Ok(None),
             Err(_) => return Err(SendError::WrongState),
         };
         let header = header.0.get(..header.1).unwrap_or_default();
         let io = io_of(&mut conn.socket, &mut self.memory, key);
         let Ok(written) = write_now(io, [header, payload], &self.io) else {
             self.close_now(key);
-            return Ok(true);
+            return Ok(Some(0));
         };
         if written < header.len() {
             conn.outbuf.push(header.get(written..).unwrap_or_default());
@@ -612,7 +639,7 @@ impl Core {
             conn.outbuf
                 .push(payload.get(written - header.len()..).unwrap_or_default());
         }
-        Ok(true)
+        Ok(Some(header.len() + payload.len()))
     }
 
     /// Starts the WebSocket closing handshake.

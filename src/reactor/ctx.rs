@@ -43,10 +43,13 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// # Errors
     /// [`SendError`] if the connection is gone, not a WebSocket, or not keeping up.
     pub fn send_text(&mut self, conn: ConnId, text: &str) -> Result<(), SendError> {
-        self.core.ws_send(conn.0, [WsMessage::Text(text)])
+        self.core.ws_send(conn.0, [WsMessage::Text(text)]).map(drop)
     }
 
-    /// Sends several text messages on a WebSocket connection in one write.
+    /// Sends several text messages on a WebSocket connection in one write. Returns the bytes
+    /// they take on the wire: frame headers and payloads, compressed when permessage-deflate
+    /// was agreed (RFC 7692) — a message compressed once for every connection of this worker
+    /// that compresses the same way.
     ///
     /// # Errors
     /// As [`Ctx::send_text`]; nothing is sent then.
@@ -54,7 +57,7 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
         &mut self,
         conn: ConnId,
         texts: impl IntoIterator<Item = &'t str>,
-    ) -> Result<(), SendError> {
+    ) -> Result<usize, SendError> {
         self.core
             .ws_send(conn.0, texts.into_iter().map(WsMessage::Text))
     }
@@ -64,7 +67,9 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// # Errors
     /// As [`Ctx::send_text`].
     pub fn send_binary(&mut self, conn: ConnId, data: &[u8]) -> Result<(), SendError> {
-        self.core.ws_send(conn.0, [WsMessage::Binary(data)])
+        self.core
+            .ws_send(conn.0, [WsMessage::Binary(data)])
+            .map(drop)
     }
 
     /// Starts the closing handshake on a WebSocket (RFC 6455 §7.1.2).

@@ -36,6 +36,8 @@ mod app;
 mod clock;
 mod core;
 mod ctx;
+#[cfg(feature = "deflate")]
+mod deflate_memo;
 mod io_stats;
 mod per_address;
 mod slab;

@@ -100,6 +100,10 @@ pub enum UsageError {
     /// A fragment continued no message, or a message began inside another.
     #[error("fragment out of order")]
     FragmentOrder,
+    /// A message compressed for another [`SharedKey`](crate::ws::deflate::SharedKey), or a
+    /// connection that does not compress each message afresh (RFC 7692 §7.1.1.1).
+    #[error("the message was not compressed the way this connection compresses")]
+    NotShared,
 }
 
 /// Why an opening handshake failed (RFC 6455 §4.2.1 for a server, §4.1 for a client).

@@ -64,17 +64,6 @@ impl Counters {
     }
 }
 
-/// A server's (unmasked) WebSocket frame carrying `len` payload bytes: header and payload
-/// (RFC 6455 §5.2: 2 header bytes, plus 2 or 8 for the extended length).
-pub(super) fn ws_frame_len(len: usize) -> usize {
-    let header = match len {
-        0..=125 => 2,
-        126..=65535 => 4,
-        _ => 10,
-    };
-    header + len
-}
-
 /// The bytes of a response to `req` on the wire, as the HTTP machine and the reactor write it:
 /// status line, the response's fields, `Date` (the reactor's), `Content-Length` (RFC 9110
 /// §8.6: none for 204, and none for an empty body that is not sent), the `Connection` field

@@ -49,7 +49,7 @@ impl HubServer {
             let texts = messages
                 .iter()
                 .map(|m| std::str::from_utf8(m).unwrap_or_default());
-            if cx.send_texts(conn, texts).is_err() {
+            let Ok(bytes) = cx.send_texts(conn, texts) else {
                 let reason = format!("cursor={cursor}");
                 let _ = cx.close_ws(conn, CloseCode::TRY_AGAIN_LATER, &reason);
                 // It follows nothing from here on; `closed` will not find it to count it.
@@ -57,8 +57,7 @@ impl HubServer {
                     Counters::sub_connection(&self.stats.websocket);
                 }
                 return;
-            }
-            let bytes: usize = messages.iter().map(|m| ws_frame_len(m.len())).sum();
+            };
             Counters::add(&self.stats.websocket.events, messages.len() as u64);
             Counters::add(&self.stats.websocket.bytes_out, bytes as u64);
             if topic != WIRE_TOPIC {

@@ -71,6 +71,52 @@ impl Connection {
         Ok(())
     }
 
+    /// How this connection compresses its next message, when every message is compressed
+    /// afresh (a server that agreed `server_no_context_takeover`, RFC 7692 §7.1.1.1): messages
+    /// compressed once with [`compress_shared`](crate::ws::deflate::compress_shared) for this
+    /// key may go to every connection with the same key ([`Connection::send_precompressed`]).
+    /// `None` without compression, for a client (its frames are masked), or when context is
+    /// kept between messages.
+    #[cfg(feature = "deflate")]
+    pub fn shared_deflate(&self) -> Option<crate::ws::deflate::SharedKey> {
+        if self.role != Role::Server || self.sending.is_some() {
+            return None;
+        }
+        self.deflate.as_ref().and_then(|pmd| pmd.tx.shared_key())
+    }
+
+    /// Sends a message that [`compress_shared`](crate::ws::deflate::compress_shared) compressed
+    /// for `key`: one frame with RSV1 set (RFC 7692 §6), the bytes as given — the frame this
+    /// connection's [`send_text`](Connection::send_text) would have written for the message.
+    ///
+    /// # Errors
+    /// As [`Connection::send_text`]; [`UsageError::NotShared`] when `key` is not
+    /// [`Connection::shared_deflate`].
+    #[cfg(feature = "deflate")]
+    pub fn send_precompressed(
+        &mut self,
+        kind: MessageKind,
+        key: crate::ws::deflate::SharedKey,
+        compressed: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(), UsageError> {
+        let opcode = self.start_message(kind)?;
+        if self.shared_deflate() != Some(key) {
+            return Err(UsageError::NotShared);
+        }
+        out.reserve(compressed.len() + crate::ws::frame::MAX_HEADER_LEN);
+        Header {
+            fin: true,
+            rsv: RSV1,
+            opcode,
+            mask: None,
+            len: compressed.len() as u64,
+        }
+        .encode(out);
+        out.extend_from_slice(compressed);
+        Ok(())
+    }
+
     /// The opcode of a one-frame message of `kind`, if one may be sent now.
     pub(super) fn start_message(&self, kind: MessageKind) -> Result<OpCode, UsageError> {
         self.check_can_send()?;

@@ -470,3 +470,85 @@ fn uncompressed_on_purpose_between_compressed_messages_with_context_takeover() {
         ]
     );
 }
+
+/// A message compressed once ([`super::compress_shared`]) and sent with `send_precompressed`
+/// is byte for byte the frame the connection would have written itself, for every window and
+/// for compressible, incompressible and tiny payloads.
+#[test]
+fn a_shared_compressed_message_is_the_frame_the_connection_would_write() {
+    let json: Vec<u8> = (0..40)
+        .flat_map(|i| {
+            alloc::format!("{{\"seq\":{i},\"price\":{},\"sym\":\"ABC\"}}", i * 37).into_bytes()
+        })
+        .collect();
+    let mut noise = Vec::new();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    for _ in 0..2000 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        noise.push(x as u8);
+    }
+    let long = alloc::vec![b'a'; 70_000];
+    for bits in 8..=15u8 {
+        let offer = alloc::format!("permessage-deflate; server_max_window_bits={bits}");
+        let limits = Limits::default();
+        let (mut own, _) = server_with(Some(&offer), ServerConfig::default(), &limits);
+        let (mut shared, _) = server_with(Some(&offer), ServerConfig::default(), &limits);
+        let key = shared
+            .shared_deflate()
+            .expect("a stateless server compressor");
+        assert_eq!(key.window_bits, bits);
+        for payload in [&json[..], &noise[..], &b"hi"[..], &long[..]] {
+            let mut expected = Vec::new();
+            own.send_binary(payload, &mut expected).unwrap();
+            let mut compressed = Vec::new();
+            let mut got = Vec::new();
+            if super::compress_shared(key, payload, &mut compressed) {
+                shared
+                    .send_precompressed(MessageKind::Binary, key, &compressed, &mut got)
+                    .unwrap();
+            } else {
+                shared
+                    .send_uncompressed(MessageKind::Binary, payload, &mut got)
+                    .unwrap();
+            }
+            assert_eq!(got, expected, "window {bits}, {} bytes", payload.len());
+        }
+    }
+}
+
+#[test]
+fn precompressed_messages_are_refused_where_they_would_be_wrong() {
+    let limits = Limits::default();
+    // Another window: another key.
+    let (mut narrow, _) = server_with(
+        Some("permessage-deflate; server_max_window_bits=9"),
+        ServerConfig::default(),
+        &limits,
+    );
+    let (wide, _) = server_with(Some("permessage-deflate"), ServerConfig::default(), &limits);
+    let wide_key = wide.shared_deflate().unwrap();
+    let mut out = Vec::new();
+    assert_eq!(
+        narrow.send_precompressed(MessageKind::Text, wide_key, b"x", &mut out),
+        Err(crate::ws::UsageError::NotShared)
+    );
+    assert!(out.is_empty());
+    // Context takeover for the server: each message depends on the ones before.
+    let keep = ServerConfig {
+        server_no_context_takeover: false,
+        ..ServerConfig::default()
+    };
+    let (kept, _) = server_with(Some("permessage-deflate"), keep, &limits);
+    assert_eq!(kept.shared_deflate(), None);
+    // No compression agreed, and a client (which masks every frame).
+    let (plain, _) = server_with(None, ServerConfig::default(), &limits);
+    assert_eq!(plain.shared_deflate(), None);
+    let client = client_with(
+        Some("permessage-deflate; server_no_context_takeover"),
+        ClientConfig::default(),
+    )
+    .unwrap();
+    assert_eq!(client.shared_deflate(), None);
+}

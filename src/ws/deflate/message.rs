@@ -186,6 +186,8 @@ pub(crate) struct Compressor {
     /// Bytes fed in the current message.
     fed: usize,
     level: u8,
+    /// The agreed window, 8..=15 (what `chunk` is made from).
+    window_bits: u8,
 }
 
 impl core::fmt::Debug for Compressor {
@@ -214,7 +216,18 @@ impl Compressor {
             since_full: 0,
             fed: 0,
             level,
+            window_bits: window_bits.clamp(8, 15),
         }
+    }
+
+    /// How this compressor's next message would be compressed, if that depends on the message
+    /// alone: no context is kept between messages and none is under way. Every compressor
+    /// with the same key turns the same message into the same bytes.
+    pub(crate) fn shared_key(&self) -> Option<SharedKey> {
+        (!self.keep_context && self.fed == 0 && self.since_full == 0).then_some(SharedKey {
+            window_bits: self.window_bits,
+            level: self.level,
+        })
     }
 
     /// Compresses a piece of a message onto `out`; `last` ends the message with a flush whose
@@ -281,6 +294,34 @@ impl Compressor {
     pub(crate) fn is_stateless(&self) -> bool {
         !self.keep_context
     }
+}
+
+/// How a message is compressed when the sender keeps no context between messages (RFC 7692
+/// §7.1.1.1, `server_no_context_takeover`): every message starts from an empty window, so its
+/// compressed bytes depend only on the message, the window (§7.1.2.1) and the level. A server
+/// with many such connections compresses a message once per key and sends the same bytes to
+/// all of them ([`compress_shared`], then
+/// [`Connection::send_precompressed`](crate::ws::Connection::send_precompressed)).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SharedKey {
+    /// The largest window the sender may use, base-2 logarithm, 8..=15.
+    pub window_bits: u8,
+    /// The DEFLATE level, 1..=9.
+    pub level: u8,
+}
+
+/// Compresses a whole message the way every connection with `key` would (RFC 7692 §7.2.1: the
+/// final empty block's tail `00 00 ff ff` removed) onto `out`. `false` when the result is not
+/// smaller than `payload`: send the message uncompressed then (§6, RSV1 clear), as a connection
+/// compressing it itself does.
+pub fn compress_shared(key: SharedKey, payload: &[u8], out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    Compressor::new(true, key.window_bits, key.level).compress(payload, true, out);
+    if payload.is_empty() || out.len() - start >= payload.len() {
+        out.truncate(start);
+        return false;
+    }
+    true
 }
 
 fn deflate_all(deflater: &mut Deflater, mut input: &[u8], flush: Flush, out: &mut Vec<u8>) {

@@ -21,6 +21,9 @@ pub(crate) mod codec;
 pub(crate) mod message;
 mod negotiate;
 
+#[cfg(feature = "deflate")]
+pub use message::{SharedKey, compress_shared};
+
 pub use negotiate::{
     Agreement, ClientConfig, DEFAULT_LEVEL, NAME, NegotiationError, ServerConfig, accept,
     client_validate,
