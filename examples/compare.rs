@@ -197,14 +197,7 @@ fn run(
                 t.saturating_duration_since(now)
             })
             .min(Duration::from_millis(5));
-        poll.poll(&mut events, Some(wait))?;
-        for event in events.iter() {
-            clients[event.token().0].on_ready(event.is_readable(), &mut buf);
-        }
-        let now = Instant::now();
-        for c in &mut clients {
-            c.tick(now);
-        }
+        push_client::pump(&mut poll, &mut events, &mut clients, &mut buf, wait)?;
     }
     let (cpu, _) = server_usage(server);
     let rss = rss_connected.unwrap_or(base_rss);

@@ -152,14 +152,8 @@ fn run(
     // Connect everyone (the handshakes are not part of the measurement).
     let connected_by = Instant::now() + Duration::from_secs(10);
     while clients.iter().any(|c| c.ws.is_none()) && Instant::now() < connected_by {
-        poll.poll(&mut events, Some(Duration::from_millis(5)))?;
-        for event in events.iter() {
-            clients[event.token().0].on_ready(event.is_readable(), &mut buf);
-        }
-        let now = Instant::now();
-        for c in &mut clients {
-            c.tick(now);
-        }
+        let wait = Duration::from_millis(5);
+        push_client::pump(&mut poll, &mut events, &mut clients, &mut buf, wait)?;
     }
     for c in &mut clients {
         c.stats.bytes = 0;
@@ -185,14 +179,8 @@ fn run(
         if (published == total && delivered == total * subs as u64) || now >= end {
             break;
         }
-        poll.poll(&mut events, Some(Duration::from_millis(2)))?;
-        for event in events.iter() {
-            clients[event.token().0].on_ready(event.is_readable(), &mut buf);
-        }
-        let now = Instant::now();
-        for c in &mut clients {
-            c.tick(now);
-        }
+        let wait = Duration::from_millis(2);
+        push_client::pump(&mut poll, &mut events, &mut clients, &mut buf, wait)?;
     }
     let (cpu1, _) = server_usage(server);
     let mut latencies: Vec<u64> = clients

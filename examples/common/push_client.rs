@@ -398,6 +398,28 @@ pub fn publish_acked(
         .flatten())
 }
 
+/// One turn of a benchmark's event loop: waits up to `wait` for readiness, lets the ready
+/// clients read, then lets every client act on the time (polls due, output to write).
+pub fn pump(
+    poll: &mut mio::Poll,
+    events: &mut mio::Events,
+    clients: &mut [Client],
+    buf: &mut [u8],
+    wait: Duration,
+) -> io::Result<()> {
+    poll.poll(events, Some(wait))?;
+    for event in events.iter() {
+        if let Some(c) = clients.get_mut(event.token().0) {
+            c.on_ready(event.is_readable(), buf);
+        }
+    }
+    let now = Instant::now();
+    for c in clients {
+        c.tick(now);
+    }
+    Ok(())
+}
+
 impl Client {
     /// The socket is ready: read what is there and hand it to the machines.
     pub fn on_ready(&mut self, readable: bool, buf: &mut [u8]) {
