@@ -535,3 +535,88 @@ fn pem_errors_say_what_is_wrong() {
         Err(TlsError::ServerName(_))
     ));
 }
+
+/// Over https the session cookie is `Secure`, so a browser never sends it over plain http.
+#[cfg(feature = "auth")]
+#[test]
+fn the_session_cookie_set_over_https_is_secure() {
+    use pushwire::server::auth::Policy;
+    use pushwire::server::auth::jwt::{NewToken, Verifier};
+    let secret = b"a shared secret of at least 32 bytes, for tests";
+    let verifier = || Verifier::new(secret).unwrap();
+    let (ca, chain, key) = certificate(&["localhost"]);
+    let limits = Limits::default();
+    let hub =
+        HubServer::new(limits.clone(), b"page").with_policy(Policy::open().tokens(verifier()));
+    let server = Server::builder()
+        .bind("127.0.0.1:0")
+        .tls(ServerTls::from_pem(chain.as_bytes(), key.as_bytes()).unwrap())
+        .bind_tls("127.0.0.1:0")
+        .threads(1)
+        .limits(limits)
+        .build(hub)
+        .unwrap();
+    let (plain, secure) = (server.local_addr(), server.tls_addr().unwrap());
+    let handle = server.handle();
+    let thread = std::thread::spawn(move || server.run());
+    let exp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let token = verifier().mint(&NewToken {
+        sub: Some("ada"),
+        exp,
+        aud: None,
+        subscribe: &["*"],
+        publish: &[],
+    });
+    let bearer = format!("Bearer {token}");
+    let cookie_of = |headers: &[(String, Vec<u8>)]| {
+        headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+            .expect("a Set-Cookie field")
+    };
+
+    let client = ClientTls::with_ca_pem(ca.as_bytes()).unwrap();
+    let mut s = Https::new(
+        client
+            .connect("localhost", common::connect(secure))
+            .unwrap(),
+    );
+    let mut out = Vec::new();
+    s.http
+        .send_request(
+            "POST",
+            "/session",
+            &[("Host", b"localhost"), ("Authorization", bearer.as_bytes())],
+            client::RequestBody::Length(0),
+            &mut out,
+        )
+        .unwrap();
+    s.stream.write_all(&out).unwrap();
+    let over_tls = s.recv();
+    assert_eq!(over_tls.status, 204);
+    let cookie = cookie_of(&over_tls.headers);
+    assert!(
+        cookie.ends_with("; HttpOnly; SameSite=Strict; Secure"),
+        "{cookie}"
+    );
+
+    let mut c = common::Client::new(plain);
+    c.send_with(
+        "POST",
+        "/session",
+        &[("Authorization", bearer.as_bytes())],
+        Some(b""),
+    );
+    let over_plain = c.recv().unwrap();
+    assert_eq!(over_plain.status, 204);
+    let cookie = cookie_of(&over_plain.headers);
+    assert!(!cookie.contains("Secure"), "{cookie}");
+
+    handle.shutdown();
+    thread.join().unwrap().unwrap();
+}

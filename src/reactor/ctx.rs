@@ -123,6 +123,17 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
             .is_some_and(|c| matches!(c.proto, Proto::Ws(_)))
     }
 
+    /// Whether the connection came over TLS (a listener given
+    /// [`Builder::tls`](super::Builder::tls)): https, wss. A cookie set on it can carry
+    /// `Secure` (RFC 6265 §4.1.2.5).
+    pub fn is_tls(&self, conn: ConnId) -> bool {
+        self.core
+            .slab
+            .get(conn.0)
+            .and_then(|c| c.socket.as_ref())
+            .is_some_and(super::socket::Socket::is_tls)
+    }
+
     /// Drops the connection at once (no closing handshake).
     pub fn close(&mut self, conn: ConnId) {
         self.core.close_now(conn.0);

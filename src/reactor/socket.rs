@@ -68,6 +68,15 @@ impl Socket {
         }
     }
 
+    /// Whether TLS runs over the TCP socket.
+    pub fn is_tls(&self) -> bool {
+        match self {
+            Socket::Tcp(_) => false,
+            #[cfg(feature = "tls")]
+            Socket::Tls(_) => true,
+        }
+    }
+
     /// When a TLS handshake still under way must be done.
     pub fn handshake_deadline(&self) -> Option<crate::time::Instant> {
         match self {

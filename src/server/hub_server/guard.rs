@@ -157,10 +157,17 @@ impl HubServer {
                 "this server asks for no tokens: there is no session to set",
             );
         }
+        // Over https the cookie is marked `Secure` (RFC 6265 §4.1.2.5): never sent over plain
+        // http.
+        let secure = if cx.conn().is_some_and(|c| cx.is_tls(c)) {
+            "; Secure"
+        } else {
+            ""
+        };
         if req.method == "DELETE" {
             return Response::new(204).header(
                 "Set-Cookie",
-                format!("{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"),
+                format!("{name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}"),
             );
         }
         // The guard verified it; read it again from where it came.
@@ -171,7 +178,7 @@ impl HubServer {
         let max_age = pass.expires.unwrap_or(0).saturating_sub(cx.unix_secs());
         Response::new(204).header(
             "Set-Cookie",
-            format!("{name}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict"),
+            format!("{name}={token}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}"),
         )
     }
 
