@@ -19,7 +19,7 @@
 //! It writes `target/compare/compare.md` (a Markdown table) and `target/compare/compare.svg`
 //! (bytes and requests per delivered event, drawn by this program: no plotting dependency).
 
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll};
 use pushwire::Limits;
 use pushwire::http::client;
 use std::fmt::Write as _;
@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/push_client.rs"]
 mod push_client;
-use push_client::{Client, Technique, serve, server_usage, unix_ns};
+use push_client::{Technique, serve, server_usage, unix_ns};
 
 #[path = "common/args.rs"]
 mod args;
@@ -154,17 +154,7 @@ fn run(
     let topic = format!("t{}", unix_ns());
     let (base_cpu, base_rss) = server_usage(server);
     let mut poll = Poll::new()?;
-    let mut clients = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut c = Client::new(addr, technique, &topic, 0)?;
-        poll.registry().register(
-            &mut c.socket,
-            Token(i),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-        c.ask();
-        clients.push(c);
-    }
+    let mut clients = push_client::connect_all(&poll, addr, technique, &topic, n, false)?;
     let mut events = Events::with_capacity(1024);
     let warmup = Instant::now() + Duration::from_millis(500);
     let end = warmup + time;

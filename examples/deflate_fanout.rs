@@ -10,7 +10,7 @@
 //! (The server is this program with `--serve`, started on the same CPU set unless pinned with
 //! `--server-cpu`.)
 
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll};
 use pushwire::Limits;
 use pushwire::http::client;
 use std::io;
@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 #[path = "common/push_client.rs"]
 mod push_client;
-use push_client::{Client, Technique, serve, server_usage, unix_ns};
+use push_client::{Technique, serve, server_usage, unix_ns};
 
 #[path = "common/args.rs"]
 mod args;
@@ -132,18 +132,8 @@ fn run(
 ) -> io::Result<Round> {
     let topic = format!("t{}", unix_ns());
     let mut poll = Poll::new()?;
-    let mut clients = Vec::with_capacity(subs);
-    for i in 0..subs {
-        let mut c = Client::new(addr, Technique::WebSocket, &topic, 0)?;
-        c.deflate = deflate;
-        poll.registry().register(
-            &mut c.socket,
-            Token(i),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-        c.ask();
-        clients.push(c);
-    }
+    let mut clients =
+        push_client::connect_all(&poll, addr, Technique::WebSocket, &topic, subs, deflate)?;
     let mut events = Events::with_capacity(1024);
     let mut publisher = std::net::TcpStream::connect(addr)?;
     publisher.set_nodelay(true)?;

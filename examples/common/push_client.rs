@@ -398,6 +398,31 @@ pub fn publish_acked(
         .flatten())
 }
 
+/// `n` clients of `technique` on `topic` from its start, registered with `poll` (tokens 0..n)
+/// and asking; WebSocket clients offer compression when `deflate`.
+pub fn connect_all(
+    poll: &mio::Poll,
+    addr: SocketAddr,
+    technique: Technique,
+    topic: &str,
+    n: usize,
+    deflate: bool,
+) -> io::Result<Vec<Client>> {
+    let mut clients = Vec::with_capacity(n);
+    for i in 0..n {
+        let mut c = Client::new(addr, technique, topic, 0)?;
+        c.deflate = deflate;
+        poll.registry().register(
+            &mut c.socket,
+            mio::Token(i),
+            mio::Interest::READABLE | mio::Interest::WRITABLE,
+        )?;
+        c.ask();
+        clients.push(c);
+    }
+    Ok(clients)
+}
+
 /// One turn of a benchmark's event loop: waits up to `wait` for readiness, lets the ready
 /// clients read, then lets every client act on the time (polls due, output to write).
 pub fn pump(
