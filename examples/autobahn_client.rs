@@ -34,10 +34,8 @@ fn main() -> io::Result<()> {
         ],
     );
     let url = args.text("--url").unwrap_or("ws://127.0.0.1:9001");
-    let target = Target::from_url(url, args.text("--ca")).unwrap_or_else(|e| {
-        eprintln!("error: --url {url}: {e}");
-        std::process::exit(2);
-    });
+    let target = Target::from_url(url, args.text("--ca"))
+        .unwrap_or_else(|e| args::bad(format!("--url {url}: {e}")));
     let authority = &target;
     let agent = "pushwire";
 

@@ -38,8 +38,7 @@ fn main() {
         ],
     );
     let Some(out) = args.text("--out") else {
-        eprintln!("error: --out DIR is required");
-        std::process::exit(2);
+        args::bad("--out DIR is required");
     };
     let mut names: Vec<String> = args
         .texts("--name")
@@ -50,10 +49,7 @@ fn main() {
         names = vec!["localhost".into(), "127.0.0.1".into()];
     }
     let key = args.text("--key").map(|path| {
-        std::fs::read_to_string(path).unwrap_or_else(|e| {
-            eprintln!("error: --key {path}: {e}");
-            std::process::exit(2);
-        })
+        std::fs::read_to_string(path).unwrap_or_else(|e| args::bad(format!("--key {path}: {e}")))
     });
     if let Err(e) = make(Path::new(out), names, key.as_deref()) {
         eprintln!("error: {e}");

@@ -44,10 +44,7 @@ fn main() {
             args::value("--audience", "AUD", "the audience (aud) the server expects"),
         ],
     );
-    let fail = |message: String| -> ! {
-        eprintln!("error: {message}");
-        std::process::exit(2)
-    };
+    let fail = |message: String| -> ! { args::bad(message) };
     let Some(path) = args.text("--secret-file") else {
         fail("--secret-file is required".into())
     };

@@ -50,10 +50,7 @@ fn main() {
         ],
     );
     let mode = args.text("--mode").unwrap_or("");
-    let fail = |m: &str| -> ! {
-        eprintln!("error: {m}");
-        std::process::exit(2)
-    };
+    let fail = |m: &str| -> ! { args::bad(m) };
     let addr: SocketAddr = args
         .text("--addr")
         .unwrap_or_else(|| fail("--addr is required"))

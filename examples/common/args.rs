@@ -185,6 +185,13 @@ fn usage(about: &str, flags: &[Flag]) -> String {
     text
 }
 
+/// Prints `error: <message>` to standard error and exits with status 2: a value the parser
+/// accepted but the example cannot use (a file that does not load, flags that must go together).
+pub fn bad(message: impl Display) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2);
+}
+
 /// Prints `message` and the usage to standard error and exits with status 2.
 fn fail(message: &str, usage: &str) -> ! {
     eprintln!("error: {message}\n\n{usage}");

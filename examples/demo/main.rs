@@ -160,10 +160,7 @@ fn main() -> std::io::Result<()> {
 /// one.
 #[cfg(feature = "tls")]
 fn tls(args: &args::Args) -> Option<pushwire::tls::ServerTls> {
-    let fail = |message: String| -> ! {
-        eprintln!("error: {message}");
-        std::process::exit(2)
-    };
+    let fail = |message: String| -> ! { args::bad(message) };
     match (args.text("--tls-cert"), args.text("--tls-key")) {
         (Some(cert), Some(key)) => Some(
             pushwire::tls::ServerTls::from_pem_files(cert, key)
@@ -183,17 +180,13 @@ fn tls(args: &args::Args) {
         .iter()
         .any(|f| args.text(f).is_some())
     {
-        eprintln!("error: this build has no TLS (the `tls` feature)");
-        std::process::exit(2);
+        args::bad("this build has no TLS (the `tls` feature)");
     }
 }
 
 /// The access policy the flags ask for; exits with status 2 on a bad one.
 fn policy(args: &args::Args, ip: IpAddr) -> Policy {
-    let fail = |message: String| -> ! {
-        eprintln!("error: {message}");
-        std::process::exit(2)
-    };
+    let fail = |message: String| -> ! { args::bad(message) };
     let mut policy = Policy::open();
     let secret = args.text("--token-secret-file");
     if let Some(path) = secret {
@@ -253,18 +246,14 @@ fn redis_url(args: &args::Args) -> Option<pushwire::server::redis::RedisUrl> {
     let url = args.text("--redis").map(String::from).or(env)?;
     match url.parse() {
         Ok(url) => Some(url),
-        Err(e) => {
-            eprintln!("error: --redis {url}: {e}");
-            std::process::exit(2)
-        }
+        Err(e) => args::bad(format!("--redis {url}: {e}")),
     }
 }
 
 #[cfg(not(feature = "redis"))]
 fn redis_url(args: &args::Args) -> Option<()> {
     if args.text("--redis").is_some() {
-        eprintln!("error: --redis: this build has no `redis` feature");
-        std::process::exit(2)
+        args::bad("--redis: this build has no `redis` feature");
     }
     None
 }
