@@ -620,3 +620,55 @@ fn the_session_cookie_set_over_https_is_secure() {
     handle.shutdown();
     thread.join().unwrap().unwrap();
 }
+
+/// The write-queue bound holds through the TLS layer: records rustls holds count as queued
+/// output, so everything after them waits in the connection's write queue, and an https event
+/// stream that stops reading is dropped when that queue is full (`Limits::write_queue_bytes`)
+/// while the server goes on serving. (With neither that count nor rustls's own buffer limit,
+/// this stream would grow without bound and the test fails.)
+#[test]
+fn an_event_stream_over_https_that_stops_reading_is_dropped() {
+    let limits = Limits {
+        write_queue_bytes: 256 * 1024,
+        ..Limits::default()
+    };
+    let (tls, _) = Tls::hub_with(limits, None);
+    let mut stalled = Https::new(tls.connect());
+    stalled.send("GET", "/events?topic=flood", b"");
+    stalled.read_until("retry:");
+    let sse_connections = |tls: &Tls| {
+        let mut c = Https::new(tls.connect());
+        let json = String::from_utf8(c.request("GET", "/stats", b"").body).unwrap();
+        let sse = &json[json.find("\"sse\":").unwrap()..];
+        sse.contains("\"connections\":1,")
+    };
+    assert!(sse_connections(&tls));
+    // 60 KB events until the stalled stream is dropped; kernel buffers on loopback hold a few
+    // MB, so 400 events (24 MB) are far more than enough.
+    let body = "x".repeat(60_000);
+    let mut publisher = Https::new(tls.connect());
+    let mut published = 0;
+    while sse_connections(&tls) {
+        assert!(
+            published < 400,
+            "a stream that never reads was still open after 24 MB"
+        );
+        let r = publisher.request("POST", "/publish?topic=flood", body.as_bytes());
+        assert_eq!(r.status, 200);
+        published += 1;
+    }
+    assert!(
+        published > 4,
+        "dropped after {published} events: before its queue could fill"
+    );
+    // The stalled client, reading at last, finds its stream ended.
+    let mut rest = Vec::new();
+    let ended = match stalled.stream.read_to_end(&mut rest) {
+        Ok(_) => true,
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::UnexpectedEof
+        ),
+    };
+    assert!(ended, "the dropped stream is still open");
+}

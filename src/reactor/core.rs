@@ -532,7 +532,6 @@ impl Core {
         self.respond(key, response)
     }
 
-    /// Sends a WebSocket message.
     /// Sends WebSocket messages in one write; the bytes they take on the wire (frames, after
     /// compression).
     pub fn ws_send<'a>(
@@ -570,29 +569,10 @@ impl Core {
                 self.scratch.clear();
                 return Err(SendError::Gone);
             };
-            // Compressed once per worker for every connection that compresses the same way.
             #[cfg(feature = "deflate")]
-            if let Some(shared) = w.shared_deflate() {
-                if let Some(found) = self.deflate_memo.get(shared, payload) {
-                    let sent = match found {
-                        Some(bytes) => w.send_precompressed(kind, shared, bytes, &mut self.scratch),
-                        None => w.send_uncompressed(kind, payload, &mut self.scratch),
-                    };
-                    if sent.is_err() {
-                        self.scratch.clear();
-                        return Err(SendError::WrongState);
-                    }
-                    continue;
-                }
-            }
-            let sent = match kind {
-                // The payload came from a `&str`.
-                ws::MessageKind::Text => w.send_text(
-                    std::str::from_utf8(payload).unwrap_or_default(),
-                    &mut self.scratch,
-                ),
-                ws::MessageKind::Binary => w.send_binary(payload, &mut self.scratch),
-            };
+            let sent = frame_shared(w, &mut self.deflate_memo, kind, payload, &mut self.scratch);
+            #[cfg(not(feature = "deflate"))]
+            let sent = frame(w, kind, payload, &mut self.scratch);
             if sent.is_err() {
                 self.scratch.clear();
                 return Err(SendError::WrongState);
@@ -606,8 +586,9 @@ impl Core {
 
     /// Sends one data frame with a vectored write of its header and the caller's payload, and
     /// queues only what the socket does not take: a large payload is not copied into `scratch`
-    /// first (one copy of 1 MiB per message saved); the frame's bytes. `Ok(None)`: not applicable (output already
-    /// queued, the connection lingering, or a payload the machine must transform).
+    /// first (one copy of 1 MiB per message saved). The frame's bytes; `Ok(None)`: not
+    /// applicable (output already queued, the connection lingering, or a payload the machine
+    /// must transform).
     fn ws_send_direct(
         &mut self,
         key: u64,
@@ -658,6 +639,41 @@ impl Core {
         self.flush(key);
         self.settle(key);
         Ok(())
+    }
+}
+
+/// Frames one message the connection's own way (compressing it if permessage-deflate was
+/// agreed) onto `out`.
+fn frame(
+    w: &mut ws::Connection,
+    kind: ws::MessageKind,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), ws::UsageError> {
+    match kind {
+        // The payload came from a `&str`.
+        ws::MessageKind::Text => w.send_text(std::str::from_utf8(payload).unwrap_or_default(), out),
+        ws::MessageKind::Binary => w.send_binary(payload, out),
+    }
+}
+
+/// As [`frame`], but a connection that compresses every message afresh gets the bytes the
+/// worker's memo compressed once for all such connections.
+#[cfg(feature = "deflate")]
+fn frame_shared(
+    w: &mut ws::Connection,
+    memo: &mut super::deflate_memo::Memo,
+    kind: ws::MessageKind,
+    payload: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), ws::UsageError> {
+    let Some(key) = w.shared_deflate() else {
+        return frame(w, kind, payload, out);
+    };
+    match memo.get(key, payload) {
+        Some(Some(compressed)) => w.send_precompressed(kind, key, compressed, out),
+        Some(None) => w.send_uncompressed(kind, payload, out),
+        None => frame(w, kind, payload, out),
     }
 }
 

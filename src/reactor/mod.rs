@@ -88,10 +88,7 @@ pub struct Builder {
 impl Builder {
     /// The address to listen on (default `127.0.0.1:8080`).
     pub fn bind(mut self, addr: impl ToSocketAddrs) -> Self {
-        self.addr = addr
-            .to_socket_addrs()
-            .map(|a| a.collect())
-            .unwrap_or_default();
+        self.addr = addresses(addr);
         self
     }
 
@@ -127,10 +124,7 @@ impl Builder {
     /// (e.g. 8080 and 8443). Needs [`tls`](Builder::tls).
     #[cfg(feature = "tls")]
     pub fn bind_tls(mut self, addr: impl ToSocketAddrs) -> Self {
-        self.tls_addr = addr
-            .to_socket_addrs()
-            .map(|a| a.collect())
-            .unwrap_or_default();
+        self.tls_addr = addresses(addr);
         self
     }
 
@@ -256,6 +250,13 @@ impl Builder {
     fn listeners(&self) -> io::Result<Vec<(std::net::TcpListener, Option<()>)>> {
         Ok(vec![(listen(&self.addr)?, None)])
     }
+}
+
+/// What `addr` resolves to; none when it does not resolve (`build` then fails to bind).
+fn addresses(addr: impl ToSocketAddrs) -> Vec<SocketAddr> {
+    addr.to_socket_addrs()
+        .map(|a| a.collect())
+        .unwrap_or_default()
 }
 
 /// Binds a listening socket with a backlog large enough for connection bursts (std and mio
