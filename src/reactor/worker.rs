@@ -172,12 +172,11 @@ impl<A: App> Running<A> {
             }
             self.tick();
             for event in events.iter() {
-                match event.token() {
-                    WAKER => self.on_wake(),
-                    t if LISTENERS.contains(&t) => {
-                        self.accept(LISTENERS.iter().position(|l| *l == t).unwrap_or(0));
-                    }
-                    Token(key) => {
+                let listener = LISTENERS.iter().position(|&l| l == event.token());
+                match (event.token(), listener) {
+                    (_, Some(which)) => self.accept(which),
+                    (WAKER, None) => self.on_wake(),
+                    (Token(key), None) => {
                         let key = key as u64;
                         if event.is_writable() {
                             self.on_writable(key);

@@ -50,11 +50,13 @@ async def main(port, ca):
     loop = asyncio.get_running_loop()
     poll = loop.run_in_executor(None, lambda: https(ctx, port, "GET", f"/poll?topic=py-lp-{run}&cursor=0").read())
     await asyncio.sleep(0)  # the poll parks; a publish after it is what answers it
-    for _ in range(100):
+    for _ in range(200):
         stats = json.loads(https(ctx, port, "GET", "/stats").read())
         if stats["long_poll"]["connections"] >= 1:
             break
         await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the long-poll was not parked within 10 s")
     seq = int(https(ctx, port, "POST", f"/publish?topic=py-lp-{run}", b"parked").read())
     # One event per line (the hub's long-poll body).
     event = json.loads((await asyncio.wait_for(poll, 10)).splitlines()[0])
