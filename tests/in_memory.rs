@@ -2,6 +2,8 @@
 //! deadlines of seconds pass in no time, a client that stops reading is modelled exactly, and
 //! nothing sleeps or depends on the machine's speed.
 
+mod common;
+
 use pushwire::Limits;
 use pushwire::reactor::testing::{Harness, MemClient};
 use pushwire::server::HubServer;
@@ -177,4 +179,207 @@ fn a_shutdown_closes_websockets_with_1001() {
     // A close frame (0x88) with 1001 (0x03e9) first in its payload.
     assert_eq!(frame.first(), Some(&0x88));
     assert_eq!(frame.get(2..4), Some(&[0x03, 0xe9][..]), "{frame:?}");
+}
+
+// ----- large WebSocket frames, read whole into a buffer of their own -----
+
+/// Echoes every WebSocket message (as `examples/ws_echo`).
+struct Echo;
+
+impl pushwire::reactor::App for Echo {
+    type Local = ();
+    type Notice = ();
+    fn local(&self) {}
+    fn request(
+        &self,
+        _: &mut (),
+        request: &pushwire::http::Request<'_>,
+        _: &[u8],
+        _: &mut pushwire::reactor::Ctx<'_, ()>,
+    ) -> pushwire::reactor::Reply {
+        assert!(request.is_upgrade());
+        pushwire::reactor::Reply::WebSocket { protocol: None }
+    }
+    fn ws_message(
+        &self,
+        _: &mut (),
+        message: pushwire::reactor::Message<'_>,
+        cx: &mut pushwire::reactor::Ctx<'_, ()>,
+    ) {
+        let Some(conn) = cx.conn() else { return };
+        let _ = match message {
+            pushwire::reactor::Message::Text(t) => cx.send_text(conn, t),
+            pushwire::reactor::Message::Binary(b) => cx.send_binary(conn, b),
+        };
+    }
+}
+
+fn echo_server(limits: Limits) -> (Harness<Echo>, MemClient) {
+    let mut h = Harness::new(Echo, limits);
+    let c = h.connect();
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    h.turn();
+    let head = c.received();
+    assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
+    (h, c)
+}
+
+fn big_limits() -> Limits {
+    Limits {
+        max_frame_bytes: 4 << 20,
+        max_message_bytes: 4 << 20,
+        ..Limits::default()
+    }
+}
+
+/// Sends `wire` in pieces of `piece` bytes, a worker turn after each, and takes the output.
+fn send_in_pieces(h: &mut Harness<Echo>, c: &MemClient, wire: &[u8], piece: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    for chunk in wire.chunks(piece) {
+        c.send(chunk);
+        h.turn();
+        got.extend(c.received());
+    }
+    for _ in 0..64 {
+        h.turn();
+        got.extend(c.received());
+    }
+    got
+}
+
+/// The server's frames in `wire`: (opcode, payload).
+fn server_frames(mut wire: &[u8]) -> Vec<(pushwire::ws::OpCode, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while let Ok(Some((h, n))) = pushwire::ws::Header::decode(wire) {
+        assert!(h.mask.is_none() && h.fin);
+        let end = n + h.len as usize;
+        assert!(wire.len() >= end, "a frame cut short");
+        frames.push((h.opcode, wire[n..end].to_vec()));
+        wire = &wire[end..];
+    }
+    assert!(wire.is_empty(), "{} bytes after the last frame", wire.len());
+    frames
+}
+
+#[test]
+fn large_messages_arriving_in_any_pieces_are_echoed_whole_with_their_neighbours() {
+    use pushwire::ws::OpCode;
+    let big: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 251) as u8).collect();
+    let text = "ü€ pushwire ".repeat(20_000); // 300 KB of UTF-8, characters across reads
+    let messages = [
+        (OpCode::Text, b"before".to_vec()),
+        (OpCode::Binary, big.clone()),
+        (OpCode::Text, b"between".to_vec()),
+        (OpCode::Text, text.as_bytes().to_vec()),
+        (OpCode::Binary, vec![9; 70_000]),
+        (OpCode::Text, b"after".to_vec()),
+    ];
+    let wire: Vec<u8> = messages
+        .iter()
+        .flat_map(|(op, p)| common::masked_frame(true, 0, *op, p))
+        .collect();
+    for piece in [1, 13, 7_919, 65_536, 100_000, wire.len()] {
+        if piece == 1 {
+            // Byte by byte through the first large frame's header and a little of it.
+            let (mut h, c) = echo_server(big_limits());
+            let got = send_in_pieces(&mut h, &c, &wire[..40], 1);
+            let rest = send_in_pieces(&mut h, &c, &wire[40..], 65_536);
+            assert_eq!(server_frames(&[got, rest].concat()), messages);
+            continue;
+        }
+        let (mut h, c) = echo_server(big_limits());
+        let got = send_in_pieces(&mut h, &c, &wire, piece);
+        assert_eq!(server_frames(&got), messages, "pieces of {piece}");
+        assert!(!c.is_closed());
+    }
+}
+
+#[test]
+fn a_large_text_message_that_is_not_utf8_is_refused_with_1007_once_whole() {
+    use pushwire::ws::OpCode;
+    let mut bad = "a".repeat(200_000).into_bytes();
+    bad[150_000] = 0xff;
+    let (mut h, c) = echo_server(big_limits());
+    let got = send_in_pieces(
+        &mut h,
+        &c,
+        &common::masked_frame(true, 0, OpCode::Text, &bad),
+        30_000,
+    );
+    let frames = server_frames(&got);
+    assert_eq!(frames.len(), 1, "only the close frame");
+    assert_eq!(frames[0].0, OpCode::Close);
+    assert_eq!(frames[0].1[..2], 1007u16.to_be_bytes());
+}
+
+#[test]
+fn a_frame_over_the_limit_is_refused_from_its_header_without_waiting_for_it() {
+    use pushwire::ws::OpCode;
+    let limits = Limits {
+        max_frame_bytes: 100_000,
+        max_message_bytes: 100_000,
+        ..Limits::default()
+    };
+    let (mut h, c) = echo_server(limits);
+    let wire = common::masked_frame(true, 0, OpCode::Binary, &vec![1; 100_001]);
+    c.send(&wire[..1000]);
+    h.turn();
+    let frames = server_frames(&c.received());
+    assert_eq!(frames.len(), 1);
+    assert_eq!(frames[0].0, OpCode::Close);
+    assert_eq!(frames[0].1[..2], 1009u16.to_be_bytes());
+}
+
+#[test]
+fn a_peer_sending_a_large_frame_slowly_is_not_taken_for_a_silent_one() {
+    use pushwire::ws::OpCode;
+    let limits = Limits {
+        ping_interval: Some(Duration::from_secs(10)),
+        ..big_limits()
+    };
+    let (mut h, c) = echo_server(limits);
+    let payload = vec![5u8; 400_000];
+    let wire = common::masked_frame(true, 0, OpCode::Binary, &payload);
+    // 40 pieces, one every 4 s: 160 s in all, far past twice the ping interval.
+    let mut got = Vec::new();
+    for chunk in wire.chunks(wire.len().div_ceil(40)) {
+        c.send(chunk);
+        h.advance(Duration::from_secs(4));
+        got.extend(c.received());
+        assert!(!c.is_closed());
+    }
+    for _ in 0..8 {
+        h.turn();
+        got.extend(c.received());
+    }
+    assert_eq!(server_frames(&got), [(OpCode::Binary, payload)]);
+    // And once it falls silent, the keep-alive still works: a ping, then 1001.
+    h.advance(Duration::from_secs(10));
+    let ping = server_frames(&c.received());
+    assert_eq!(ping, [(OpCode::Ping, vec![])]);
+    h.advance(Duration::from_secs(10));
+    let frames = server_frames(&c.received());
+    assert_eq!(frames.last().map(|f| f.0), Some(OpCode::Close));
+}
+
+#[test]
+fn a_connection_that_ends_mid_frame_is_closed_and_the_next_one_is_served() {
+    use pushwire::ws::OpCode;
+    let payload = vec![3u8; 500_000];
+    let wire = common::masked_frame(true, 0, OpCode::Binary, &payload);
+    let (mut h, c) = echo_server(big_limits());
+    c.send(&wire[..300_000]);
+    h.turn();
+    c.close();
+    h.turn();
+    assert!(c.is_closed());
+    assert_eq!(h.connections(), 0);
+    // A new connection's frame of the same size is read whole and echoed.
+    let d = h.connect();
+    d.send(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    h.turn();
+    let head = d.received();
+    assert!(head.starts_with(b"HTTP/1.1 101 "));
+    let got = send_in_pieces(&mut h, &d, &wire, 50_000);
+    assert_eq!(server_frames(&got), [(OpCode::Binary, payload)]);
 }

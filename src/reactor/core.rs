@@ -76,6 +76,8 @@ pub(crate) struct Conn {
     pub app_owned: bool,
     /// Input arrived while reading was paused: read again when it resumes.
     pub read_pending: bool,
+    /// A large WebSocket frame is being read into a buffer of its own (`Core::gathers`).
+    pub gathering: bool,
 }
 
 impl Conn {
@@ -93,6 +95,7 @@ impl Conn {
             lingering: None,
             app_owned: false,
             read_pending: false,
+            gathering: false,
         }
     }
 
@@ -172,6 +175,8 @@ pub(crate) struct Core {
     /// Messages compressed once for every connection that compresses the same way.
     #[cfg(feature = "deflate")]
     pub deflate_memo: super::deflate_memo::Memo,
+    /// Large WebSocket frames being read whole, by connection, and buffers kept for them.
+    pub gathers: super::gather::Gathers,
 }
 
 impl Core {
@@ -201,6 +206,7 @@ impl Core {
             memory: std::collections::BTreeMap::new(),
             #[cfg(feature = "deflate")]
             deflate_memo: super::deflate_memo::Memo::default(),
+            gathers: super::gather::Gathers::default(),
         }
     }
 
@@ -299,6 +305,9 @@ impl Core {
             }
             conn.lingering = Some(self.now + self.limits.linger_timeout);
             conn.inbuf.clear();
+            if std::mem::take(&mut conn.gathering) {
+                self.gathers.abandon(key);
+            }
             if conn.app_owned {
                 conn.app_owned = false;
                 self.dead.push(key);
@@ -362,6 +371,9 @@ impl Core {
     pub fn close_now(&mut self, key: u64) {
         if let Some(conn) = self.slab.remove(key) {
             self.memory.remove(&key);
+            if conn.gathering {
+                self.gathers.abandon(key);
+            }
             self.open_connections.fetch_sub(1, Ordering::Relaxed);
             if let (Some(table), Some(ip)) = (&self.per_address, self.addresses.remove(&key)) {
                 table.release(ip);

@@ -38,6 +38,7 @@ mod core;
 mod ctx;
 #[cfg(feature = "deflate")]
 mod deflate_memo;
+mod gather;
 mod io_stats;
 mod per_address;
 mod slab;

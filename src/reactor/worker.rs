@@ -6,6 +6,7 @@
 
 use super::app::{App, ConnId, Message, Response};
 use super::core::{Conn, Core, Pending, Proto};
+use super::gather;
 use super::socket::io_of;
 use super::upgrade;
 use super::{Clock, Ctx, Handle, READ_CHUNK};
@@ -393,16 +394,28 @@ impl<A: App> Running<A> {
                 return;
             }
             conn.read_pending = false;
-            let read = io_of(&mut conn.socket, &mut self.core.memory, key)
-                .map_or(Ok(0), |io| io.read(&mut self.rbuf));
+            // A large frame being gathered is read into its own buffer, the rest into the
+            // worker's.
+            let io = io_of(&mut conn.socket, &mut self.core.memory, key);
+            let gathering = conn.gathering;
+            let into = match self.core.gathers.get_mut(key).filter(|_| gathering) {
+                Some(g) => g.space(),
+                None => &mut self.rbuf[..],
+            };
+            let asked = into.len();
+            let read = io.map_or(Ok(0), |io| io.read(into));
             self.core
                 .io
                 .read(matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
             match read {
                 Ok(0) => return self.on_eof(key),
                 Ok(n) => {
-                    self.feed_input(key, n);
-                    if n < self.rbuf.len() && !to_eof {
+                    if gathering {
+                        self.gathered(key, n);
+                    } else {
+                        self.feed_input(key, n);
+                    }
+                    if n < asked && !to_eof {
                         return;
                     }
                 }
@@ -434,11 +447,8 @@ impl<A: App> Running<A> {
                 &mut self.rbuf[..n],
             );
             if consumed < n {
-                if let Some(conn) = self.core.slab.get_mut(key) {
-                    if conn.lingering.is_none() {
-                        conn.inbuf.push(&self.rbuf[consumed..n]);
-                    }
-                }
+                let rest = self.rbuf.get(consumed..n).unwrap_or_default();
+                keep_input(&mut self.core, key, rest);
             }
         } else {
             let mut data = conn.inbuf.take();
@@ -458,12 +468,57 @@ impl<A: App> Running<A> {
             key,
             &mut data,
         );
-        data.drain(..consumed.min(data.len()));
-        if let Some(conn) = self.core.slab.get_mut(key) {
-            if conn.lingering.is_none() && !data.is_empty() {
-                conn.inbuf.set(data);
-            }
+        let Some(conn) = self.core.slab.get_mut(key) else {
+            return;
+        };
+        let rest = data.get(consumed..).unwrap_or_default();
+        if gather_len(conn, rest).is_some() {
+            keep_input(&mut self.core, key, rest);
+        } else if conn.lingering.is_none() && !rest.is_empty() {
+            data.drain(..consumed.min(data.len()));
+            conn.inbuf.set(data);
         }
+    }
+
+    /// `n` more bytes of the frame being gathered arrived; once it is whole, it is fed to the
+    /// machine in one piece and its buffer goes back to the pool.
+    fn gathered(&mut self, key: u64, n: usize) {
+        let now = self.core.now;
+        let Some(conn) = self.core.slab.get_mut(key) else {
+            return;
+        };
+        let Some(g) = self.core.gathers.get_mut(key).filter(|_| conn.gathering) else {
+            return;
+        };
+        g.filled(n);
+        if let Proto::Ws(w) = &mut conn.proto {
+            w.input_pending(now);
+        }
+        if !g.is_whole() {
+            return;
+        }
+        conn.gathering = false;
+        let Some((mut buf, total)) = self.core.gathers.finish(key) else {
+            return;
+        };
+        let frame = buf.get_mut(..total).unwrap_or_default();
+        let consumed = process(
+            &*self.app,
+            &mut self.local,
+            &mut self.core,
+            &self.handle,
+            key,
+            frame,
+        );
+        match self.core.slab.get_mut(key) {
+            // Not taken yet (a full write queue holds input back): it waits like any input.
+            Some(conn) if consumed < total && conn.lingering.is_none() => {
+                buf.truncate(total);
+                conn.inbuf.set_at(buf, consumed);
+            }
+            _ => self.core.gathers.give(buf),
+        }
+        self.core.settle(key);
     }
 
     fn on_eof(&mut self, key: u64) {
@@ -694,6 +749,8 @@ fn process<A: App>(
         }
         let rest = input.get_mut(pos..).unwrap_or_default();
         let flow = match &conn.proto {
+            // A large frame that is not all here is read whole into a buffer of its own first.
+            Proto::Ws(_) if gather_len(conn, rest).is_some() => Flow::Pause,
             // Bytes sent during an event stream wait (a pipelined request is read after it).
             Proto::Stream(_) => Flow::Pause,
             Proto::Finished => Flow::Ended,
@@ -713,6 +770,38 @@ fn process<A: App>(
     }
     core.settle(key);
     pos
+}
+
+/// The length of the large frame `input` begins, when the WebSocket machine would hand it out
+/// in place once whole but it is not all here: worth reading into a buffer of its own.
+fn gather_len(conn: &Conn, input: &[u8]) -> Option<usize> {
+    match &conn.proto {
+        Proto::Ws(w) if conn.lingering.is_none() && !conn.gathering => w
+            .unfinished_frame(input)
+            .filter(|&total| total >= gather::MIN_FRAME),
+        _ => None,
+    }
+}
+
+/// Keeps input the machine did not take: the start of a large frame begins gathering it, the
+/// rest waits in the connection's input queue.
+fn keep_input(core: &mut Core, key: u64, rest: &[u8]) {
+    let Some(conn) = core.slab.get_mut(key) else {
+        return;
+    };
+    if conn.lingering.is_some() || rest.is_empty() {
+        return;
+    }
+    match gather_len(conn, rest) {
+        Some(total) => {
+            core.gathers.start(key, rest, total);
+            conn.gathering = true;
+            if let Proto::Ws(w) = &mut conn.proto {
+                w.input_pending(core.now);
+            }
+        }
+        None => conn.inbuf.push(rest),
+    }
 }
 
 /// One step of the HTTP machine: a request goes to the application (once its body is in), an

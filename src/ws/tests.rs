@@ -5,6 +5,7 @@ use super::*;
 use crate::http;
 use crate::limits::Limits;
 use crate::time::Instant;
+use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use alloc::vec;
 use alloc::vec::Vec;
@@ -1128,4 +1129,114 @@ fn data_frame_header_matches_the_frame_send_writes() {
         conn.data_frame_header(MessageKind::Binary, 1),
         Err(UsageError::Closing)
     );
+}
+
+// ----- gathering a large frame whole (`unfinished_frame`) -----
+
+#[test]
+fn an_unfinished_single_frame_message_announces_its_length_and_is_then_delivered_in_place() {
+    let payload: Vec<u8> = (0..70_000u32).map(|i| (i % 251) as u8).collect();
+    let wire = masked(0x82, &payload);
+    let total = wire.len();
+    let conn = srv();
+    // Every prefix that holds the header announces the whole frame; a whole frame needs
+    // nothing gathered; a prefix shorter than the header announces nothing yet.
+    for cut in [0, 1, 9, 13, 14, 1000, total - 1] {
+        let expected = (cut >= 14).then_some(total);
+        assert_eq!(
+            conn.unfinished_frame(&wire[..cut]),
+            expected,
+            "prefix {cut}"
+        );
+    }
+    assert_eq!(conn.unfinished_frame(&wire), None);
+    // Fed whole, it is handed out borrowed from the input: no copy.
+    let mut conn = srv();
+    let mut input = wire.clone();
+    let mut out = Vec::new();
+    let step = conn.feed(Instant::ZERO, &mut input, &mut out).unwrap();
+    assert_eq!(step.consumed, total);
+    match step.event {
+        Some(Event::Binary(Cow::Borrowed(data))) => assert_eq!(data, &payload[..]),
+        other => panic!("expected a borrowed binary message, got {other:?}"),
+    }
+}
+
+#[test]
+fn frames_that_would_not_be_delivered_in_place_are_not_announced() {
+    let big = vec![b'a'; 70_000];
+    let prefix = |wire: &[u8]| wire[..wire.len() / 2].to_vec();
+    let conn = srv();
+    // A message's first fragment, a continuation, a compressed frame, a control frame.
+    assert_eq!(conn.unfinished_frame(&prefix(&masked(0x02, &big))), None);
+    assert_eq!(conn.unfinished_frame(&prefix(&masked(0x80, &big))), None);
+    assert_eq!(conn.unfinished_frame(&prefix(&masked(0xc2, &big))), None);
+    assert_eq!(conn.unfinished_frame(&masked(0x89, b"ping")[..4]), None);
+    // Over the frame limit: `feed` refuses it (1009), nothing is gathered for it.
+    let small = Limits {
+        max_frame_bytes: 60_000,
+        ..Limits::default()
+    };
+    assert_eq!(
+        server(&small).unfinished_frame(&prefix(&masked(0x82, &big))),
+        None
+    );
+    // An unmasked frame to a server is an error for `feed` to answer (1002).
+    let mut unmasked = Vec::new();
+    Header {
+        fin: true,
+        rsv: 0,
+        opcode: OpCode::Binary,
+        mask: None,
+        len: 70_000,
+    }
+    .encode(&mut unmasked);
+    assert_eq!(conn.unfinished_frame(&unmasked), None);
+    // Fragment delivery: pieces are handed out as they come anyway.
+    let mut fragments = srv();
+    fragments.set_fragment_delivery(true);
+    assert_eq!(
+        fragments.unfinished_frame(&prefix(&masked(0x82, &big))),
+        None
+    );
+    // In the middle of a payload, or after our close frame: not at a frame the machine would
+    // hand out whole.
+    let mut mid = srv();
+    let mut part = prefix(&masked(0x82, &big));
+    let mut out = Vec::new();
+    let step = mid.feed(Instant::ZERO, &mut part, &mut out).unwrap();
+    assert!(step.consumed > 0);
+    assert_eq!(mid.unfinished_frame(&prefix(&masked(0x82, &big))), None);
+    let mut closing = srv();
+    closing
+        .send_close(Some(CloseCode::NORMAL), "", &mut out)
+        .unwrap();
+    assert_eq!(closing.unfinished_frame(&prefix(&masked(0x82, &big))), None);
+}
+
+#[test]
+fn input_held_by_the_caller_keeps_the_keepalive_clock_from_failing_a_talking_peer() {
+    let limits = Limits {
+        ping_interval: Some(Duration::from_secs(10)),
+        ..Limits::default()
+    };
+    let mut conn = server(&limits);
+    conn.start(Instant::ZERO);
+    let mut out = Vec::new();
+    // Bytes of a large frame keep arriving (gathered by the caller, not fed) for 35 s.
+    for s in (5..=35).step_by(5) {
+        let now = Instant::ZERO + Duration::from_secs(s);
+        conn.input_pending(now);
+        assert_eq!(conn.poll_timeout(), Some(now + Duration::from_secs(10)));
+        conn.handle_timeout(now, &mut out);
+    }
+    assert!(out.is_empty(), "no ping and no close while the peer talks");
+    assert!(!conn.is_closing());
+    // Without `input_pending`, the same 35 s would have failed it.
+    let mut silent = server(&limits);
+    silent.start(Instant::ZERO);
+    for s in (5..=35).step_by(5) {
+        silent.handle_timeout(Instant::ZERO + Duration::from_secs(s), &mut out);
+    }
+    assert!(silent.is_closing());
 }

@@ -275,6 +275,37 @@ impl Connection {
         }
     }
 
+    /// Whether `input` begins a frame that [`feed`](Self::feed) would hand out in place — a
+    /// whole, uncompressed, unfragmented data message within the limits (RFC 6455 §5.2, §10.4)
+    /// — but that is not all here yet: then its full length on the wire, header included.
+    ///
+    /// A caller that reads from a socket can gather those bytes in one buffer of its own and
+    /// feed them whole: the message is then delivered from that buffer with no copy, instead of
+    /// being assembled from the pieces as they arrive. Feeding the pieces works too.
+    /// Meanwhile, call [`input_pending`](Self::input_pending) as bytes arrive, so that the
+    /// keep-alive clock knows the peer is talking.
+    #[must_use]
+    pub fn unfinished_frame(&self, input: &[u8]) -> Option<usize> {
+        if self.read != Read::Header || self.fragments || !matches!(self.close, Close::Open) {
+            return None;
+        }
+        let (header, header_len) = Header::decode(input).ok().flatten()?;
+        let total = usize::try_from(header.len).ok()?.checked_add(header_len)?;
+        let whole_message = header.fin
+            && matches!(header.opcode, OpCode::Text | OpCode::Binary)
+            && header.rsv & RSV1 == 0;
+        (total > input.len() && whole_message && self.check_header(&header).is_ok())
+            .then_some(total)
+    }
+
+    /// The caller holds input it has not fed yet (a frame it gathers whole, see
+    /// [`unfinished_frame`](Self::unfinished_frame)): the peer counts as heard at `now`.
+    pub fn input_pending(&mut self, now: Instant) {
+        self.now = now;
+        self.last_heard = now;
+        self.ping_outstanding = false;
+    }
+
     fn feed_inner<'a>(
         &mut self,
         input: &'a mut [u8],

@@ -1,0 +1,202 @@
+//! A large WebSocket frame read straight into one buffer of its own.
+//!
+//! Read in 64 KiB pieces into the worker's shared buffer, a 1 MiB message would be copied
+//! piece by piece into the message the machine assembles. Instead, once the machine says the
+//! input begins a frame it would hand out in place ([`ws::Connection::unfinished_frame`]), the
+//! worker reads the rest of that frame into a buffer holding exactly that frame, then feeds it
+//! whole: the message reaches the application borrowed from the bytes the kernel wrote, and
+//! nothing is copied in user space.
+//!
+//! Safe Rust reads only into initialized memory, so a fresh buffer is zeroed as it grows; a
+//! worker keeps a few finished buffers ([`Pool`]) so that the next large message reuses one
+//! without zeroing it again.
+//!
+//! [`ws::Connection::unfinished_frame`]: crate::ws::Connection::unfinished_frame
+
+use super::READ_CHUNK;
+use std::collections::HashMap;
+
+/// Frames shorter than this are read in the usual pieces: they fit in one read anyway.
+pub(crate) const MIN_FRAME: usize = READ_CHUNK;
+
+/// How many finished buffers a worker keeps, and how large each may be.
+const POOL_BUFFERS: usize = 8;
+const POOL_BUFFER_BYTES: usize = 2 << 20;
+
+/// A worker's frames being gathered, by connection key (a connection marks that it has one,
+/// so others pay no lookup), and the buffers kept for the next ones.
+#[derive(Debug, Default)]
+pub(crate) struct Gathers {
+    active: HashMap<u64, Gather>,
+    pool: Pool,
+}
+
+impl Gathers {
+    /// Starts gathering connection `key`'s frame of `total` bytes from its first bytes.
+    pub fn start(&mut self, key: u64, first: &[u8], total: usize) {
+        let gather = Gather::start(&mut self.pool, first, total);
+        self.active.insert(key, gather);
+    }
+
+    pub fn get_mut(&mut self, key: u64) -> Option<&mut Gather> {
+        self.active.get_mut(&key)
+    }
+
+    /// Ends `key`'s gathering: its buffer and the frame's length.
+    pub fn finish(&mut self, key: u64) -> Option<(Vec<u8>, usize)> {
+        self.active.remove(&key).map(Gather::into_frame)
+    }
+
+    /// The connection ended mid-frame: its buffer is kept for another.
+    pub fn abandon(&mut self, key: u64) {
+        if let Some((buf, _)) = self.finish(key) {
+            self.pool.give(buf);
+        }
+    }
+
+    /// Takes a buffer back after its frame was delivered.
+    pub fn give(&mut self, buf: Vec<u8>) {
+        self.pool.give(buf);
+    }
+}
+
+/// Finished buffers kept for the next large frames (at most `POOL_BUFFERS` × 2 MiB).
+#[derive(Debug, Default)]
+struct Pool {
+    free: Vec<Vec<u8>>,
+}
+
+impl Pool {
+    fn give(&mut self, buf: Vec<u8>) {
+        if self.free.len() < POOL_BUFFERS && buf.len() <= POOL_BUFFER_BYTES {
+            self.free.push(buf);
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.free.len()
+    }
+}
+
+/// One frame being gathered: `buf[..filled]` has arrived, `total` bytes make it whole.
+#[derive(Debug)]
+pub(crate) struct Gather {
+    buf: Vec<u8>,
+    filled: usize,
+    total: usize,
+}
+
+impl Gather {
+    /// Starts a frame of `total` bytes with its first bytes `first` (`first.len() < total`).
+    fn start(pool: &mut Pool, first: &[u8], total: usize) -> Gather {
+        let mut buf = pool.free.pop().unwrap_or_default();
+        if buf.len() < first.len() {
+            buf.resize(first.len(), 0);
+        }
+        if let Some(start) = buf.get_mut(..first.len()) {
+            start.copy_from_slice(first);
+        }
+        Gather {
+            buf,
+            filled: first.len(),
+            total,
+        }
+    }
+
+    /// Where the next read goes: the frame's missing bytes (never beyond the frame, so the
+    /// next frame's bytes stay in the socket). A buffer grows as the frame arrives — doubling,
+    /// zeroed as it grows — so a peer that announces a large frame and stalls holds little.
+    pub fn space(&mut self) -> &mut [u8] {
+        if self.buf.len() < self.total && self.buf.len() - self.filled < READ_CHUNK {
+            let grown = (self.buf.len() * 2).max(self.filled + READ_CHUNK);
+            self.buf.resize(grown.min(self.total), 0);
+        }
+        let end = self.buf.len().min(self.total);
+        self.buf.get_mut(self.filled..end).unwrap_or_default()
+    }
+
+    /// `n` bytes were read into [`space`](Self::space).
+    pub fn filled(&mut self, n: usize) {
+        self.filled = (self.filled + n).min(self.total);
+    }
+
+    pub fn is_whole(&self) -> bool {
+        self.filled == self.total
+    }
+
+    /// The whole frame, and the buffer it lives in (to go back to the pool).
+    fn into_frame(self) -> (Vec<u8>, usize) {
+        (self.buf, self.total)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `frame` into a gather in pieces of at most `piece` bytes, as a socket would.
+    fn gather(pool: &mut Pool, frame: &[u8], first: usize, piece: usize) -> (Vec<u8>, usize) {
+        let mut g = Gather::start(pool, &frame[..first], frame.len());
+        let mut most = 0;
+        while !g.is_whole() {
+            let at = g.filled;
+            let space = g.space();
+            assert!(!space.is_empty());
+            let n = space.len().min(piece);
+            space[..n].copy_from_slice(&frame[at..at + n]);
+            g.filled(n);
+            most = most.max(g.buf.len());
+        }
+        let (buf, total) = g.into_frame();
+        assert_eq!(&buf[..total], frame);
+        (buf, most)
+    }
+
+    #[test]
+    fn a_frame_is_gathered_whole_and_never_past_its_end() {
+        let frame: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        let mut pool = Pool::default();
+        for piece in [1_000, 65_536, 1 << 20] {
+            let (buf, _) = gather(&mut pool, &frame, 14, piece);
+            assert_eq!(
+                buf.len(),
+                frame.len(),
+                "the buffer ends where the frame does"
+            );
+        }
+    }
+
+    #[test]
+    fn a_buffer_grows_with_what_arrived_not_with_what_was_announced() {
+        // A header announcing 64 MiB followed by 100 bytes holds one read's worth, not 64 MiB.
+        let mut pool = Pool::default();
+        let mut g = Gather::start(&mut pool, &[0; 100], 64 << 20);
+        assert_eq!(g.space().len(), READ_CHUNK);
+        assert_eq!(g.buf.len(), 100 + READ_CHUNK);
+        // And as bytes come, it at most doubles what it holds.
+        let frame = vec![7u8; 1 << 20];
+        let (_, most) = gather(&mut pool, &frame, 100, 4096);
+        assert_eq!(most, 1 << 20);
+    }
+
+    #[test]
+    fn the_pool_reuses_buffers_and_is_bounded() {
+        let mut pool = Pool::default();
+        let frame = vec![1u8; 200_000];
+        let (buf, _) = gather(&mut pool, &frame, 10, 65_536);
+        let first = buf.as_ptr();
+        pool.give(buf);
+        // The next frame gets the same memory back, already as large as it needs.
+        let mut g = Gather::start(&mut pool, &frame[..10], frame.len());
+        assert_eq!(g.buf.as_ptr(), first);
+        assert_eq!(g.space().len(), frame.len() - 10);
+        for _ in 0..POOL_BUFFERS + 3 {
+            pool.give(vec![0; 100]);
+        }
+        assert_eq!(pool.len(), POOL_BUFFERS);
+        let mut other = Pool::default();
+        other.give(vec![0; POOL_BUFFER_BYTES + 1]);
+        assert_eq!(other.len(), 0, "an oversized buffer is freed, not kept");
+    }
+}
