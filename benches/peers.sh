@@ -8,6 +8,8 @@
 #
 # The server is pinned to CPU 0 and the load generator to CPU 1 (run.sh's defaults), so
 # pushwire runs one worker thread (--threads 1), like the peers' current-thread runtimes.
+# pushwire's runs go through benches/common/io/loadgen, which adds the server's system calls per
+# operation over the measured window (from its /stats), printed as a last table.
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-$here/../shared/bench}
@@ -28,8 +30,11 @@ ulimit -n "$(ulimit -Hn)"
 run() { # ID 'SERVER CMD' -- loadgen args...
   local id=$1 srv=$2; shift 3
   [[ $id =~ $FILTER ]] || return 0
+  # pushwire's servers also report their system calls over the window (benches/common/io).
+  local lg=()
+  [[ $id == */pushwire ]] && lg=(--loadgen "$here/benches/common/io/loadgen")
   for _ in $(seq "$REPS"); do
-    "$BENCH/run.sh" --name "$id" --timeout 150 --server "$srv" -- "$@" | tee -a "$OUT"
+    "$BENCH/run.sh" --name "$id" --timeout 150 "${lg[@]}" --server "$srv" -- "$@" | tee -a "$OUT"
   done
 }
 
@@ -60,3 +65,20 @@ done
 
 echo "raw results: $OUT"
 python3 "$BENCH/summarize.py" "$OUT"
+# pushwire's system calls on connection sockets per operation (medians over the runs).
+python3 - "$OUT" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    kv = dict(t.split("=", 1) for t in line.split() if "=" in t)
+    if "srv_syscalls_per_op" in kv:
+        rows.setdefault(kv["name"], []).append(kv)
+if rows:
+    keys = ["srv_syscalls_per_op", "srv_reads_per_op", "srv_writes_per_op", "srv_wouldblock_pct"]
+    print("\n### pushwire: system calls per operation over the window\n")
+    print("| scenario | runs | " + " | ".join(keys) + " |")
+    print("|---|---|" + "---|" * len(keys))
+    for name, runs in rows.items():
+        med = [statistics.median(float(r[k]) for r in runs) for k in keys]
+        print(f"| {name} | {len(runs)} | " + " | ".join(f"{m:.3f}" for m in med) + " |")
+PY

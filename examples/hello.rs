@@ -1,4 +1,5 @@
-//! The smallest server on the reactor: `GET /` answers `Hello, World!`.
+//! The smallest server on the reactor: `GET /` answers `Hello, World!` (and `GET /stats` the
+//! server's system-call counters, for benchmarks).
 //!
 //! ```sh
 //! cargo run --release --example hello -- --port 8080 --threads 2
@@ -21,10 +22,15 @@ impl App for Hello {
         _: &mut (),
         request: &Request<'_>,
         _body: &[u8],
-        _: &mut Ctx<'_, ()>,
+        cx: &mut Ctx<'_, ()>,
     ) -> Reply {
         match request.path() {
             "/" => Response::text("Hello, World!").into(),
+            // The server's system calls, for benchmarks (`benches/peers.sh`).
+            "/stats" => Response::new(200)
+                .header("Content-Type", "application/json")
+                .body(cx.handle().io_stats().json().into_bytes())
+                .into(),
             _ => Response::new(404).into(),
         }
     }

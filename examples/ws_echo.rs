@@ -26,10 +26,16 @@ impl App for Echo {
         _: &mut (),
         request: &Request<'_>,
         _body: &[u8],
-        _: &mut Ctx<'_, ()>,
+        cx: &mut Ctx<'_, ()>,
     ) -> Reply {
         if request.is_upgrade() {
             Reply::WebSocket { protocol: None }
+        } else if request.path() == "/stats" {
+            // The server's system calls, for benchmarks (`benches/peers.sh`).
+            Response::new(200)
+                .header("Content-Type", "application/json")
+                .body(cx.handle().io_stats().json().into_bytes())
+                .into()
         } else {
             Response::text("a WebSocket echo server: connect with ws://\n").into()
         }

@@ -40,6 +40,15 @@ pub struct IoStats {
 }
 
 impl IoStats {
+    /// The counters as a JSON object, `{"reads":…,"reads_would_block":…,"writes":…}` (what
+    /// the ready server's `/stats` shows as `io`).
+    pub fn json(&self) -> String {
+        format!(
+            "{{\"reads\":{},\"reads_would_block\":{},\"writes\":{}}}",
+            self.reads, self.reads_would_block, self.writes
+        )
+    }
+
     /// The sum of `workers`' counters.
     pub(crate) fn sum<'a>(workers: impl IntoIterator<Item = &'a IoCounters>) -> IoStats {
         let mut total = IoStats::default();

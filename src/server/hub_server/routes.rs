@@ -124,11 +124,9 @@ impl HubServer {
                 let io = cx.handle().io_stats();
                 let _ = write!(
                     json,
-                    ",\"published\":{},\"io\":{{\"reads\":{},\"reads_would_block\":{},\"writes\":{}}},\"broker\":{}}}",
+                    ",\"published\":{},\"io\":{},\"broker\":{}}}",
                     self.stats.published.load(Ordering::Relaxed),
-                    io.reads,
-                    io.reads_would_block,
-                    io.writes,
+                    io.json(),
                     String::from_utf8_lossy(&self.health().body),
                 );
                 Response::new(200)
