@@ -383,3 +383,22 @@ fn a_connection_that_ends_mid_frame_is_closed_and_the_next_one_is_served() {
     let got = send_in_pieces(&mut h, &d, &wire, 50_000);
     assert_eq!(server_frames(&got), [(OpCode::Binary, payload)]);
 }
+
+#[test]
+fn a_request_answered_at_once_costs_one_read_and_one_write() {
+    // A read that returns less than the buffer drained the socket: the worker does not read
+    // again to hear `WouldBlock`, not even after answering (nothing was held back).
+    let mut h = hub(Limits::default());
+    let c = h.connect();
+    for round in 1..=3u64 {
+        c.send(b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n");
+        h.turn();
+        assert!(text(&c).starts_with("HTTP/1.1 200 "));
+        let io = h.handle().io_stats();
+        assert_eq!(
+            (io.reads, io.reads_would_block, io.writes),
+            (round, 0, round),
+            "round {round}"
+        );
+    }
+}

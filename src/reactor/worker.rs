@@ -701,13 +701,17 @@ impl<A: App> Running<A> {
                 if conn.read_paused(&self.core.limits) {
                     continue;
                 }
+                let missed = conn.read_pending;
                 let data = conn.inbuf.take();
                 if !data.is_empty() {
                     self.reprocess(key, data);
                     self.core.settle(key);
                 }
-                // Edge-triggered readiness may have fired while we were not reading.
-                self.on_readable(key, true);
+                // Edge-triggered readiness fired while we were not reading: read now. (Not
+                // otherwise: the socket was drained, and a read would only find `WouldBlock`.)
+                if missed {
+                    self.on_readable(key, true);
+                }
                 continue;
             }
             break;
