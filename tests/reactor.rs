@@ -219,6 +219,31 @@ fn websocket_echo_with_crate_client() {
 }
 
 #[test]
+fn large_frames_written_back_to_back_are_echoed_in_order_over_tcp() {
+    // A large frame is read whole into its own buffer, and what follows it in the same read
+    // (one `readv`) goes on to the machine: send three messages in one write.
+    use pushwire::ws::OpCode;
+    let limits = Limits {
+        max_frame_bytes: 4 << 20,
+        max_message_bytes: 4 << 20,
+        ..Limits::default()
+    };
+    let s = server(limits);
+    let mut ws = WsClient::connect(s.addr, "/ws");
+    let big: Vec<u8> = (0..(1u32 << 20)).map(|i| (i % 249) as u8).collect();
+    let middle: Vec<u8> = (0..200_000u32).map(|i| (i % 13) as u8).collect();
+    let mut wire = common::masked_frame(true, 0, OpCode::Binary, &big);
+    wire.extend(common::masked_frame(true, 0, OpCode::Text, b"between"));
+    wire.extend(common::masked_frame(true, 0, OpCode::Binary, &middle));
+    wire.extend(common::masked_frame(true, 0, OpCode::Binary, &big));
+    ws.stream.write_all(&wire).unwrap();
+    assert_eq!(ws.recv(), Some(WsEv::Binary(big.clone())));
+    assert_eq!(ws.recv(), Some(WsEv::Text("between".into())));
+    assert_eq!(ws.recv(), Some(WsEv::Binary(middle)));
+    assert_eq!(ws.recv(), Some(WsEv::Binary(big)));
+}
+
+#[test]
 fn notice_from_another_thread_reaches_websockets_on_every_worker() {
     let s = server(Limits::default());
     let mut clients: Vec<WsClient> = (0..6).map(|_| WsClient::connect(s.addr, "/ws")).collect();

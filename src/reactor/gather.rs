@@ -116,6 +116,11 @@ impl Gather {
         self.buf.get_mut(self.filled..end).unwrap_or_default()
     }
 
+    /// How many bytes of the frame have not arrived.
+    pub fn missing(&self) -> usize {
+        self.total - self.filled
+    }
+
     /// `n` bytes were read into [`space`](Self::space).
     pub fn filled(&mut self, n: usize) {
         self.filled = (self.filled + n).min(self.total);

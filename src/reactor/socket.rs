@@ -2,7 +2,7 @@
 //! tests, [`super::testing`]) an in-memory pipe. The worker's decisions do not depend on which.
 
 use mio::net::TcpStream;
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
 
 /// The byte stream under one connection.
@@ -12,6 +12,19 @@ use std::net::Shutdown;
 /// would not announce.
 pub(crate) trait Io {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Reads into `first`, then (once it is full) into `second`, keeping `read`'s contract for
+    /// the two together: one `readv` on a TCP socket.
+    fn read_two(&mut self, first: &mut [u8], second: &mut [u8]) -> io::Result<usize> {
+        let n = self.read(first)?;
+        if n < first.len() {
+            return Ok(n);
+        }
+        match self.read(second) {
+            Ok(more) => Ok(n + more),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(n),
+            Err(e) => Err(e),
+        }
+    }
     fn write(&mut self, buf: &[u8]) -> io::Result<usize>;
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     /// Sends FIN: nothing more will be written.
@@ -25,6 +38,10 @@ pub(crate) trait Io {
 impl Io for TcpStream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         Read::read(self, buf)
+    }
+
+    fn read_two(&mut self, first: &mut [u8], second: &mut [u8]) -> io::Result<usize> {
+        Read::read_vectored(self, &mut [IoSliceMut::new(first), IoSliceMut::new(second)])
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {

@@ -396,24 +396,38 @@ impl<A: App> Running<A> {
             conn.read_pending = false;
             // A large frame being gathered is read into its own buffer, the rest into the
             // worker's.
-            let io = io_of(&mut conn.socket, &mut self.core.memory, key);
-            let gathering = conn.gathering;
-            let into = match self.core.gathers.get_mut(key).filter(|_| gathering) {
-                Some(g) => g.space(),
-                None => &mut self.rbuf[..],
+            // A large frame being gathered is read into its own buffer and whatever follows
+            // into the worker's, in one system call; other input into the worker's.
+            let Some(io) = io_of(&mut conn.socket, &mut self.core.memory, key) else {
+                return self.on_eof(key);
             };
-            let asked = into.len();
-            let read = io.map_or(Ok(0), |io| io.read(into));
+            let gather = self.core.gathers.get_mut(key).filter(|_| conn.gathering);
+            let (read, frame_part, asked) = match gather {
+                Some(g) => {
+                    let missing = g.missing();
+                    let space = g.space();
+                    let part = space.len();
+                    if part == missing {
+                        let asked = part + self.rbuf.len();
+                        (io.read_two(space, &mut self.rbuf), part, asked)
+                    } else {
+                        // The buffer is still growing: nothing past its end is the next frame's.
+                        (io.read(space), part, part)
+                    }
+                }
+                None => (io.read(&mut self.rbuf), 0, self.rbuf.len()),
+            };
             self.core
                 .io
                 .read(matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
             match read {
                 Ok(0) => return self.on_eof(key),
                 Ok(n) => {
-                    if gathering {
-                        self.gathered(key, n);
-                    } else {
-                        self.feed_input(key, n);
+                    if frame_part > 0 {
+                        self.gathered(key, n.min(frame_part));
+                    }
+                    if n > frame_part {
+                        self.feed_input(key, n - frame_part);
                     }
                     if n < asked && !to_eof {
                         return;
