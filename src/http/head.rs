@@ -437,6 +437,7 @@ pub(crate) fn parse_request<'a>(
 /// scan-then-parse. `None` when anything needs the careful path (a partial head, leading empty
 /// lines, a limit, a bare LF, any parse error): the caller then scans as usual, so limits and
 /// errors are reported exactly as there. Returns the request and the head's length.
+#[inline]
 pub(crate) fn parse_request_whole<'a>(
     input: &'a [u8],
     limits: &HttpLimits,
@@ -478,6 +479,7 @@ pub(crate) fn parse_request_whole<'a>(
 }
 
 /// Checks the parsed fields and builds the request view.
+#[inline]
 fn finish_request<'a>(
     head: &'a [u8],
     first_lf: usize,
@@ -583,6 +585,15 @@ fn start_line_version_is_well_formed(head: &[u8]) -> bool {
 /// `(authority, rest)` of an `http` or `https` target in absolute form (RFC 9112 §3.2.2; the
 /// scheme is case-insensitive, RFC 3986 §3.1); `rest` starts at the path, the query or is empty.
 fn split_absolute_form(target: &str) -> Option<(&str, &str)> {
+    // A scheme starts with a letter (RFC 3986 §3.1): origin form (`/…`) and asterisk form are
+    // ruled out by the first byte, without searching the target.
+    if !target
+        .as_bytes()
+        .first()
+        .is_some_and(u8::is_ascii_alphabetic)
+    {
+        return None;
+    }
     let colon = target.find("://")?;
     let scheme = target.get(..colon)?;
     if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
@@ -602,6 +613,20 @@ pub(crate) struct Framing {
     pub upgrade: bool,
     pub expect_continue: bool,
 }
+
+/// By name length, the first letter (lowercase) of the framing field of that length checked
+/// below: `host`, `expect`, `upgrade`, `connection`, `content-length`, `transfer-encoding`.
+/// A byte ORed with 0x20 is never 0, so lengths without such a field match nothing.
+const FRAMING_FIRST_LETTER: [u8; 18] = {
+    let mut t = [0; 18];
+    t[4] = b'h';
+    t[6] = b'e';
+    t[7] = b'u';
+    t[10] = b'c';
+    t[14] = b'c';
+    t[17] = b't';
+    t
+};
 
 /// Checks Host, Content-Length, Transfer-Encoding, Connection and Expect (RFC 9112 §3.2, §6;
 /// RFC 9110 §7.2, §8.6, §10.1.1). `request` selects the rules for requests; for responses the
@@ -624,12 +649,11 @@ pub(crate) fn check_fields(
     let mut expect_continue = false;
     for h in headers {
         let name = h.name.as_bytes();
-        // Only six names matter here; length and first letter rule out most fields at once.
-        let first = name.first().map_or(0, |b| b.to_ascii_lowercase());
-        if !matches!(
-            (name.len(), first),
-            (4, b'h') | (6, b'e') | (7, b'u') | (10, b'c') | (14, b'c') | (17, b't')
-        ) {
+        // Only six names matter here; length and first letter rule out most fields at once,
+        // with one table lookup and one well-predicted branch (a `match` on the length made an
+        // indirect jump that mispredicted on nearly every field).
+        let first = name.first().map_or(0, |b| b | 0x20);
+        if FRAMING_FIRST_LETTER.get(name.len()) != Some(&first) {
             continue;
         }
         let value = trim_ows(h.value);
@@ -761,29 +785,28 @@ pub(crate) fn is_valid_host(value: &[u8]) -> bool {
             None => (value, &b""[..]),
         }
     };
-    let host_ok = host.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-            )
-    });
+    let host_ok = host.iter().all(|&b| HOST_BYTE[usize::from(b)]);
     host_ok && port.iter().all(u8::is_ascii_digit)
 }
+
+/// The bytes of a `reg-name` or IPv4 address (RFC 3986 §3.2.2): unreserved, sub-delims and
+/// `%` of percent-encoding, as a table (one load per byte instead of a chain of compares).
+const HOST_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'%');
+        b += 1;
+    }
+    let sub_delims = b"!$&'()*+,;=";
+    let mut i = 0;
+    while i < sub_delims.len() {
+        t[sub_delims[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 pub(crate) use crate::push_decimal;
 

@@ -320,6 +320,7 @@ impl Connection {
     }
 
     /// Records a request head: sets up its body reader and the exchange that will answer it.
+    #[inline]
     fn start_exchange(&mut self, request: &Request<'_>) {
         let limits = &self.limits;
         let decoder = match request.body {
