@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::WsEcho;
 use pushwire::Limits;
 use pushwire::reactor::testing::{Harness, MemClient};
 use pushwire::server::HubServer;
@@ -183,39 +184,8 @@ fn a_shutdown_closes_websockets_with_1001() {
 
 // ----- large WebSocket frames, read whole into a buffer of their own -----
 
-/// Echoes every WebSocket message (as `examples/ws_echo`).
-struct Echo;
-
-impl pushwire::reactor::App for Echo {
-    type Local = ();
-    type Notice = ();
-    fn local(&self) {}
-    fn request(
-        &self,
-        _: &mut (),
-        request: &pushwire::http::Request<'_>,
-        _: &[u8],
-        _: &mut pushwire::reactor::Ctx<'_, ()>,
-    ) -> pushwire::reactor::Reply {
-        assert!(request.is_upgrade());
-        pushwire::reactor::Reply::WebSocket { protocol: None }
-    }
-    fn ws_message(
-        &self,
-        _: &mut (),
-        message: pushwire::reactor::Message<'_>,
-        cx: &mut pushwire::reactor::Ctx<'_, ()>,
-    ) {
-        let Some(conn) = cx.conn() else { return };
-        let _ = match message {
-            pushwire::reactor::Message::Text(t) => cx.send_text(conn, t),
-            pushwire::reactor::Message::Binary(b) => cx.send_binary(conn, b),
-        };
-    }
-}
-
-fn echo_server(limits: Limits) -> (Harness<Echo>, MemClient) {
-    let mut h = Harness::new(Echo, limits);
+fn echo_server(limits: Limits) -> (Harness<WsEcho>, MemClient) {
+    let mut h = Harness::new(WsEcho, limits);
     let c = h.connect();
     c.send(b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
     h.turn();
@@ -233,7 +203,7 @@ fn big_limits() -> Limits {
 }
 
 /// Sends `wire` in pieces of `piece` bytes, a worker turn after each, and takes the output.
-fn send_in_pieces(h: &mut Harness<Echo>, c: &MemClient, wire: &[u8], piece: usize) -> Vec<u8> {
+fn send_in_pieces(h: &mut Harness<WsEcho>, c: &MemClient, wire: &[u8], piece: usize) -> Vec<u8> {
     let mut got = Vec::new();
     for chunk in wire.chunks(piece) {
         c.send(chunk);

@@ -65,6 +65,12 @@ fn check(conn: &mut ws::Connection, data: &[u8], max_message: usize) {
         loop {
             let avail = &mut buf[consumed..offered];
             let len = avail.len();
+            // A frame worth gathering is announced only while it is not all here, and never
+            // past the limits (its payload fits the message limit).
+            if let Some(total) = conn.unfinished_frame(avail) {
+                assert!(total > len, "announced a frame that is already whole");
+                assert!(total <= max_message + 14, "announced a frame over the limit");
+            }
             match conn.feed(Instant::ZERO, avail, &mut out) {
                 Ok(s) => {
                     assert!(s.consumed <= len, "consumed more than offered");
