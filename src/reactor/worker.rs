@@ -472,16 +472,22 @@ impl<A: App> Running<A> {
         self.core.settle(key);
     }
 
-    /// Offers buffered input to the machine again and keeps what it leaves.
-    fn reprocess(&mut self, key: u64, mut data: Vec<u8>) {
-        let consumed = process(
+    /// Offers input held outside the worker's read buffer to connection `key`'s machine; how
+    /// many bytes it took.
+    fn offer(&mut self, key: u64, input: &mut [u8]) -> usize {
+        process(
             &*self.app,
             &mut self.local,
             &mut self.core,
             &self.handle,
             key,
-            &mut data,
-        );
+            input,
+        )
+    }
+
+    /// Offers buffered input to the machine again and keeps what it leaves.
+    fn reprocess(&mut self, key: u64, mut data: Vec<u8>) {
+        let consumed = self.offer(key, &mut data);
         let Some(conn) = self.core.slab.get_mut(key) else {
             return;
         };
@@ -516,14 +522,7 @@ impl<A: App> Running<A> {
             return;
         };
         let frame = buf.get_mut(..total).unwrap_or_default();
-        let consumed = process(
-            &*self.app,
-            &mut self.local,
-            &mut self.core,
-            &self.handle,
-            key,
-            frame,
-        );
+        let consumed = self.offer(key, frame);
         match self.core.slab.get_mut(key) {
             // Not taken yet (a full write queue holds input back): it waits like any input.
             Some(conn) if consumed < total && conn.lingering.is_none() => {
