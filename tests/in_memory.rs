@@ -371,4 +371,12 @@ fn a_request_answered_at_once_costs_one_read_and_one_write() {
             "round {round}"
         );
     }
+    // `/stats` shows the same counters (its own request read, its answer not yet written).
+    c.send(b"GET /stats HTTP/1.1\r\nHost: a\r\n\r\n");
+    h.turn();
+    let stats = text(&c);
+    assert!(
+        stats.contains(r#""io":{"reads":4,"reads_would_block":0,"writes":3}"#),
+        "{stats}"
+    );
 }

@@ -118,7 +118,7 @@ impl Gather {
 
     /// How many bytes of the frame have not arrived.
     pub fn missing(&self) -> usize {
-        self.total - self.filled
+        self.total.saturating_sub(self.filled)
     }
 
     /// `n` bytes were read into [`space`](Self::space).

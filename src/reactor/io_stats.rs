@@ -60,3 +60,26 @@ impl IoStats {
         total
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_sum_over_workers_and_read_as_json() {
+        let workers = [IoCounters::default(), IoCounters::default()];
+        workers[0].read(false);
+        workers[0].read(true);
+        workers[1].read(false);
+        workers[1].write();
+        let total = IoStats::sum(&workers);
+        assert_eq!(
+            (total.reads, total.reads_would_block, total.writes),
+            (3, 1, 1)
+        );
+        assert_eq!(
+            total.json(),
+            r#"{"reads":3,"reads_would_block":1,"writes":1}"#
+        );
+    }
+}

@@ -394,8 +394,6 @@ impl<A: App> Running<A> {
                 return;
             }
             conn.read_pending = false;
-            // A large frame being gathered is read into its own buffer, the rest into the
-            // worker's.
             // A large frame being gathered is read into its own buffer and whatever follows
             // into the worker's, in one system call; other input into the worker's.
             let Some(io) = io_of(&mut conn.socket, &mut self.core.memory, key) else {
