@@ -1,8 +1,12 @@
 //! [`Ctx`]: what an application callback can do to connections on its worker.
 
-use super::Handle;
 use super::app::{ConnId, Response};
-use super::core::{Core, Proto, SendError, WsMessage};
+use super::conn::{Conn, Proto};
+use super::core::{Env, turn_on};
+use super::handle::Handle;
+use super::send::WsMessage;
+use super::slab::Slab;
+use super::turn::{SendError, Turn};
 use crate::time::Instant;
 use crate::ws::CloseCode;
 
@@ -11,26 +15,80 @@ use crate::ws::CloseCode;
 /// Every method takes a [`ConnId`]; an id whose connection has closed gets
 /// [`SendError::Gone`], never another connection.
 pub struct Ctx<'w, N: Send + Sync + 'static> {
-    pub(crate) core: &'w mut Core,
-    pub(crate) handle: &'w Handle<N>,
-    pub(crate) current: Option<ConnId>,
+    slab: &'w mut Slab<Conn>,
+    env: &'w mut Env,
+    /// The connection whose turn this callback is part of: out of the slab while its turn lasts.
+    current: Option<(u64, &'w mut Conn)>,
+    handle: &'w Handle<N>,
+}
+
+impl<'w, N: Send + Sync + 'static> Ctx<'w, N> {
+    /// A context for a callback about no connection in particular (a notice, a tick).
+    pub(crate) fn new(slab: &'w mut Slab<Conn>, env: &'w mut Env, handle: &'w Handle<N>) -> Self {
+        Ctx {
+            slab,
+            env,
+            current: None,
+            handle,
+        }
+    }
+
+    /// A context for a callback within connection `key`'s turn (taken out of `slab`).
+    pub(crate) fn within(
+        slab: &'w mut Slab<Conn>,
+        env: &'w mut Env,
+        key: u64,
+        conn: &'w mut Conn,
+        handle: &'w Handle<N>,
+    ) -> Self {
+        Ctx {
+            slab,
+            env,
+            current: Some((key, conn)),
+            handle,
+        }
+    }
+
+    /// Runs `f` in `conn`'s turn: the current connection's own, or another's, which settles
+    /// (and leaves the worker, if it closed) when `f` returns.
+    fn with<R>(
+        &mut self,
+        conn: ConnId,
+        f: impl FnOnce(&mut Turn<'_>) -> Result<R, SendError>,
+    ) -> Result<R, SendError> {
+        if let Some((key, current)) = &mut self.current {
+            if *key == conn.0 {
+                return f(&mut Turn::new(*key, current, self.env));
+            }
+        }
+        turn_on(self.slab, self.env, conn.0, f).unwrap_or(Err(SendError::Gone))
+    }
+
+    /// The connection `conn` names, wherever it is.
+    fn get(&self, conn: ConnId) -> Option<&Conn> {
+        match &self.current {
+            Some((key, current)) if *key == conn.0 => Some(&**current),
+            _ => self.slab.get(conn.0),
+        }
+        .filter(|c| !c.is_closed())
+    }
 }
 
 impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// The connection this callback is about, if any (none for notices).
     pub fn conn(&self) -> Option<ConnId> {
-        self.current
+        self.current.as_ref().map(|(key, _)| ConnId(*key))
     }
 
     /// The worker's clock, read once per loop iteration.
     pub fn now(&self) -> Instant {
-        self.core.now
+        self.env.now
     }
 
     /// The worker's wall clock, in seconds since the Unix epoch (the `Date` field's time, and
     /// the time access tokens are checked against), read with [`Ctx::now`].
     pub fn unix_secs(&self) -> u64 {
-        self.core.unix_secs
+        self.env.unix_secs
     }
 
     /// The server's handle: broadcast notices, shut down.
@@ -43,7 +101,7 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// # Errors
     /// [`SendError`] if the connection is gone, not a WebSocket, or not keeping up.
     pub fn send_text(&mut self, conn: ConnId, text: &str) -> Result<(), SendError> {
-        self.core.ws_send(conn.0, [WsMessage::Text(text)]).map(drop)
+        self.with(conn, |t| t.ws_send([WsMessage::Text(text)]).map(drop))
     }
 
     /// Sends several text messages on a WebSocket connection in one write. Returns the bytes
@@ -58,8 +116,7 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
         conn: ConnId,
         texts: impl IntoIterator<Item = &'t str>,
     ) -> Result<usize, SendError> {
-        self.core
-            .ws_send(conn.0, texts.into_iter().map(WsMessage::Text))
+        self.with(conn, |t| t.ws_send(texts.into_iter().map(WsMessage::Text)))
     }
 
     /// Sends a binary message on a WebSocket connection.
@@ -67,9 +124,7 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// # Errors
     /// As [`Ctx::send_text`].
     pub fn send_binary(&mut self, conn: ConnId, data: &[u8]) -> Result<(), SendError> {
-        self.core
-            .ws_send(conn.0, [WsMessage::Binary(data)])
-            .map(drop)
+        self.with(conn, |t| t.ws_send([WsMessage::Binary(data)]).map(drop))
     }
 
     /// Starts the closing handshake on a WebSocket (RFC 6455 §7.1.2).
@@ -82,7 +137,7 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
         code: CloseCode,
         reason: &str,
     ) -> Result<(), SendError> {
-        self.core.ws_close(conn.0, code, reason)
+        self.with(conn, |t| t.ws_close(code, reason))
     }
 
     /// Writes body bytes of a streaming response ([`super::Reply::Stream`]). Returns
@@ -91,7 +146,7 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// # Errors
     /// As [`Ctx::send_text`].
     pub fn stream_write(&mut self, conn: ConnId, data: &[u8]) -> Result<usize, SendError> {
-        self.core.stream_write(conn.0, data)
+        self.with(conn, |t| t.stream_write(data))
     }
 
     /// Ends a streaming response.
@@ -99,7 +154,7 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// # Errors
     /// As [`Ctx::send_text`].
     pub fn stream_end(&mut self, conn: ConnId) -> Result<(), SendError> {
-        self.core.stream_end(conn.0)
+        self.with(conn, |t| t.stream_end())
     }
 
     /// Answers a deferred request ([`super::Reply::Defer`]).
@@ -107,35 +162,32 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// # Errors
     /// As [`Ctx::send_text`].
     pub fn respond(&mut self, conn: ConnId, response: &Response) -> Result<(), SendError> {
-        self.core.respond_deferred(conn.0, response)
+        self.with(conn, |t| t.respond_deferred(response))
     }
 
     /// Bytes queued for the connection and not yet taken by its socket.
     pub fn queued_bytes(&self, conn: ConnId) -> Option<usize> {
-        self.core.slab.get(conn.0).map(|c| c.queued())
+        self.get(conn).map(Conn::queued)
     }
 
     /// Whether the connection is open and is a WebSocket.
     pub fn is_websocket(&self, conn: ConnId) -> bool {
-        self.core
-            .slab
-            .get(conn.0)
-            .is_some_and(|c| matches!(c.proto, Proto::Ws(_)))
+        self.get(conn)
+            .is_some_and(|c| matches!(c.proto(), Proto::Ws(_)))
     }
 
     /// Whether the connection came over TLS (a listener given
     /// [`Builder::tls`](super::Builder::tls)): https, wss. A cookie set on it can carry
     /// `Secure` (RFC 6265 §4.1.2.5).
     pub fn is_tls(&self, conn: ConnId) -> bool {
-        self.core
-            .slab
-            .get(conn.0)
-            .and_then(|c| c.socket.as_ref())
-            .is_some_and(super::socket::Socket::is_tls)
+        self.get(conn).is_some_and(|c| c.socket().is_tls())
     }
 
     /// Drops the connection at once (no closing handshake).
     pub fn close(&mut self, conn: ConnId) {
-        self.core.close_now(conn.0);
+        let _ = self.with(conn, |t| {
+            t.close();
+            Ok(())
+        });
     }
 }

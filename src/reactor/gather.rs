@@ -14,7 +14,6 @@
 //! [`ws::Connection::unfinished_frame`]: crate::ws::Connection::unfinished_frame
 
 use super::READ_CHUNK;
-use std::collections::HashMap;
 
 /// Frames shorter than this are read in the usual pieces: they fit in one read anyway.
 pub(crate) const MIN_FRAME: usize = READ_CHUNK;
@@ -23,54 +22,47 @@ pub(crate) const MIN_FRAME: usize = READ_CHUNK;
 const POOL_BUFFERS: usize = 8;
 const POOL_BUFFER_BYTES: usize = 2 << 20;
 
-/// A worker's frames being gathered, by connection key (a connection marks that it has one,
-/// so others pay no lookup), and the buffers kept for the next ones.
+/// Finished buffers a worker keeps for the next large frames (at most `POOL_BUFFERS` ×
+/// 2 MiB). A frame being gathered owns its buffer (`Life::Gathering`); it comes back here when
+/// the frame is delivered or the connection ends mid-frame.
 #[derive(Debug, Default)]
-pub(crate) struct Gathers {
-    active: HashMap<u64, Gather>,
-    pool: Pool,
-}
-
-impl Gathers {
-    /// Starts gathering connection `key`'s frame of `total` bytes from its first bytes.
-    pub fn start(&mut self, key: u64, first: &[u8], total: usize) {
-        let gather = Gather::start(&mut self.pool, first, total);
-        self.active.insert(key, gather);
-    }
-
-    pub fn get_mut(&mut self, key: u64) -> Option<&mut Gather> {
-        self.active.get_mut(&key)
-    }
-
-    /// Ends `key`'s gathering: its buffer and the frame's length.
-    pub fn finish(&mut self, key: u64) -> Option<(Vec<u8>, usize)> {
-        self.active.remove(&key).map(Gather::into_frame)
-    }
-
-    /// The connection ended mid-frame: its buffer is kept for another.
-    pub fn abandon(&mut self, key: u64) {
-        if let Some((buf, _)) = self.finish(key) {
-            self.pool.give(buf);
-        }
-    }
-
-    /// Takes a buffer back after its frame was delivered.
-    pub fn give(&mut self, buf: Vec<u8>) {
-        self.pool.give(buf);
-    }
-}
-
-/// Finished buffers kept for the next large frames (at most `POOL_BUFFERS` × 2 MiB).
-#[derive(Debug, Default)]
-struct Pool {
+pub(crate) struct Pool {
     free: Vec<Vec<u8>>,
+    /// A buffer was taken or given back since the last [`Pool::trim_if_idle`].
+    used: bool,
 }
+
+/// How often a worker checks whether its kept buffers are still of use: kept buffers that
+/// saw no large frame for this long go back to the allocator.
+pub(crate) const POOL_IDLE: core::time::Duration = core::time::Duration::from_secs(10);
 
 impl Pool {
-    fn give(&mut self, buf: Vec<u8>) {
+    /// A buffer for a new frame: a kept one, or a new empty one.
+    fn take(&mut self) -> Vec<u8> {
+        self.used = true;
+        self.free.pop().unwrap_or_default()
+    }
+
+    /// Keeps `buf` for another frame, if there is room and it is not oversized.
+    pub fn give(&mut self, buf: Vec<u8>) {
+        self.used = true;
         if self.free.len() < POOL_BUFFERS && buf.len() <= POOL_BUFFER_BYTES {
             self.free.push(buf);
         }
+    }
+
+    /// Called every [`POOL_IDLE`] while buffers are kept: if none was used since the last
+    /// call, they go back to the allocator (after a burst of large messages, a worker does not
+    /// keep up to 16 MiB for ever).
+    pub fn trim_if_idle(&mut self) {
+        if !std::mem::take(&mut self.used) {
+            self.free = Vec::new();
+        }
+    }
+
+    /// Whether buffers are kept.
+    pub fn is_empty(&self) -> bool {
+        self.free.is_empty()
     }
 
     #[cfg(test)]
@@ -89,8 +81,8 @@ pub(crate) struct Gather {
 
 impl Gather {
     /// Starts a frame of `total` bytes with its first bytes `first` (`first.len() < total`).
-    fn start(pool: &mut Pool, first: &[u8], total: usize) -> Gather {
-        let mut buf = pool.free.pop().unwrap_or_default();
+    pub fn start(pool: &mut Pool, first: &[u8], total: usize) -> Gather {
+        let mut buf = pool.take();
         if buf.len() < first.len() {
             buf.resize(first.len(), 0);
         }
@@ -131,7 +123,7 @@ impl Gather {
     }
 
     /// The whole frame, and the buffer it lives in (to go back to the pool).
-    fn into_frame(self) -> (Vec<u8>, usize) {
+    pub fn into_frame(self) -> (Vec<u8>, usize) {
         (self.buf, self.total)
     }
 }
@@ -203,5 +195,25 @@ mod tests {
         let mut other = Pool::default();
         other.give(vec![0; POOL_BUFFER_BYTES + 1]);
         assert_eq!(other.len(), 0, "an oversized buffer is freed, not kept");
+    }
+
+    #[test]
+    fn kept_buffers_go_back_to_the_allocator_after_an_idle_interval() {
+        let mut pool = Pool::default();
+        pool.give(vec![0; 1000]);
+        pool.trim_if_idle();
+        assert_eq!(pool.len(), 1, "used since the last check: kept");
+        pool.trim_if_idle();
+        assert!(pool.is_empty(), "a whole interval unused: freed");
+        pool.give(vec![0; 1000]);
+        let g = Gather::start(&mut pool, &[1; 10], 100_000);
+        pool.trim_if_idle();
+        pool.give(g.into_frame().0);
+        pool.trim_if_idle();
+        assert_eq!(
+            pool.len(),
+            1,
+            "taken and given back within the interval: kept"
+        );
     }
 }

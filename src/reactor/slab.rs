@@ -10,6 +10,8 @@ pub(crate) const FIRST_INDEX: usize = 3;
 #[derive(Debug)]
 struct Slot<T> {
     generation: u32,
+    /// The value is out for a turn ([`Slab::take`]): the slot is neither free nor readable.
+    taken: bool,
     value: Option<T>,
 }
 
@@ -26,6 +28,7 @@ impl<T> Slab<T> {
         for _ in 0..FIRST_INDEX {
             slots.push(Slot {
                 generation: 0,
+                taken: false,
                 value: None,
             });
         }
@@ -47,6 +50,7 @@ impl<T> Slab<T> {
         }
         self.slots.push(Slot {
             generation: 0,
+            taken: false,
             value: Some(value),
         });
         key(self.slots.len() - 1, 0)
@@ -80,6 +84,46 @@ impl<T> Slab<T> {
         self.free.push(index);
         self.len -= 1;
         Some(value)
+    }
+
+    /// Takes the value out for a while, keeping its slot (and key) reserved: until
+    /// [`Slab::put_back`] or [`Slab::release`], `get` finds nothing there and no new value
+    /// takes the slot.
+    pub fn take(&mut self, key: u64) -> Option<T> {
+        let (index, generation) = split(key);
+        let slot = self.slots.get_mut(index)?;
+        if slot.generation != generation || slot.taken {
+            return None;
+        }
+        let value = slot.value.take()?;
+        slot.taken = true;
+        Some(value)
+    }
+
+    /// Puts a taken value back under its key.
+    pub fn put_back(&mut self, key: u64, value: T) {
+        let (index, generation) = split(key);
+        let slot = self
+            .slots
+            .get_mut(index)
+            .filter(|s| s.generation == generation && s.taken)
+            .expect("only a value taken from this slab goes back, under its own key");
+        slot.taken = false;
+        slot.value = Some(value);
+    }
+
+    /// Frees the slot of a taken value that will not come back.
+    pub fn release(&mut self, key: u64) {
+        let (index, generation) = split(key);
+        if let Some(slot) = self
+            .slots
+            .get_mut(index)
+            .filter(|s| s.generation == generation && s.taken)
+        {
+            slot.taken = false;
+            self.free.push(index);
+            self.len -= 1;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -122,5 +166,24 @@ mod tests {
         assert_eq!(slab.get(b), Some(&"b"));
         assert_eq!(slab.len(), 1);
         assert!(split(b).0 >= FIRST_INDEX);
+    }
+
+    #[test]
+    fn a_taken_value_keeps_its_slot_until_put_back_or_released() {
+        let mut slab = Slab::new();
+        let a = slab.insert("a");
+        assert_eq!(slab.take(a), Some("a"));
+        assert_eq!(slab.get(a), None, "out for its turn");
+        assert_eq!(slab.take(a), None);
+        let b = slab.insert("b");
+        assert_ne!(split(a).0, split(b).0, "a taken slot is not reused");
+        slab.put_back(a, "a2");
+        assert_eq!(slab.get(a), Some(&"a2"));
+        assert_eq!(slab.take(a), Some("a2"));
+        slab.release(a);
+        assert_eq!(slab.len(), 1);
+        let c = slab.insert("c");
+        assert_eq!(split(c).0, split(a).0, "a released slot is reused");
+        assert_eq!(slab.get(a), None, "under a new generation");
     }
 }

@@ -1,6 +1,7 @@
 //! What a connection reads and writes: a TCP socket, TLS over one ([`super::tls`]), or (for
 //! tests, [`super::testing`]) an in-memory pipe. The worker's decisions do not depend on which.
 
+use super::pipe::MemSocket;
 use mio::net::TcpStream;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::net::Shutdown;
@@ -61,68 +62,56 @@ impl Io for TcpStream {
 #[derive(Debug)]
 pub(crate) enum Socket {
     Tcp(TcpStream),
-    /// Boxed: rustls's connection state is large, and plaintext connections should not pay
-    /// for it.
     #[cfg(feature = "tls")]
     Tls(Box<super::tls::TlsSocket>),
+    /// An in-memory pipe ([`super::testing::Harness`]).
+    Memory(MemSocket),
 }
 
 impl Socket {
-    /// The TCP socket, for registering with the poll.
-    pub fn tcp(&mut self) -> &mut TcpStream {
+    /// The TCP socket readiness is registered for (none for a pipe).
+    pub fn tcp(&mut self) -> Option<&mut TcpStream> {
         match self {
-            Socket::Tcp(tcp) => tcp,
+            Socket::Tcp(tcp) => Some(tcp),
             #[cfg(feature = "tls")]
-            Socket::Tls(tls) => tls.tcp(),
+            Socket::Tls(tls) => Some(tls.tcp()),
+            Socket::Memory(_) => None,
         }
     }
 
-    fn io(&mut self) -> &mut dyn Io {
+    /// The stream to read and write.
+    pub fn io(&mut self) -> &mut dyn Io {
         match self {
             Socket::Tcp(tcp) => tcp,
             #[cfg(feature = "tls")]
             Socket::Tls(tls) => &mut **tls,
+            Socket::Memory(pipe) => pipe,
         }
     }
 
-    /// Whether TLS runs over the TCP socket.
     pub fn is_tls(&self) -> bool {
         match self {
-            Socket::Tcp(_) => false,
             #[cfg(feature = "tls")]
             Socket::Tls(_) => true,
+            _ => false,
         }
     }
 
-    /// When a TLS handshake still under way must be done.
+    /// When the TLS handshake must be done, while it lasts.
     pub fn handshake_deadline(&self) -> Option<crate::time::Instant> {
         match self {
-            Socket::Tcp(_) => None,
             #[cfg(feature = "tls")]
             Socket::Tls(tls) => tls.handshake_deadline(),
+            _ => None,
         }
     }
 
-    /// Whether the layer over TCP holds output of its own (TLS records written while the
-    /// socket was full).
+    /// Whether a TLS layer holds records the socket has not taken.
     pub fn holds_output(&self) -> bool {
         match self {
-            Socket::Tcp(_) => false,
             #[cfg(feature = "tls")]
             Socket::Tls(tls) => tls.holds_output(),
+            _ => false,
         }
-    }
-}
-
-/// A connection's stream: its socket, or the in-memory pipe the worker holds for it under the
-/// same key.
-pub(crate) fn io_of<'a>(
-    socket: &'a mut Option<Socket>,
-    memory: &'a mut std::collections::BTreeMap<u64, super::testing::MemSocket>,
-    key: u64,
-) -> Option<&'a mut dyn Io> {
-    match socket {
-        Some(socket) => Some(socket.io()),
-        None => memory.get_mut(&key).map(|m| m as &mut dyn Io),
     }
 }

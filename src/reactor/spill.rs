@@ -61,15 +61,6 @@ impl Spill {
         }
     }
 
-    /// Replaces the contents with `bytes` (freeing storage if empty).
-    pub fn set(&mut self, bytes: Vec<u8>) {
-        self.0 = if bytes.is_empty() {
-            None
-        } else {
-            Some(Box::new(Inner { bytes, pos: 0 }))
-        };
-    }
-
     /// Replaces the contents with `bytes[pos..]`, taking the vector as it is (no copy).
     pub fn set_at(&mut self, bytes: Vec<u8>, pos: usize) {
         self.0 = if pos >= bytes.len() {
@@ -100,7 +91,7 @@ mod tests {
         assert_eq!(s.front(), b"world");
         assert_eq!(s.take(), b"world");
         assert!(s.0.is_none());
-        s.set(b"x".to_vec());
+        s.set_at(b"x".to_vec(), 0);
         s.advance(1);
         assert!(s.0.is_none());
     }

@@ -30,127 +30,14 @@
 
 use super::app::App;
 use super::clock::{Clock, ManualClock};
-use super::lock;
-use super::socket::Io;
+use super::handle::{Handle, lock};
+use super::pipe::{MemSocket, PIPE_CAPACITY};
 use super::worker::Running;
-use super::{Handle, Limits};
-use std::io::{self, IoSlice};
-use std::sync::{Arc, Mutex};
+use crate::limits::Limits;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Bytes a pipe holds towards the client before writes would block (the kernel's socket buffer).
-const PIPE_CAPACITY: usize = 256 * 1024;
-
-#[derive(Debug, Default)]
-struct Pipe {
-    to_server: Vec<u8>,
-    to_client: Vec<u8>,
-    /// The client sent FIN (no more input after `to_server`).
-    client_closed: bool,
-    /// The server shut down its side, or dropped the connection.
-    server_closed: bool,
-    /// How many bytes the client reads at most (`None`: everything).
-    client_window: Option<usize>,
-}
-
-/// The server's end of an in-memory connection.
-#[derive(Debug)]
-pub(crate) struct MemSocket(Arc<Mutex<Pipe>>);
-
-impl Io for MemSocket {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut pipe = lock(&self.0);
-        if pipe.to_server.is_empty() {
-            return if pipe.client_closed {
-                Ok(0)
-            } else {
-                Err(io::ErrorKind::WouldBlock.into())
-            };
-        }
-        let n = buf.len().min(pipe.to_server.len());
-        buf[..n].copy_from_slice(&pipe.to_server[..n]);
-        pipe.to_server.drain(..n);
-        Ok(n)
-    }
-
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.write_vectored(&[IoSlice::new(buf)])
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let mut pipe = lock(&self.0);
-        if pipe.server_closed {
-            return Err(io::ErrorKind::BrokenPipe.into());
-        }
-        let mut room = PIPE_CAPACITY.saturating_sub(pipe.to_client.len());
-        if room == 0 {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let mut written = 0;
-        for buf in bufs {
-            let n = buf.len().min(room);
-            pipe.to_client.extend_from_slice(&buf[..n]);
-            written += n;
-            room -= n;
-        }
-        Ok(written)
-    }
-
-    fn shutdown_write(&mut self) {
-        lock(&self.0).server_closed = true;
-    }
-}
-
-impl Drop for MemSocket {
-    fn drop(&mut self) {
-        lock(&self.0).server_closed = true;
-    }
-}
-
-/// The client's end of an in-memory connection.
-#[derive(Debug, Clone)]
-pub struct MemClient {
-    pipe: Arc<Mutex<Pipe>>,
-    key: u64,
-}
-
-impl MemClient {
-    /// Sends bytes to the server (read at the next [`Harness::turn`]).
-    pub fn send(&self, bytes: &[u8]) {
-        lock(&self.pipe).to_server.extend_from_slice(bytes);
-    }
-
-    /// Takes what the server wrote so far.
-    pub fn received(&self) -> Vec<u8> {
-        let mut pipe = lock(&self.pipe);
-        let take = pipe
-            .client_window
-            .unwrap_or(usize::MAX)
-            .min(pipe.to_client.len());
-        pipe.to_client.drain(..take).collect()
-    }
-
-    /// Bytes written by the server and not yet taken.
-    pub fn pending(&self) -> usize {
-        lock(&self.pipe).to_client.len()
-    }
-
-    /// Stops taking what the server writes (a client that does not read): its pipe fills and
-    /// the server's writes would block.
-    pub fn stop_reading(&self) {
-        lock(&self.pipe).client_window = Some(0);
-    }
-
-    /// Sends FIN.
-    pub fn close(&self) {
-        lock(&self.pipe).client_closed = true;
-    }
-
-    /// Whether the server shut down its side or dropped the connection.
-    pub fn is_closed(&self) -> bool {
-        lock(&self.pipe).server_closed
-    }
-}
+pub use super::pipe::MemClient;
 
 /// One worker of the reactor serving `A` over in-memory connections, on a [`ManualClock`].
 pub struct Harness<A: App> {
@@ -180,8 +67,8 @@ impl<A: App> Harness<A> {
 
     /// A new connection, accepted as the listener would.
     pub fn connect(&mut self) -> MemClient {
-        let pipe = Arc::new(Mutex::new(Pipe::default()));
-        let key = self.running.admit_memory(MemSocket(pipe.clone()));
+        let (socket, pipe) = MemSocket::pair();
+        let key = self.running.admit_memory(socket);
         let client = MemClient { pipe, key };
         self.clients.push(client.clone());
         client
@@ -194,7 +81,7 @@ impl<A: App> Harness<A> {
             self.running.tick();
             let mut busy = false;
             self.clients
-                .retain(|c| self.running.core.slab.get(c.key).is_some());
+                .retain(|c| self.running.core.get(c.key).is_some());
             for client in &self.clients {
                 let (input, eof, room) = {
                     let pipe = lock(&client.pipe);
@@ -208,7 +95,6 @@ impl<A: App> Harness<A> {
                     && self
                         .running
                         .core
-                        .slab
                         .get(client.key)
                         .is_some_and(|c| c.queued() > 0)
                 {
@@ -216,9 +102,9 @@ impl<A: App> Harness<A> {
                     busy = true;
                 }
                 if input || eof {
-                    let before = self.running.core.slab.get(client.key).is_some();
+                    let before = self.running.core.get(client.key).is_some();
                     self.running.on_readable(client.key, eof);
-                    busy |= input || before != self.running.core.slab.get(client.key).is_some();
+                    busy |= input || before != self.running.core.get(client.key).is_some();
                 }
             }
             self.running.on_wake();
@@ -242,6 +128,6 @@ impl<A: App> Harness<A> {
 
     /// Open connections.
     pub fn connections(&self) -> usize {
-        self.running.core.slab.len()
+        self.running.core.len()
     }
 }

@@ -1,0 +1,626 @@
+//! One connection as the reactor holds it: its socket, the machine it speaks, the input it has
+//! not consumed and the output the socket has not taken, and where it stands in its life.
+//!
+//! A connection's life is one enum, [`Life`], and every change of it goes through
+//! [`Life::next`], one arm per rule — the way `ws::Close::next` holds the closing handshake and
+//! `http::Connection::step` an exchange. Which *machine* the connection speaks ([`Proto`]) is
+//! the other axis: HTTP becomes WebSocket at an upgrade, or a bare stream of body bytes while an
+//! event stream lasts.
+
+use super::gather::Gather;
+use super::io_stats::IoCounters;
+use super::socket::{Io, Socket};
+use super::spill::Spill;
+use crate::http;
+use crate::limits::Limits;
+use crate::time::{Instant, earliest};
+use crate::ws;
+use std::io;
+use std::net::IpAddr;
+
+/// What a connection speaks now.
+#[derive(Debug)]
+pub(crate) enum Proto {
+    /// Boxed, like `Ws`: an idle connection pays for a pointer, not for the largest machine.
+    Http(Box<HttpConn>),
+    Ws(Box<ws::Connection>),
+    /// A streamed response body (an event stream): two bytes instead of the HTTP machine.
+    Stream(http::BodyStream),
+}
+
+#[derive(Debug)]
+pub(crate) struct HttpConn {
+    pub http: http::Connection,
+    pub pending: Pending,
+}
+
+/// The application's side of the current HTTP exchange.
+#[derive(Debug)]
+pub(crate) enum Pending {
+    /// Nothing outstanding (or a plain response already sent).
+    None,
+    /// Collecting a request body before calling the application.
+    Body {
+        head: http::OwnedRequest,
+        body: Vec<u8>,
+    },
+    /// `101` sent; the WebSocket machine takes over at the `Upgraded` event.
+    Upgrading(ws::ValidatedUpgrade),
+    /// A streaming response is open.
+    Stream,
+    /// The application will answer later.
+    Deferred { deadline: Option<Instant> },
+}
+
+/// Where a connection stands in its life.
+#[derive(Debug)]
+pub(crate) enum Life {
+    /// Reading and answering. `behind`: since when its output has been over
+    /// `Limits::write_queue_bytes` (nothing more is read meanwhile, and past
+    /// `slow_consumer_timeout` it is cut off).
+    Open { behind: Option<Instant> },
+    /// Reading a large WebSocket frame whole into a buffer of its own (`gather.rs`).
+    Gathering {
+        gather: Box<Gather>,
+        behind: Option<Instant>,
+    },
+    /// The protocol is over: the output drains, then our side shuts.
+    Finishing { behind: Option<Instant> },
+    /// Our side is shut (FIN sent): input is read and discarded until the peer's EOF or
+    /// `until`, so the peer receives everything instead of a reset (RFC 9112 §9.6).
+    Lingering { until: Instant },
+    /// Closed: the socket goes, and its slot with it, when the turn ends.
+    Closed,
+}
+
+/// What changes a connection's life.
+#[derive(Debug)]
+pub(crate) enum Change {
+    /// The output went over its bound at this time.
+    Behind(Instant),
+    /// The output is back under its bound.
+    CaughtUp,
+    /// A large frame began: the rest of it is read into this buffer.
+    Gather(Box<Gather>),
+    /// The frame being gathered is whole.
+    Gathered,
+    /// The protocol is over (its machine closed, or the application ended it).
+    Finished,
+    /// All output is out after the protocol ended: our side shut, linger until this time.
+    Drained(Instant),
+    /// Close at once: the peer's EOF while lingering, a broken socket, a deadline, the
+    /// application.
+    Close,
+}
+
+impl Life {
+    /// Moves to the state after `change`. A buffer a frame was being gathered into comes back
+    /// when the connection leaves `Gathering`, for the worker's pool.
+    pub fn next(&mut self, change: Change) -> Option<Box<Gather>> {
+        use Life::{Closed, Finishing, Gathering, Lingering, Open};
+        let state = std::mem::replace(self, Closed);
+        let (next, freed) = match (state, change) {
+            (Closed, _) => (Closed, None),
+            // Whatever it was doing, a connection can be closed at once.
+            (Gathering { gather, .. }, Change::Close) => (Closed, Some(gather)),
+            (_, Change::Close) => (Closed, None),
+            // A lingering connection only waits for EOF or its deadline.
+            (Lingering { until }, _) => (Lingering { until }, None),
+            // A slow consumer: noted once, from when it first fell behind.
+            (Open { behind }, Change::Behind(now)) => (
+                Open {
+                    behind: behind.or(Some(now)),
+                },
+                None,
+            ),
+            (Gathering { gather, behind }, Change::Behind(now)) => {
+                let behind = behind.or(Some(now));
+                (Gathering { gather, behind }, None)
+            }
+            (Finishing { behind }, Change::Behind(now)) => (
+                Finishing {
+                    behind: behind.or(Some(now)),
+                },
+                None,
+            ),
+            (Open { .. }, Change::CaughtUp) => (Open { behind: None }, None),
+            (Gathering { gather, .. }, Change::CaughtUp) => (
+                Gathering {
+                    gather,
+                    behind: None,
+                },
+                None,
+            ),
+            (Finishing { .. }, Change::CaughtUp) => (Finishing { behind: None }, None),
+            // Only an open connection starts gathering a frame.
+            (Open { behind }, Change::Gather(gather)) => (Gathering { gather, behind }, None),
+            (Gathering { gather, behind }, Change::Gathered) => (Open { behind }, Some(gather)),
+            // The protocol ended: a frame half read is of no use any more.
+            (Open { behind }, Change::Finished) => (Finishing { behind }, None),
+            (Gathering { gather, behind }, Change::Finished) => {
+                (Finishing { behind }, Some(gather))
+            }
+            // RFC 9112 §9.6: our side is done; keep reading for a moment so the peer gets what we
+            // sent rather than a reset.
+            (Gathering { gather, .. }, Change::Drained(until)) => {
+                (Lingering { until }, Some(gather))
+            }
+            (Open { .. } | Finishing { .. }, Change::Drained(until)) => (Lingering { until }, None),
+            // Nothing else changes the state (a frame can only start while open, a gathered
+            // frame only ends one being gathered, a finished protocol stays finished).
+            (state, _) => (state, None),
+        };
+        *self = next;
+        freed
+    }
+
+    /// Since when the output has been over its bound.
+    fn behind(&self) -> Option<Instant> {
+        match self {
+            Life::Open { behind } | Life::Gathering { behind, .. } | Life::Finishing { behind } => {
+                *behind
+            }
+            Life::Lingering { .. } | Life::Closed => None,
+        }
+    }
+}
+
+/// One connection.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    socket: Socket,
+    proto: Proto,
+    life: Life,
+    /// Input received and not yet consumed (empty for an idle connection).
+    inbuf: Spill,
+    /// Output not yet written (empty for an idle connection).
+    outbuf: Spill,
+    /// The deadline of this connection's live timer entry.
+    scheduled: Option<Instant>,
+    /// The application holds this connection (WebSocket, stream, deferred answer): it is told
+    /// when the connection ends. Not a stage of its life: any stage before lingering may be
+    /// held or not.
+    held: bool,
+    /// Input arrived while reading was paused: read again when it resumes.
+    read_pending: bool,
+    /// The client address this connection is counted under (only with a per-address limit).
+    counted: Option<IpAddr>,
+}
+
+/// The socket failed: the connection is broken.
+#[derive(Debug)]
+pub(crate) struct Broken;
+
+impl Conn {
+    pub fn new(socket: Socket, now: Instant, limits: &Limits) -> Self {
+        Conn {
+            socket,
+            proto: Proto::Http(Box::new(HttpConn {
+                http: http::Connection::new(now, limits),
+                pending: Pending::None,
+            })),
+            life: Life::Open { behind: None },
+            inbuf: Spill::default(),
+            outbuf: Spill::default(),
+            scheduled: None,
+            held: false,
+            read_pending: false,
+            counted: None,
+        }
+    }
+
+    // ----- what it speaks -----
+
+    pub fn proto(&self) -> &Proto {
+        &self.proto
+    }
+
+    pub fn proto_mut(&mut self) -> &mut Proto {
+        &mut self.proto
+    }
+
+    pub fn set_proto(&mut self, proto: Proto) {
+        self.proto = proto;
+    }
+
+    pub fn socket(&self) -> &Socket {
+        &self.socket
+    }
+
+    pub fn socket_mut(&mut self) -> &mut Socket {
+        &mut self.socket
+    }
+
+    /// Whether the machine is finished with the connection.
+    pub fn machine_closed(&self) -> bool {
+        match &self.proto {
+            Proto::Http(h) => h.http.is_closed(),
+            Proto::Ws(w) => w.is_closed(),
+            Proto::Stream(_) => false,
+        }
+    }
+
+    // ----- its life -----
+
+    pub fn life(&self) -> &Life {
+        &self.life
+    }
+
+    /// Moves its life on (see [`Life::next`]).
+    pub fn change(&mut self, change: Change) -> Option<Box<Gather>> {
+        self.life.next(change)
+    }
+
+    pub fn is_lingering(&self) -> bool {
+        matches!(self.life, Life::Lingering { .. })
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.life, Life::Closed)
+    }
+
+    /// Whether it still reads and answers (not finishing, lingering or closed).
+    pub fn is_open(&self) -> bool {
+        matches!(self.life, Life::Open { .. } | Life::Gathering { .. })
+    }
+
+    /// The frame being gathered, if any.
+    pub fn gather_mut(&mut self) -> Option<&mut Gather> {
+        match &mut self.life {
+            Life::Gathering { gather, .. } => Some(gather),
+            _ => None,
+        }
+    }
+
+    pub fn is_held(&self) -> bool {
+        self.held
+    }
+
+    /// The application holds (or stops holding) the connection.
+    pub fn set_held(&mut self, held: bool) {
+        self.held = held;
+    }
+
+    pub fn read_pending(&self) -> bool {
+        self.read_pending
+    }
+
+    pub fn set_read_pending(&mut self, pending: bool) {
+        self.read_pending = pending;
+    }
+
+    pub fn counted(&self) -> Option<IpAddr> {
+        self.counted
+    }
+
+    pub fn set_counted(&mut self, ip: IpAddr) {
+        self.counted = Some(ip);
+    }
+
+    pub fn scheduled(&self) -> Option<Instant> {
+        self.scheduled
+    }
+
+    pub fn set_scheduled(&mut self, at: Option<Instant>) {
+        self.scheduled = at;
+    }
+
+    /// Whether input should not be read now: the write queue is full, or unconsumed input is
+    /// waiting for the machine. (A lingering connection always reads, to find EOF.)
+    pub fn read_paused(&self, limits: &Limits) -> bool {
+        !self.is_lingering()
+            && (self.queued() > limits.write_queue_bytes || self.inbuf.len() >= super::READ_CHUNK)
+    }
+
+    /// The earliest of its deadlines: the machine's, a deferred answer's, the TLS handshake's,
+    /// a slow consumer's cut-off, the end of lingering.
+    pub fn deadline(&self, limits: &Limits) -> Option<Instant> {
+        if let Life::Lingering { until } = self.life {
+            return Some(until);
+        }
+        let behind = self.life.behind().map(|t| t + limits.slow_consumer_timeout);
+        let machine = match &self.proto {
+            Proto::Http(h) => {
+                let deferred = match h.pending {
+                    Pending::Deferred { deadline } => deadline,
+                    _ => None,
+                };
+                earliest(h.http.poll_timeout(), deferred)
+            }
+            Proto::Ws(w) => w.poll_timeout(),
+            Proto::Stream(_) => None,
+        };
+        earliest(earliest(machine, behind), self.socket.handshake_deadline())
+    }
+
+    /// Whether its output is over its bound.
+    pub fn is_behind(&self) -> bool {
+        self.life.behind().is_some()
+    }
+
+    /// Whether it has been over its output bound since before `now - timeout`.
+    pub fn too_slow(&self, now: Instant, timeout: core::time::Duration) -> bool {
+        self.life.behind().is_some_and(|t| now >= t + timeout)
+    }
+
+    // ----- input -----
+
+    /// Reads from the socket: the rest of a frame being gathered into its own buffer (and,
+    /// once that buffer holds all the frame lacks, what follows into `rbuf` in the same system
+    /// call), else into `rbuf`. Returns the result, how many of the bytes read are the frame's,
+    /// and how many were asked for.
+    pub fn read_into(&mut self, rbuf: &mut [u8]) -> (io::Result<usize>, usize, usize) {
+        let io = self.socket.io();
+        match &mut self.life {
+            Life::Gathering { gather, .. } => {
+                let missing = gather.missing();
+                let space = gather.space();
+                let part = space.len();
+                if part == missing {
+                    let asked = part + rbuf.len();
+                    (io.read_two(space, rbuf), part, asked)
+                } else {
+                    // The buffer is still growing: nothing past its end is the next frame's.
+                    (io.read(space), part, part)
+                }
+            }
+            _ => (io.read(rbuf), 0, rbuf.len()),
+        }
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.inbuf.len()
+    }
+
+    /// Takes the unconsumed input out (to offer it again with what arrives next).
+    pub fn take_input(&mut self) -> Vec<u8> {
+        self.inbuf.take()
+    }
+
+    /// Keeps input the machine did not take.
+    pub fn keep_input(&mut self, rest: &[u8]) {
+        self.inbuf.push(rest);
+    }
+
+    /// Keeps `bytes[pos..]` as the unconsumed input, taking the vector as it is.
+    pub fn keep_input_vec(&mut self, bytes: Vec<u8>, pos: usize) {
+        self.inbuf.set_at(bytes, pos);
+    }
+
+    pub fn drop_input(&mut self) {
+        self.inbuf.clear();
+    }
+
+    // ----- output -----
+
+    /// Output not yet taken by the socket: the write queue, plus one for records a TLS layer
+    /// still holds (bounded by rustls; counted so that closing waits for them).
+    pub fn queued(&self) -> usize {
+        self.outbuf.len() + usize::from(self.socket.holds_output())
+    }
+
+    /// Sends `bytes` (and empties it): straight to the socket when nothing is queued, the rest
+    /// (or all) to the write queue. A lingering connection sends nothing more.
+    pub fn send(&mut self, bytes: &mut Vec<u8>, counters: &IoCounters) -> Result<(), Broken> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        if self.is_lingering() || self.is_closed() {
+            bytes.clear();
+            return Ok(());
+        }
+        if self.queued() > 0 {
+            self.outbuf.push(bytes);
+            bytes.clear();
+            return Ok(());
+        }
+        let written = match write_now(self.socket.io(), [bytes, &[]], counters) {
+            Ok(written) => written,
+            Err(_) => {
+                bytes.clear();
+                return Err(Broken);
+            }
+        };
+        let rest = bytes.len() - written;
+        if rest >= super::READ_CHUNK {
+            // A large remainder (a big message): hand the buffer over instead of copying.
+            let full = std::mem::replace(bytes, Vec::with_capacity(super::READ_CHUNK));
+            self.outbuf.set_at(full, written);
+            return Ok(());
+        } else if rest > 0 {
+            self.outbuf.push(&bytes[written..]);
+        }
+        bytes.clear();
+        Ok(())
+    }
+
+    /// Sends `header` and then `payload` with one vectored write when nothing is queued,
+    /// queuing what the socket does not take: a large payload goes straight from the caller's
+    /// slice. `Ok(false)`: not applicable now (output queued, or not open).
+    pub fn send_direct(
+        &mut self,
+        header: &[u8],
+        payload: &[u8],
+        counters: &IoCounters,
+    ) -> Result<bool, Broken> {
+        if self.queued() != 0 || !self.is_open() {
+            return Ok(false);
+        }
+        let written =
+            write_now(self.socket.io(), [header, payload], counters).map_err(|_| Broken)?;
+        if written < header.len() {
+            self.outbuf.push(&header[written..]);
+            self.outbuf.push(payload);
+        } else {
+            self.outbuf.push(&payload[written - header.len()..]);
+        }
+        Ok(true)
+    }
+
+    /// Writes queued output (the socket is writable).
+    pub fn write_queued(&mut self, counters: &IoCounters) -> Result<(), Broken> {
+        match self.socket.io().flush_held() {
+            Ok(true) => {}
+            Ok(false) => return Ok(()),
+            Err(_) => return Err(Broken),
+        }
+        while !self.outbuf.is_empty() {
+            counters.write();
+            match self.socket.io().write(self.outbuf.front()) {
+                Ok(0) => break,
+                Ok(n) => self.outbuf.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return Err(Broken),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `parts`, in order, until the socket would block (one vectored write while the first
+/// part lasts): how many bytes went. An error other than `WouldBlock`/`Interrupted` means the
+/// connection is broken.
+fn write_now(socket: &mut dyn Io, parts: [&[u8]; 2], counters: &IoCounters) -> io::Result<usize> {
+    let [first, second] = parts;
+    let total = first.len() + second.len();
+    let mut written = 0;
+    while written < total {
+        counters.write();
+        let result = match first.get(written..) {
+            // One slice: a plain write (`writev` only for two).
+            Some(rest) if !rest.is_empty() && second.is_empty() => socket.write(rest),
+            Some(rest) if !rest.is_empty() => {
+                socket.write_vectored(&[io::IoSlice::new(rest), io::IoSlice::new(second)])
+            }
+            _ => socket.write(&second[written - first.len()..]),
+        };
+        match result {
+            Ok(0) => break,
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    fn at(ms: u64) -> Instant {
+        Instant::ZERO + Duration::from_millis(ms)
+    }
+
+    fn gather() -> Box<Gather> {
+        Box::new(Gather::start(&mut Default::default(), &[0; 4], 100_000))
+    }
+
+    /// Every rule of `Life::next`, as a table: the state, what happened, the state after, and
+    /// whether a gathered frame's buffer came back.
+    #[test]
+    fn every_change_of_a_connections_life() {
+        use Life::*;
+        let open = || Open { behind: None };
+        let gathering = |behind| Gathering {
+            gather: gather(),
+            behind,
+        };
+        let cases: Vec<(Life, Change, &str, bool)> = vec![
+            (open(), Change::Behind(at(1)), "Open { behind: Some", false),
+            (
+                Open {
+                    behind: Some(at(1)),
+                },
+                Change::Behind(at(5)),
+                "Open { behind: Some(Instant(1000",
+                false,
+            ),
+            (
+                Open {
+                    behind: Some(at(1)),
+                },
+                Change::CaughtUp,
+                "Open { behind: None",
+                false,
+            ),
+            (open(), Change::Gather(gather()), "Gathering", false),
+            (gathering(None), Change::Behind(at(2)), "Gathering", false),
+            (
+                gathering(Some(at(2))),
+                Change::Gathered,
+                "Open { behind: Some",
+                true,
+            ),
+            (
+                gathering(None),
+                Change::Finished,
+                "Finishing { behind: None",
+                true,
+            ),
+            (gathering(None), Change::Close, "Closed", true),
+            (gathering(None), Change::Drained(at(9)), "Lingering", true),
+            (open(), Change::Finished, "Finishing", false),
+            (
+                Finishing { behind: None },
+                Change::Drained(at(9)),
+                "Lingering { until: Instant(9000",
+                false,
+            ),
+            (
+                Finishing { behind: None },
+                Change::Gather(gather()),
+                "Finishing",
+                false,
+            ),
+            (
+                Lingering { until: at(9) },
+                Change::Behind(at(1)),
+                "Lingering",
+                false,
+            ),
+            (
+                Lingering { until: at(9) },
+                Change::Finished,
+                "Lingering",
+                false,
+            ),
+            (Lingering { until: at(9) }, Change::Close, "Closed", false),
+            (Closed, Change::Gather(gather()), "Closed", false),
+            (open(), Change::Gathered, "Open", false),
+        ];
+        for (mut life, change, expected, freed) in cases {
+            let before = format!("{life:?} + {change:?}");
+            let back = life.next(change);
+            assert!(
+                format!("{life:?}").starts_with(expected),
+                "{before} -> {life:?}, expected {expected}"
+            );
+            assert_eq!(back.is_some(), freed, "{before}: buffer returned");
+        }
+    }
+}
+
+#[cfg(test)]
+mod size {
+    /// An idle connection is a slab slot holding a `Conn` plus its protocol state: keep both
+    /// small.
+    #[test]
+    fn idle_connection_state_stays_small() {
+        let conn = core::mem::size_of::<super::Conn>();
+        eprintln!(
+            "Conn {conn} Life {} Socket {}",
+            core::mem::size_of::<super::Life>(),
+            core::mem::size_of::<super::Socket>()
+        );
+        assert!(conn <= 112, "Conn is {conn} bytes");
+        assert!(core::mem::size_of::<crate::ws::Connection>() <= 120);
+        assert!(core::mem::size_of::<crate::http::BodyStream>() <= 2);
+        // An idle keep-alive or parked HTTP connection boxes this (it held a whole `Limits`, 336 B).
+        let http = core::mem::size_of::<crate::http::Connection>();
+        assert!(http <= 256, "http::Connection is {http} bytes");
+    }
+}
