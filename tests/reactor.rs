@@ -56,6 +56,7 @@ impl App for TestApp {
             "/defer" => Reply::Defer {
                 timeout: Some(Duration::from_millis(200)),
             },
+            "/hold" => Reply::Defer { timeout: None },
             "/big" => Response::new(200).body(vec![b'x'; 4 << 20]).into(),
             _ => Response::new(404).into(),
         }
@@ -500,8 +501,37 @@ fn graceful_shutdown_delivers_in_flight_messages_then_1001() {
         ws.recv(),
         Some(WsEv::Close(Some(1001), "server shutting down".into()))
     );
+    // In-flight work finishes: the deferred request gets its own answer (its timeout's `204`),
+    // and the connection closes after it.
     let parked = c.recv().expect("the parked request is answered");
-    assert_eq!(parked.status, 503);
+    assert_eq!(parked.status, 204);
+    assert_eq!(parked.header("connection"), Some(&b"close"[..]));
+    stopper.join().unwrap().unwrap();
+}
+
+#[test]
+fn shutdown_deadline_answers_what_still_waits_with_503() {
+    let builder = pushwire::reactor::Server::builder()
+        .threads(1)
+        .shutdown_timeout(Duration::from_millis(300));
+    let s = TestServer::start_built(builder, TestApp);
+    let mut c = Client::new(s.addr);
+    let io = s.handle.io_stats();
+    let reads_before = io.reads - io.reads_would_block;
+    c.send("GET", "/hold", None);
+    common::wait_for(|| {
+        let io = s.handle.io_stats();
+        io.reads - io.reads_would_block > reads_before
+    });
+    let started = Instant::now();
+    let stopper = std::thread::spawn(move || s.stop());
+    let answer = c.recv().expect("an answer, not a dropped connection");
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.header("retry-after"), Some(&b"1"[..]));
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "at the deadline, not before"
+    );
     stopper.join().unwrap().unwrap();
 }
 

@@ -243,7 +243,7 @@ impl<'a> Fields<'a> {
     }
 
     /// Every value of fields named `name`, in order.
-    pub fn get_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + 'n
+    pub fn get_all<'n>(&self, name: &'n str) -> impl Iterator<Item = &'a [u8]> + Clone + 'n
     where
         'a: 'n,
     {

@@ -23,6 +23,7 @@ pub mod client;
 #[cfg(feature = "std")]
 mod date;
 mod error;
+pub mod forwarded;
 mod head;
 mod server;
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! The reactor runs it; nothing here names a socket.
 
 use super::Ctx;
+use super::record::Ended;
 use crate::http;
 use std::borrow::Cow;
 use std::time::Duration;
@@ -186,6 +187,23 @@ pub trait App: Send + Sync + 'static {
     /// alone): forget it.
     fn closed(&self, local: &mut Self::Local, conn: ConnId, cx: &mut Ctx<'_, Self::Notice>) {
         let _ = (local, conn, cx);
+    }
+
+    /// A connection left the server — every connection, whatever it spoke, once, after
+    /// [`App::closed`] for one the application held: why it ended, and (on a server that
+    /// records connections) who it was and what it carried. For metrics and logs.
+    fn ended(&self, local: &mut Self::Local, ended: &Ended) {
+        let _ = (local, ended);
+    }
+
+    /// A graceful shutdown began ([`super::Handle::shutdown`]): the listeners are closed and
+    /// every HTTP exchange will close its connection after its response. End what the
+    /// application holds, telling each client where to resume. Afterwards the reactor closes
+    /// what is left: a WebSocket with `1001`, an open stream ends; a deferred request is
+    /// answered by the application or its own timeout, or dropped at the shutdown deadline
+    /// ([`super::Builder::shutdown_timeout`]).
+    fn draining(&self, local: &mut Self::Local, cx: &mut Ctx<'_, Self::Notice>) {
+        let _ = (local, cx);
     }
 
     /// A notice arrived from [`super::Handle::notify`].

@@ -3,11 +3,12 @@
 
 use super::app::{App, NoApp};
 use super::clock::{Clock, SystemClock};
-use super::core::Core;
+use super::core::{Core, Setup};
 use super::handle::{Handle, Shared, WAKER};
 use super::io_stats::IoCounters;
 use super::per_address::PerAddress;
 use super::worker::{Listener, Worker, listener_token};
+use crate::http::forwarded::Cidr;
 use crate::limits::Limits;
 use mio::{Interest, Poll, Waker};
 use std::io;
@@ -33,6 +34,9 @@ pub struct Builder {
     limits: Limits,
     tick: Option<std::time::Duration>,
     clock: Option<Arc<dyn Clock>>,
+    record: bool,
+    trusted: Vec<Cidr>,
+    shutdown_timeout: Option<std::time::Duration>,
     /// Set only with the `deflate` feature.
     deflate: Option<crate::ws::deflate::ServerConfig>,
     #[cfg(feature = "tls")]
@@ -101,6 +105,31 @@ impl Builder {
         self
     }
 
+    /// Keep, for every connection, its client's address, when it opened, and the bytes and
+    /// requests it carried: reported in [`Ended::record`](super::Ended::record) when it ends
+    /// (one log line per connection) and by [`Ctx::peer`](super::Ctx::peer). About 80 bytes per
+    /// connection; off by default (on anyway with a per-address limit or trusted proxies).
+    pub fn record_connections(mut self, on: bool) -> Self {
+        self.record = on;
+        self
+    }
+
+    /// Peers whose `Forwarded` (RFC 7239) and `X-Forwarded-For` fields are believed: a
+    /// connection from one of them counts (for `Limits::max_connections_per_address`, and in
+    /// [`Ctx::peer`](super::Ctx::peer)) under the client address they vouch for. From any other
+    /// peer those fields are ignored.
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = Cidr>) -> Self {
+        self.trusted = proxies.into_iter().collect();
+        self
+    }
+
+    /// How long a graceful shutdown ([`Handle::shutdown`]) waits for connections to end before
+    /// the workers stop anyway (default `Limits::linger_timeout`).
+    pub fn shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
+    }
+
     /// The limits every connection is held to.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;
@@ -112,6 +141,12 @@ impl Builder {
     /// # Errors
     /// A bind or the poll setup failed.
     pub fn build<A: App>(self, app: A) -> io::Result<Server<A>> {
+        if self.binds.len() > usize::from(u8::MAX) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "at most 255 listening addresses",
+            ));
+        }
         let bound = self.listeners()?;
         let addrs: Vec<(SocketAddr, bool)> = bound
             .iter()
@@ -140,6 +175,7 @@ impl Builder {
             listeners.push(mine);
         }
         let open = Arc::new(AtomicUsize::new(0));
+        let trusted: Arc<[Cidr]> = self.trusted.clone().into();
         let per_address = (self.limits.max_connections_per_address != usize::MAX)
             .then(|| Arc::new(PerAddress::new(self.limits.max_connections_per_address)));
         let io: Vec<Arc<IoCounters>> = (0..self.threads).map(|_| Arc::default()).collect();
@@ -166,17 +202,21 @@ impl Builder {
                 app: app.clone(),
                 poll,
                 listeners,
-                core: Core::new(
-                    self.limits.clone(),
-                    open.clone(),
-                    self.deflate,
-                    io[index].clone(),
-                    per_address.clone(),
-                ),
+                core: Core::new(Setup {
+                    limits: self.limits.clone(),
+                    open: open.clone(),
+                    deflate: self.deflate,
+                    io: io[index].clone(),
+                    per_address: per_address.clone(),
+                    // The per-address limit counts by the address a record keeps.
+                    record: self.record || per_address.is_some() || !trusted.is_empty(),
+                    trusted: trusted.clone(),
+                }),
                 handle: handle.clone(),
                 index,
                 clock: clock.clone(),
                 tick: self.tick,
+                shutdown_timeout: self.shutdown_timeout.unwrap_or(self.limits.linger_timeout),
             })
             .collect();
         Ok(Server {
@@ -281,6 +321,9 @@ impl Server<NoApp> {
             deflate: None,
             tick: None,
             clock: None,
+            record: false,
+            trusted: Vec::new(),
+            shutdown_timeout: None,
             #[cfg(feature = "tls")]
             tls: None,
         }

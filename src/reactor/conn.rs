@@ -9,6 +9,7 @@
 
 use super::gather::Gather;
 use super::io_stats::IoCounters;
+use super::record::{End, Record};
 use super::socket::{Io, Socket};
 use super::spill::Spill;
 use crate::http;
@@ -183,8 +184,14 @@ pub(crate) struct Conn {
     held: bool,
     /// Input arrived while reading was paused: read again when it resumes.
     read_pending: bool,
-    /// The client address this connection is counted under (only with a per-address limit).
-    counted: Option<IpAddr>,
+    /// The listener it came through.
+    listener: u8,
+    /// What the application marked it as (`Ctx::set_tag`).
+    tag: u8,
+    /// Why it ends, once that is decided (the first cause wins).
+    end: Option<End>,
+    /// Its address, times and byte counts, when the server records connections.
+    record: Option<Box<Record>>,
 }
 
 /// The socket failed: the connection is broken.
@@ -205,7 +212,85 @@ impl Conn {
             scheduled: None,
             held: false,
             read_pending: false,
-            counted: None,
+            listener: 0,
+            tag: 0,
+            end: None,
+            record: None,
+        }
+    }
+
+    /// Came through listener number `listener`.
+    pub fn set_listener(&mut self, listener: u8) {
+        self.listener = listener;
+    }
+
+    pub fn listener(&self) -> u8 {
+        self.listener
+    }
+
+    pub fn tag(&self) -> u8 {
+        self.tag
+    }
+
+    pub fn set_tag(&mut self, tag: u8) {
+        self.tag = tag;
+    }
+
+    // ----- what is remembered of it -----
+
+    /// Starts remembering its address, times and byte counts.
+    pub fn set_record(&mut self, record: Record) {
+        self.record = Some(Box::new(record));
+    }
+
+    pub fn record(&self) -> Option<&Record> {
+        self.record.as_deref()
+    }
+
+    pub fn record_mut(&mut self) -> Option<&mut Record> {
+        self.record.as_deref_mut()
+    }
+
+    /// Why it ends: `end`, unless a cause was noted before.
+    pub fn note_end(&mut self, end: End) {
+        self.end.get_or_insert(end);
+    }
+
+    pub fn end(&self) -> Option<End> {
+        self.end
+    }
+
+    /// A response with `status` went out.
+    pub fn note_status(&mut self, status: u16) {
+        if let Some(r) = &mut self.record {
+            r.status = status;
+        }
+    }
+
+    /// A request arrived.
+    pub fn note_request(&mut self) {
+        if let Some(r) = &mut self.record {
+            r.requests = r.requests.saturating_add(1);
+        }
+    }
+
+    /// A WebSocket close code was sent or received (the first one is kept).
+    pub fn note_close_code(&mut self, code: u16) {
+        if let Some(r) = self.record.as_mut().filter(|r| r.close_code == 0) {
+            r.close_code = code;
+        }
+    }
+
+    /// `n` bytes were read.
+    pub fn note_read(&mut self, n: usize) {
+        if let Some(r) = &mut self.record {
+            r.bytes_in += n as u64;
+        }
+    }
+
+    fn note_written(&mut self, n: usize) {
+        if let Some(r) = &mut self.record {
+            r.bytes_out += n as u64;
         }
     }
 
@@ -289,12 +374,9 @@ impl Conn {
         self.read_pending = pending;
     }
 
+    /// The address it is counted under for the per-address limit, if it is.
     pub fn counted(&self) -> Option<IpAddr> {
-        self.counted
-    }
-
-    pub fn set_counted(&mut self, ip: IpAddr) {
-        self.counted = Some(ip);
+        self.record.as_ref().and_then(|r| r.counted)
     }
 
     pub fn scheduled(&self) -> Option<Instant> {
@@ -421,6 +503,7 @@ impl Conn {
                 return Err(Broken);
             }
         };
+        self.note_written(written);
         let rest = bytes.len() - written;
         if rest >= super::READ_CHUNK {
             // A large remainder (a big message): hand the buffer over instead of copying.
@@ -468,7 +551,10 @@ impl Conn {
             counters.write();
             match self.socket.io().write(self.outbuf.front()) {
                 Ok(0) => break,
-                Ok(n) => self.outbuf.advance(n),
+                Ok(n) => {
+                    self.outbuf.advance(n);
+                    self.note_written(n);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(_) => return Err(Broken),

@@ -10,14 +10,17 @@
 //! Invariant: `Env::scratch` is empty between operations. A machine writes into it and the same
 //! operation sends it to that connection before returning.
 
+use super::app::ConnId;
 use super::conn::Conn;
 use super::gather::Pool;
 use super::io_stats::IoCounters;
 use super::per_address::PerAddress;
+use super::record::{End, Ended};
 use super::slab::Slab;
 use super::timers::Timers;
 use super::turn::Turn;
 use crate::http::HttpDate;
+use crate::http::forwarded::Cidr;
 use crate::limits::Limits;
 use crate::time::Instant;
 use std::sync::Arc;
@@ -32,11 +35,13 @@ pub(crate) struct FollowUps {
     pub resume: Vec<u64>,
     /// Connections with a deadline that has already passed.
     pub due: Vec<u64>,
+    /// Connections that left the worker: `App::ended` is due.
+    pub ended: Vec<Ended>,
 }
 
 impl FollowUps {
     pub fn is_idle(&self) -> bool {
-        self.resume.is_empty() && self.due.is_empty()
+        self.resume.is_empty() && self.due.is_empty() && self.ended.is_empty()
     }
 }
 
@@ -62,6 +67,10 @@ pub(crate) struct Env {
     /// permessage-deflate configuration for upgrades, if enabled (`deflate` feature).
     #[cfg_attr(not(feature = "deflate"), allow(dead_code))]
     pub deflate: Option<crate::ws::deflate::ServerConfig>,
+    /// Whether each connection keeps a [`Record`](super::record::Record).
+    pub record: bool,
+    /// Peers whose forwarding fields are believed.
+    pub trusted: Arc<[Cidr]>,
     /// Messages compressed once for every connection that compresses the same way.
     #[cfg(feature = "deflate")]
     pub memo: super::deflate_memo::Memo,
@@ -78,6 +87,13 @@ impl Env {
     /// A connection left the slab: it no longer counts, and its application hears of it.
     fn forget(&mut self, key: u64, conn: &mut Conn) {
         self.open.fetch_sub(1, Ordering::Relaxed);
+        self.follow.ended.push(Ended {
+            conn: ConnId(key),
+            listener: usize::from(conn.listener()),
+            tag: conn.tag(),
+            end: conn.end().unwrap_or(End::Server),
+            record: conn.record().map(|r| r.summary(self.now)),
+        });
         if let (Some(table), Some(ip)) = (&self.per_address, conn.counted()) {
             table.release(ip);
         }
@@ -95,14 +111,28 @@ pub(crate) struct Core {
     env: Env,
 }
 
+/// What a worker's [`Core`] is made from.
+pub(crate) struct Setup {
+    pub limits: Limits,
+    pub open: Arc<AtomicUsize>,
+    pub deflate: Option<crate::ws::deflate::ServerConfig>,
+    pub io: Arc<IoCounters>,
+    pub per_address: Option<Arc<PerAddress>>,
+    pub record: bool,
+    pub trusted: Arc<[Cidr]>,
+}
+
 impl Core {
-    pub fn new(
-        limits: Limits,
-        open: Arc<AtomicUsize>,
-        deflate: Option<crate::ws::deflate::ServerConfig>,
-        io: Arc<IoCounters>,
-        per_address: Option<Arc<PerAddress>>,
-    ) -> Self {
+    pub fn new(setup: Setup) -> Self {
+        let Setup {
+            limits,
+            open,
+            deflate,
+            io,
+            per_address,
+            record,
+            trusted,
+        } = setup;
         Core {
             slab: Slab::new(),
             env: Env {
@@ -117,6 +147,8 @@ impl Core {
                 io,
                 per_address,
                 deflate,
+                record,
+                trusted,
                 #[cfg(feature = "deflate")]
                 memo: super::deflate_memo::Memo::default(),
                 pool: Pool::default(),

@@ -4,6 +4,7 @@ use super::app::{ConnId, Response};
 use super::conn::{Conn, Proto};
 use super::core::{Env, turn_on};
 use super::handle::Handle;
+use super::record::End;
 use super::send::WsMessage;
 use super::slab::Slab;
 use super::turn::{SendError, Turn};
@@ -186,8 +187,40 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
     /// Drops the connection at once (no closing handshake).
     pub fn close(&mut self, conn: ConnId) {
         let _ = self.with(conn, |t| {
-            t.close();
+            t.close(End::Server);
             Ok(())
         });
+    }
+
+    /// Says why `conn` is ending, for [`App::ended`](super::App::ended) (say it before
+    /// closing it; the first cause said or seen is kept). A consumer cut off for not keeping up
+    /// is [`End::SlowConsumer`].
+    pub fn note_end(&mut self, conn: ConnId, end: End) {
+        let _ = self.with(conn, |t| {
+            t.note_end(end);
+            Ok(())
+        });
+    }
+
+    /// Marks `conn` with a number of the application's choosing, reported back in
+    /// [`Ended::tag`](super::Ended::tag) (for example, which technique it used).
+    pub fn set_tag(&mut self, conn: ConnId, tag: u8) {
+        let _ = self.with(conn, |t| {
+            t.set_tag(tag);
+            Ok(())
+        });
+    }
+
+    /// The listener `conn` came through: its index in
+    /// [`Server::listeners`](super::Server::listeners).
+    pub fn listener(&self, conn: ConnId) -> Option<usize> {
+        self.get(conn).map(|c| usize::from(c.listener()))
+    }
+
+    /// The client's address, on a server that records connections
+    /// ([`Builder::record_connections`](super::Builder::record_connections)): the socket's peer,
+    /// or the address trusted proxies vouch for ([`Builder::trusted_proxies`](super::Builder::trusted_proxies)).
+    pub fn peer(&self, conn: ConnId) -> Option<std::net::SocketAddr> {
+        self.get(conn).and_then(|c| c.record()).map(|r| r.peer)
     }
 }

@@ -9,6 +9,7 @@ use super::core::{Env, end_turn};
 use super::ctx::Ctx;
 use super::gather::{self, Gather};
 use super::handle::Handle;
+use super::record::End;
 use super::slab::Slab;
 use super::turn::Turn;
 use super::upgrade;
@@ -124,9 +125,15 @@ impl<'w, A: App> Driver<'w, A> {
         };
         let step = match h.http.feed(now, input, &mut self.env.scratch) {
             Ok(step) => step,
-            Err(_) => {
-                // The machine wrote the error response and ignores the rest.
-                self.turn(key, conn).flush();
+            Err(e) => {
+                // The machine wrote the error response (if one was due) and ignores the rest.
+                let answered = !self.env.scratch.is_empty();
+                let mut turn = self.turn(key, conn);
+                turn.note_end(End::ProtocolError);
+                if answered {
+                    turn.note_status(e.status());
+                }
+                turn.flush();
                 return Flow::Ended;
             }
         };
@@ -145,7 +152,7 @@ impl<'w, A: App> Driver<'w, A> {
             Some(http::Event::Upgraded { .. }) => {
                 // The leftover is the rest of `input`: the WebSocket machine reads it next.
                 if !upgrade::take_over(&mut self.turn(key, conn)) {
-                    self.turn(key, conn).close();
+                    self.turn(key, conn).close(End::Server);
                     return Flow::Ended;
                 }
                 self.call(key, conn, |app, local, cx| app.ws_open(local, cx));
@@ -166,6 +173,10 @@ impl<'w, A: App> Driver<'w, A> {
     /// A request head arrived: one without a body goes to the application now; a body is
     /// collected first (asked for, if the client expects `100 Continue`).
     fn on_request(&mut self, key: u64, conn: &mut Conn, request: &http::Request<'_>) {
+        conn.note_request();
+        if !self.env.trusted.is_empty() && !self.admit_forwarded(key, conn, request) {
+            return;
+        }
         let Proto::Http(h) = conn.proto_mut() else {
             return;
         };
@@ -194,6 +205,53 @@ impl<'w, A: App> Driver<'w, A> {
             });
             self.apply_reply(key, conn, reply, request);
         }
+    }
+
+    /// A request from a trusted proxy: the client is whom the proxies name, and is counted for
+    /// the per-address limit at its first request. Over the limit, it is answered `429` (RFC
+    /// 6585 §4) and the connection closes; false then.
+    fn admit_forwarded(&mut self, key: u64, conn: &mut Conn, request: &http::Request<'_>) -> bool {
+        let Some(record) = conn.record_mut() else {
+            return true;
+        };
+        let Some(proxy) = record.via else {
+            return true;
+        };
+        let fields = request.headers();
+        let client = http::forwarded::client_address(
+            proxy,
+            &self.env.trusted,
+            fields.get_all("forwarded"),
+            fields.get_all("x-forwarded-for"),
+        );
+        if client != record.peer.ip() {
+            record.peer = std::net::SocketAddr::new(client, 0);
+        }
+        let Some(table) = self.env.per_address.clone() else {
+            return true;
+        };
+        if record.counted.is_some() {
+            return true;
+        }
+        if table.admit(client) {
+            record.counted = Some(client);
+            return true;
+        }
+        if let Proto::Http(h) = conn.proto_mut() {
+            h.http.close_after_response();
+        }
+        let body = format!(
+            "too many connections from this address (the limit is {})\n",
+            table.limit()
+        );
+        let refusal = super::app::Response::new(429)
+            .header("Retry-After", "1")
+            .header("Content-Type", "text/plain; charset=utf-8")
+            .body(body.into_bytes());
+        let mut turn = self.turn(key, conn);
+        turn.note_end(End::Refused);
+        let _ = turn.respond(&refusal);
+        false
     }
 
     /// A request body is complete: the request goes to the application with it.
@@ -247,8 +305,10 @@ impl<'w, A: App> Driver<'w, A> {
         };
         let step = match w.feed(now, input, &mut self.env.scratch) {
             Ok(step) => step,
-            Err(_) => {
+            Err(e) => {
                 // The machine wrote the close frame and ignores the rest.
+                conn.note_end(End::ProtocolError);
+                conn.note_close_code(e.close_code().0);
                 self.turn(key, conn).flush();
                 return Flow::Ended;
             }
@@ -257,6 +317,11 @@ impl<'w, A: App> Driver<'w, A> {
         let more = consumed > 0 || step.event.is_some();
         self.turn(key, conn).flush();
         match step.event {
+            Some(ws::Event::Close { code, .. }) => {
+                conn.note_end(End::PeerClosed);
+                // RFC 6455 §7.1.5: a close frame without a code is reported as 1005.
+                conn.note_close_code(code.map_or(1005, |c| c.0));
+            }
             Some(ws::Event::Text(text)) => self.call(key, conn, |app, local, cx| {
                 app.ws_message(local, Message::Text(&text), cx);
             }),
@@ -296,13 +361,30 @@ impl<'w, A: App> Driver<'w, A> {
         // A TLS handshake not finished by the header deadline is cut off like a slow head
         // (there is no channel yet to send a 408 on); a consumer that stayed behind too long
         // is dropped (an SSE client resumes with Last-Event-ID).
-        if lingered || handshake_over || conn.too_slow(now, limits.slow_consumer_timeout) {
-            return self.turn(key, conn).close();
+        if conn.too_slow(now, limits.slow_consumer_timeout) {
+            return self.turn(key, conn).close(End::SlowConsumer);
         }
-        match conn.proto_mut() {
-            Proto::Http(h) => h.http.handle_timeout(now, &mut self.env.scratch),
-            Proto::Ws(w) => w.handle_timeout(now, &mut self.env.scratch),
-            Proto::Stream(_) => {}
+        if lingered || handshake_over {
+            return self.turn(key, conn).close(End::Timeout);
+        }
+        let closing = match conn.proto_mut() {
+            Proto::Http(h) => {
+                h.http.handle_timeout(now, &mut self.env.scratch);
+                h.http.is_closed()
+            }
+            Proto::Ws(w) => {
+                w.handle_timeout(now, &mut self.env.scratch);
+                w.is_closing()
+            }
+            Proto::Stream(_) => false,
+        };
+        if closing {
+            // A deadline of the machine ended it: a request head too slow (408), an idle
+            // keep-alive connection, a silent WebSocket peer (1001), a close never answered.
+            conn.note_end(End::Timeout);
+            if let Some(status) = status_of(&self.env.scratch) {
+                self.turn(key, conn).note_status(status);
+            }
         }
         self.turn(key, conn).flush();
         if self.turn(key, conn).deferred_due() {
@@ -312,6 +394,13 @@ impl<'w, A: App> Driver<'w, A> {
             let _ = self.turn(key, conn).respond(&response);
         }
     }
+}
+
+/// The status of the response `out` begins with, if it begins with one (`HTTP/1.1 408 …`):
+/// what a machine wrote on its own when a deadline passed.
+fn status_of(out: &[u8]) -> Option<u16> {
+    let code = out.strip_prefix(b"HTTP/1.1 ")?.get(..3)?;
+    std::str::from_utf8(code).ok()?.parse().ok()
 }
 
 /// The length of the large frame `input` begins, when the WebSocket machine would hand it out

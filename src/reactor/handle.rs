@@ -101,6 +101,11 @@ impl<N: Send + Sync + 'static> Handle<N> {
         IoStats::sum(self.shared.io.iter().map(|c| &**c))
     }
 
+    /// Responses sent so far by status code, over all workers (codes never sent left out).
+    pub fn statuses(&self) -> Vec<(u16, u64)> {
+        IoStats::statuses(self.shared.io.iter().map(|c| &**c))
+    }
+
     /// The address the server listens on.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr

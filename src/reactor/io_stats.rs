@@ -1,18 +1,45 @@
-//! System calls on connection sockets, counted by each worker on its own cache line, and
-//! summed when asked ([`super::Handle::io_stats`]): what a server spends per message.
+//! System calls on connection sockets and the statuses of the responses sent, counted by each
+//! worker on its own cache lines, and summed when asked ([`super::Handle::io_stats`],
+//! [`super::Handle::statuses`]): what a server spends per message, and what it answered.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// The status codes counted one by one (RFC 9110 §15: 100–599).
+const STATUSES: core::ops::Range<u16> = 100..600;
+
 /// One worker's counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 #[repr(align(64))]
 pub(crate) struct IoCounters {
     reads: AtomicU64,
     empty_reads: AtomicU64,
     writes: AtomicU64,
+    /// Responses sent, by status code (index: code − 100).
+    statuses: Box<[AtomicU64]>,
+}
+
+impl Default for IoCounters {
+    fn default() -> Self {
+        IoCounters {
+            reads: AtomicU64::new(0),
+            empty_reads: AtomicU64::new(0),
+            writes: AtomicU64::new(0),
+            statuses: STATUSES.map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
 }
 
 impl IoCounters {
+    /// A response with `status` went out (a code outside 100–599 is not counted).
+    pub fn status(&self, status: u16) {
+        if let Some(c) = self
+            .statuses
+            .get(usize::from(status.wrapping_sub(STATUSES.start)))
+        {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// A `read` on a connection; `empty` when it found nothing (`WouldBlock`).
     pub fn read(&self, empty: bool) {
         self.reads.fetch_add(1, Ordering::Relaxed);
@@ -50,6 +77,19 @@ impl IoStats {
     }
 
     /// The sum of `workers`' counters.
+    /// Responses sent by status code, over `workers`: the codes sent at least once.
+    pub(crate) fn statuses<'a>(
+        workers: impl IntoIterator<Item = &'a IoCounters>,
+    ) -> Vec<(u16, u64)> {
+        let mut total = vec![0u64; STATUSES.len()];
+        for w in workers {
+            for (sum, c) in total.iter_mut().zip(w.statuses.iter()) {
+                *sum += c.load(Ordering::Relaxed);
+            }
+        }
+        STATUSES.zip(total).filter(|&(_, n)| n > 0).collect()
+    }
+
     pub(crate) fn sum<'a>(workers: impl IntoIterator<Item = &'a IoCounters>) -> IoStats {
         let mut total = IoStats::default();
         for w in workers {
@@ -81,5 +121,11 @@ mod tests {
             total.json(),
             r#"{"reads":3,"reads_would_block":1,"writes":1}"#
         );
+        workers[0].status(200);
+        workers[1].status(200);
+        workers[1].status(503);
+        workers[1].status(99);
+        workers[1].status(600);
+        assert_eq!(IoStats::statuses(&workers), [(200, 2), (503, 1)]);
     }
 }

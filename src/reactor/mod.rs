@@ -47,6 +47,7 @@ mod io_stats;
 mod per_address;
 mod pipe;
 mod read;
+mod record;
 mod send;
 mod slab;
 mod socket;
@@ -65,6 +66,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use ctx::Ctx;
 pub use handle::Handle;
 pub use io_stats::IoStats;
+pub use record::{End, Ended, Summary};
 pub use turn::SendError;
 
 pub(crate) use handle::lock;

@@ -6,6 +6,7 @@ use super::app::App;
 use super::conn::{Change, Conn, Proto};
 use super::core::end_turn;
 use super::dispatch::{Driver, gather_len};
+use super::record::End;
 use crate::time::Instant;
 use std::io;
 
@@ -69,6 +70,7 @@ impl<A: App> Driver<'_, A> {
             match read {
                 Ok(0) => return self.on_eof(key, conn),
                 Ok(n) => {
+                    conn.note_read(n);
                     if frame_part > 0 {
                         self.gathered(key, conn, n.min(frame_part));
                     }
@@ -81,7 +83,7 @@ impl<A: App> Driver<'_, A> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => return self.turn(key, conn).close(),
+                Err(_) => return self.turn(key, conn).close(End::Reset),
             }
         }
         // Still readable: give others a turn, come back next iteration.
@@ -97,11 +99,11 @@ impl<A: App> Driver<'_, A> {
                 .io
                 .read(matches!(&read, Err(e) if e.kind() == io::ErrorKind::WouldBlock));
             match read {
-                Ok(0) => return self.turn(key, conn).close(),
-                Ok(_) => {}
+                Ok(0) => return self.turn(key, conn).close(End::PeerClosed),
+                Ok(n) => conn.note_read(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(_) => return self.turn(key, conn).close(),
+                Err(_) => return self.turn(key, conn).close(End::Reset),
             }
         }
     }
@@ -168,7 +170,7 @@ impl<A: App> Driver<'_, A> {
         let now: Instant = self.env.now;
         if !conn.is_open() {
             // The protocol is over already: nothing more is owed to this peer.
-            return self.turn(key, conn).close();
+            return self.turn(key, conn).close(End::PeerClosed);
         }
         match conn.proto_mut() {
             Proto::Http(h) => {
@@ -179,15 +181,15 @@ impl<A: App> Driver<'_, A> {
                     super::conn::Pending::Stream | super::conn::Pending::Deferred { .. }
                 );
                 if holds || h.http.is_closed() || conn.queued() == 0 {
-                    return self.turn(key, conn).close();
+                    return self.turn(key, conn).close(End::PeerClosed);
                 }
             }
             Proto::Ws(w) => {
                 let _ = w.feed_eof(now);
-                return self.turn(key, conn).close();
+                return self.turn(key, conn).close(End::PeerClosed);
             }
             // A client that leaves an event stream is gone.
-            Proto::Stream(_) => return self.turn(key, conn).close(),
+            Proto::Stream(_) => return self.turn(key, conn).close(End::PeerClosed),
         }
         self.turn(key, conn).flush();
     }

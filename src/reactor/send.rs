@@ -97,7 +97,7 @@ impl Turn<'_> {
             Ok(true) => Ok(Some(header.len() + payload.len())),
             Ok(false) => Ok(None),
             Err(_) => {
-                self.close();
+                self.close(super::record::End::Reset);
                 Ok(Some(0))
             }
         }
@@ -114,6 +114,8 @@ impl Turn<'_> {
         };
         w.send_close(Some(code), reason, &mut env.scratch)
             .map_err(|_| SendError::WrongState)?;
+        conn.note_end(super::record::End::Server);
+        conn.note_close_code(code.0);
         self.flush();
         Ok(())
     }

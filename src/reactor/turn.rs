@@ -7,6 +7,7 @@
 use super::app::Response;
 use super::conn::{Change, Conn, HttpConn, Pending, Proto};
 use super::core::Env;
+use super::record::End;
 use crate::http::{self, ResponseBody};
 use std::borrow::Cow;
 
@@ -54,19 +55,21 @@ impl<'a> Turn<'a> {
     /// Sends what `Env::scratch` holds to this connection; a broken socket closes it.
     pub fn flush(&mut self) {
         if self.conn.send(&mut self.env.scratch, &self.env.io).is_err() {
-            self.close();
+            self.close(End::Reset);
         }
     }
 
     /// Writes queued output (the socket is writable).
     pub fn write_queued(&mut self) {
         if self.conn.write_queued(&self.env.io).is_err() {
-            self.close();
+            self.close(End::Reset);
         }
     }
 
-    /// Closes the connection at once; it leaves the slab when the turn ends.
-    pub fn close(&mut self) {
+    /// Closes the connection at once (for `why`, unless its end was decided before); it
+    /// leaves the slab when the turn ends.
+    pub fn close(&mut self, why: End) {
+        self.conn.note_end(why);
         self.env.scratch.clear();
         if let Some(gather) = self.conn.change(Change::Close) {
             self.env.pool.give(gather.into_frame().0);
@@ -107,6 +110,21 @@ impl<'a> Turn<'a> {
         self.rearm();
     }
 
+    /// Why the connection ends, unless a cause was noted before.
+    pub fn note_end(&mut self, end: End) {
+        self.conn.note_end(end);
+    }
+
+    pub fn set_tag(&mut self, tag: u8) {
+        self.conn.set_tag(tag);
+    }
+
+    /// A response with `status` went out on this connection.
+    pub fn note_status(&mut self, status: u16) {
+        self.conn.note_status(status);
+        self.env.io.status(status);
+    }
+
     fn change(&mut self, change: Change) {
         if let Some(gather) = self.conn.change(change) {
             self.env.pool.give(gather.into_frame().0);
@@ -134,6 +152,8 @@ impl<'a> Turn<'a> {
     /// it once the answer is out, reading and discarding meanwhile so that the client gets it
     /// rather than a reset.
     pub fn refuse(&mut self, bytes: &[u8]) {
+        self.conn.note_end(End::Refused);
+        self.note_status(429);
         self.change(Change::Finished);
         self.env.scratch.extend_from_slice(bytes);
         self.flush();
@@ -165,14 +185,18 @@ impl<'a> Turn<'a> {
             h.http
                 .respond(response.status, fields, &response.body, scratch)
         });
-        if result.is_err() {
+        let status = if result.is_err() {
             // An application mistake (a reserved header): answer 500 rather than nothing.
             scratch.clear();
             let _ = h.http.respond(500, &[], b"invalid response\n", scratch);
-        }
+            500
+        } else {
+            response.status
+        };
         // The exchange is answered: the application no longer holds the connection.
         h.pending = Pending::None;
         conn.set_held(false);
+        self.note_status(status);
         self.flush();
         self.env.follow.resume.push(self.key);
         Ok(())
@@ -218,6 +242,7 @@ impl<'a> Turn<'a> {
                 .http
                 .respond(500, &[], b"invalid response\n", &mut env.scratch);
         }
+        self.note_status(if started.is_ok() { status } else { 500 });
         self.flush();
     }
 
@@ -303,6 +328,11 @@ impl<'a> Turn<'a> {
             return Err(SendError::WrongState);
         }
         self.respond(response)
+    }
+
+    /// Whether the application holds a request to answer later.
+    pub fn is_deferred(&self) -> bool {
+        matches!(self.conn.proto(), Proto::Http(h) if matches!(h.pending, Pending::Deferred { .. }))
     }
 
     /// The deadline of a deferred answer, if it has passed.

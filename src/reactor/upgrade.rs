@@ -18,6 +18,7 @@ pub(crate) fn accept(
 ) {
     let (conn, env) = turn.parts();
     let mut held = false;
+    let mut status = 101;
     let Proto::Http(h) = conn.proto_mut() else {
         return;
     };
@@ -36,16 +37,19 @@ pub(crate) fn accept(
                 }
                 Err(_) => {
                     let _ = http.respond(500, &[], b"", &mut env.scratch);
+                    status = 500;
                 }
             }
         }
         Err(e) => {
             let _ = ws::reject(e, http, &mut env.scratch);
+            status = e.status();
         }
     }
     if held {
         conn.set_held(true);
     }
+    turn.note_status(status);
     turn.flush();
 }
 

@@ -12,6 +12,7 @@ use super::core::Core;
 use super::dispatch::Driver;
 use super::handle::{Handle, WAKER};
 use super::pipe::MemSocket;
+use super::record::Record;
 use super::socket::Socket;
 use super::turn::Turn;
 use crate::time::Instant;
@@ -69,6 +70,7 @@ pub(crate) struct Worker<A: App> {
     pub index: usize,
     pub clock: Arc<dyn Clock>,
     pub tick: Option<Duration>,
+    pub shutdown_timeout: Duration,
 }
 
 pub(crate) struct Running<A: App> {
@@ -85,6 +87,8 @@ pub(crate) struct Running<A: App> {
     shutdown_deadline: Option<Instant>,
     tick_every: Option<Duration>,
     next_tick: Option<Instant>,
+    /// How long a graceful shutdown waits for connections to end.
+    shutdown_timeout: Duration,
     /// When to check whether the buffers kept for large frames are still of use.
     pool_check: Option<Instant>,
 }
@@ -115,6 +119,7 @@ impl<A: App> Running<A> {
             shutdown_deadline: None,
             tick_every: w.tick,
             next_tick: None,
+            shutdown_timeout: w.shutdown_timeout,
             pool_check: None,
         }
     }
@@ -128,8 +133,16 @@ impl<A: App> Running<A> {
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
         let (handle, io) = Handle::single(&poll)?;
-        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let core = Core::new(limits, open, None, io, None);
+        let shutdown_timeout = limits.linger_timeout;
+        let core = Core::new(super::core::Setup {
+            limits,
+            open: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            deflate: None,
+            io,
+            per_address: None,
+            record: false,
+            trusted: Arc::from([]),
+        });
         let mut running = Running::new(Worker {
             app: Arc::new(app),
             poll,
@@ -137,8 +150,9 @@ impl<A: App> Running<A> {
             core,
             handle,
             index: 0,
-            clock,
             tick: None,
+            shutdown_timeout,
+            clock,
         });
         running.tick();
         Ok(running)
@@ -239,8 +253,23 @@ impl<A: App> Running<A> {
             }
         }
         self.check_pool(now);
-        self.shutdown_deadline
-            .is_some_and(|deadline| self.core.len() == 0 || now >= deadline)
+        match self.shutdown_deadline {
+            Some(_) if self.core.len() == 0 => true,
+            Some(deadline) if now >= deadline => {
+                // Deferred requests still waiting are told the server is going away rather
+                // than dropped (RFC 9110 §15.6.4).
+                for key in self.core.keys() {
+                    self.core.with(key, |turn| {
+                        if turn.is_deferred() {
+                            let going = super::app::Response::new(503).header("Retry-After", "1");
+                            let _ = turn.respond(&going);
+                        }
+                    });
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Buffers kept for large frames go back to the allocator once a whole interval passed
@@ -323,7 +352,14 @@ impl<A: App> Running<A> {
                 env.open.fetch_sub(1, Ordering::Relaxed);
                 continue;
             };
-            let conn = Conn::new(socket, env.now, &env.limits);
+            let mut conn = Conn::new(socket, env.now, &env.limits);
+            conn.set_listener(u8::try_from(which).expect("at most 255 listeners (Builder::build)"));
+            let proxied = env.trusted.iter().any(|c| c.contains(peer.ip()));
+            if env.record {
+                let mut record = Record::new(peer, env.now);
+                record.via = proxied.then_some(peer.ip());
+                conn.set_record(record);
+            }
             let key = self.core.insert(conn);
             let registry = self.poll.registry();
             self.core.with(key, |turn| {
@@ -336,15 +372,18 @@ impl<A: App> Running<A> {
                     )
                 });
                 if registered.is_err() {
-                    return turn.close();
+                    return turn.close(super::record::End::Reset);
                 }
-                if let Some(table) = env.per_address.clone() {
+                // Behind a trusted proxy, the client is counted at its first request.
+                if let (Some(table), false) = (env.per_address.clone(), proxied) {
                     if !table.admit(peer.ip()) {
                         let date = env.date();
                         let refusal = super::per_address::refusal(table.limit(), &date);
                         return turn.refuse(&refusal);
                     }
-                    conn.set_counted(peer.ip());
+                    if let Some(record) = conn.record_mut() {
+                        record.counted = Some(peer.ip());
+                    }
                 }
             });
         }
@@ -395,12 +434,23 @@ impl<A: App> Running<A> {
     /// Graceful shutdown: stop accepting, close WebSockets with 1001, end streams, answer
     /// parked requests, let in-flight responses finish, and wait for writes to drain.
     fn begin_shutdown(&mut self) {
-        let env = self.core.env();
-        self.shutdown_deadline = Some(env.now + env.limits.linger_timeout);
+        let now = self.core.env().now;
+        self.shutdown_deadline = Some(now + self.shutdown_timeout);
         for mut listener in std::mem::take(&mut self.listeners) {
             let _ = self.poll.registry().deregister(&mut listener.socket);
         }
-        for key in self.core.keys() {
+        let keys = self.core.keys();
+        for &key in &keys {
+            self.core.with(key, |turn| {
+                turn.note_end(super::record::End::Shutdown);
+                close_after_response(turn);
+            });
+        }
+        self.driver()
+            .0
+            .call_worker(|app, local, cx| app.draining(local, cx));
+        self.follow_up();
+        for key in keys {
             self.core.with(key, wind_down);
         }
         self.follow_up();
@@ -435,6 +485,10 @@ impl<A: App> Running<A> {
                     .call_worker(|app, local, cx| app.closed(local, ConnId(key), cx));
                 continue;
             }
+            if let Some(ended) = follow.ended.pop() {
+                self.app.ended(&mut self.local, &ended);
+                continue;
+            }
             if let Some(key) = follow.resume.pop() {
                 let (mut driver, rbuf) = self.driver();
                 driver.on_resume(rbuf, key);
@@ -445,33 +499,31 @@ impl<A: App> Running<A> {
     }
 }
 
-/// A connection at the start of a graceful shutdown: a WebSocket is closed `1001`, a stream
-/// ends, a parked request is answered `503`, and every HTTP exchange closes the connection
-/// after its response.
+/// A graceful shutdown began: every HTTP exchange closes its connection after its response
+/// (an idle keep-alive connection closes now).
+fn close_after_response(turn: &mut Turn<'_>) {
+    let (conn, _) = turn.parts();
+    if let Proto::Http(h) = conn.proto_mut() {
+        h.http.close_after_response();
+    }
+}
+
+/// What the application left open when a graceful shutdown began: a WebSocket is closed
+/// `1001`, a stream ends. A deferred request stays for its answer (or its own timeout, or the
+/// `503` at the shutdown deadline).
 fn wind_down(turn: &mut Turn<'_>) {
     let (conn, _) = turn.parts();
     match conn.proto_mut() {
-        Proto::Ws(_) => {
+        Proto::Ws(w) if !w.is_closing() => {
             let _ = turn.ws_close(ws::CloseCode::GOING_AWAY, "server shutting down");
         }
         Proto::Stream(_) => {
             let _ = turn.stream_end();
-            let (conn, _) = turn.parts();
-            if let Proto::Http(h) = conn.proto_mut() {
-                h.http.close_after_response();
-            }
+            close_after_response(turn);
         }
-        Proto::Http(h) => {
-            h.http.close_after_response();
-            match h.pending {
-                Pending::Stream => {
-                    let _ = turn.stream_end();
-                }
-                Pending::Deferred { .. } => {
-                    let _ = turn.respond(&super::app::Response::new(503));
-                }
-                _ => {}
-            }
+        Proto::Http(h) if matches!(h.pending, Pending::Stream) => {
+            let _ = turn.stream_end();
         }
+        _ => {}
     }
 }
