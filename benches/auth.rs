@@ -31,6 +31,7 @@ fn main() {
             aud: None,
             subscribe: &subscribe,
             publish: &["chat.lobby"],
+            admin: false,
         });
         let check = measure(|| {
             black_box(verifier.verify(black_box(&token), now).is_ok());

@@ -64,6 +64,7 @@ fn main() {
         aud: args.text("--audience"),
         subscribe: &subscribe,
         publish: &publish,
+        admin: false,
     });
     println!("{token}");
 }

@@ -8,7 +8,7 @@ mod common;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Client, Resp, Sse, TestServer, WsClient, WsEv, connect, stat, wait_for};
+use common::{Client, Resp, Sse, TestServer, WsClient, WsEv, connect, stat_as, wait_for};
 use pushwire::Limits;
 use pushwire::reactor::ManualClock;
 use pushwire::server::HubServer;
@@ -53,6 +53,16 @@ fn verifier() -> Verifier {
     Verifier::new(SECRET).unwrap().leeway(0)
 }
 
+/// A figure of `/stats`, read with a token that has the `admin` right.
+fn stat(addr: SocketAddr, technique: &str, field: &str) -> u64 {
+    let admin = verifier().mint(&NewToken {
+        exp: T0 + 1_000_000,
+        admin: true,
+        ..Default::default()
+    });
+    stat_as(addr, Some(&admin), technique, field)
+}
+
 fn tokens() -> Policy {
     Policy::open().tokens(verifier())
 }
@@ -65,6 +75,7 @@ fn token(subscribe: &[&str], publish: &[&str], ttl: u64) -> String {
         aud: None,
         subscribe,
         publish,
+        admin: false,
     })
 }
 

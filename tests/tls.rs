@@ -570,6 +570,7 @@ fn the_session_cookie_set_over_https_is_secure() {
         aud: None,
         subscribe: &["*"],
         publish: &[],
+        admin: false,
     });
     let bearer = format!("Bearer {token}");
     let cookie_of = |headers: &[(String, Vec<u8>)]| {

@@ -278,4 +278,9 @@ impl Hub {
     pub fn topic_count(&self) -> usize {
         self.topics.len()
     }
+
+    /// Bytes of event data held in history, over all topics.
+    pub fn history_bytes(&self) -> usize {
+        self.topics.values().map(|t| t.bytes).sum()
+    }
 }

@@ -94,6 +94,11 @@ impl<K: Ord + Copy> Parking<K> {
         Ok(())
     }
 
+    /// What `key` is parked with, if it is.
+    pub fn get(&self, key: K) -> Option<&Parked> {
+        self.parked.get(&key)
+    }
+
     /// Removes `key` (its client disconnected, or it was answered another way).
     pub fn unpark(&mut self, key: K) -> Option<Parked> {
         let p = self.parked.remove(&key)?;

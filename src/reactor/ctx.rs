@@ -211,6 +211,11 @@ impl<N: Send + Sync + 'static> Ctx<'_, N> {
         });
     }
 
+    /// What `conn` was marked with ([`Ctx::set_tag`]; 0 if never).
+    pub fn tag(&self, conn: ConnId) -> Option<u8> {
+        self.get(conn).map(Conn::tag)
+    }
+
     /// The listener `conn` came through: its index in
     /// [`Server::listeners`](super::Server::listeners).
     pub fn listener(&self, conn: ConnId) -> Option<usize> {

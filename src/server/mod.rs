@@ -7,6 +7,7 @@
 pub mod auth;
 pub mod hub_server;
 pub mod json;
+pub mod metrics;
 pub mod query;
 #[cfg(feature = "redis")]
 pub mod redis;

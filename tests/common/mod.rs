@@ -721,7 +721,19 @@ pub fn wait_for(condition: impl Fn() -> bool) {
 
 /// `technique`'s `field` in the hub server's `/stats`.
 pub fn stat(addr: SocketAddr, technique: &str, field: &str) -> u64 {
-    let json = String::from_utf8(Client::new(addr).get("/stats").body).unwrap();
+    stat_as(addr, None, technique, field)
+}
+
+/// [`stat`] on a server with tokens: with `token` (one with the `admin` right).
+pub fn stat_as(addr: SocketAddr, token: Option<&str>, technique: &str, field: &str) -> u64 {
+    let mut c = Client::new(addr);
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let fields: Vec<(&str, &[u8])> = bearer
+        .iter()
+        .map(|b| ("Authorization", b.as_bytes()))
+        .collect();
+    c.send_with("GET", "/stats", &fields, None);
+    let json = String::from_utf8(c.recv().expect("a response").body).unwrap();
     let rest = &json[json.find(&format!("\"{technique}\":")).unwrap()..];
     let at = rest.find(&format!("\"{field}\":")).unwrap() + field.len() + 3;
     rest[at..]

@@ -11,7 +11,8 @@
 //! a refusal (the JSON reader's rule).
 //!
 //! The claims this server understands besides those: `sub` (who; used to key rate limits) and
-//! `pushwire`: `{"subscribe": [selectors], "publish": [selectors]}` (see [`Selector`]).
+//! `pushwire`: `{"subscribe": [selectors], "publish": [selectors], "admin": true}` (see
+//! [`Selector`]; `admin`, optional, lets the holder read `/metrics` and `/stats`).
 
 use super::json::{self, Value};
 use super::scope::{Grants, Selector};
@@ -97,6 +98,8 @@ pub struct NewToken<'a> {
     pub subscribe: &'a [&'a str],
     /// Topic selectors it may publish to.
     pub publish: &'a [&'a str],
+    /// Whether it may read the server's figures (`/metrics`, `/stats`).
+    pub admin: bool,
 }
 
 /// Checks tokens against one shared secret.
@@ -206,8 +209,11 @@ impl Verifier {
             }
             json.push(b']');
         }
+        if claims.admin {
+            json.extend_from_slice(b",\"admin\":true");
+        }
         json.extend_from_slice(b"}}");
-        let json = String::from_utf8(json).unwrap_or_default();
+        let json = String::from_utf8(json).expect("the claims are built from strings");
         self.sign(r#"{"alg":"HS256","typ":"JWT"}"#, &json)
     }
 
@@ -295,6 +301,11 @@ impl Verifier {
             Some(scope @ Value::Object(_)) => Grants {
                 subscribe: selectors(scope.get("subscribe"))?,
                 publish: selectors(scope.get("publish"))?,
+                admin: match scope.get("admin") {
+                    None | Some(Value::Bool(false)) => false,
+                    Some(Value::Bool(true)) => true,
+                    Some(_) => return Err(TokenError::Invalid("pushwire.admin")),
+                },
             },
             Some(_) => return Err(TokenError::Invalid("pushwire")),
         };

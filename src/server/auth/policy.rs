@@ -7,6 +7,35 @@ use super::origin::{BadOrigin, Origins};
 use super::rate::Rate;
 use super::source::DEFAULT_COOKIE;
 
+/// The verifier of a server's tokens, shared with whoever may replace it while the server runs:
+/// requests checked after [`Secret::replace`] use the new one.
+#[cfg(feature = "auth")]
+#[derive(Debug, Clone)]
+pub struct Secret(std::sync::Arc<std::sync::RwLock<Verifier>>);
+
+#[cfg(feature = "auth")]
+impl Secret {
+    /// Checks tokens with `verifier` from now on.
+    pub fn replace(&self, verifier: Verifier) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = verifier;
+    }
+
+    /// Verifies `token` at `now` with the current verifier.
+    ///
+    /// # Errors
+    /// As [`Verifier::verify`].
+    pub fn verify(
+        &self,
+        token: &str,
+        now: u64,
+    ) -> Result<super::jwt::Claims, super::jwt::TokenError> {
+        self.0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .verify(token, now)
+    }
+}
+
 /// Who may do what on a hub server ([`crate::server::HubServer::with_policy`]).
 ///
 /// The default is an open server: no token asked, every origin allowed, no rate limit — what
@@ -15,7 +44,7 @@ use super::source::DEFAULT_COOKIE;
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
     #[cfg(feature = "auth")]
-    pub(crate) verifier: Option<Verifier>,
+    pub(crate) verifier: Option<Secret>,
     pub(crate) cookie: Option<String>,
     pub(crate) origins: Origins,
     pub(crate) publish_rate: Option<Rate>,
@@ -30,8 +59,17 @@ impl Policy {
     /// Requires a token verified by `verifier` for subscribing and publishing.
     #[cfg(feature = "auth")]
     pub fn tokens(mut self, verifier: Verifier) -> Policy {
-        self.verifier = Some(verifier);
+        self.verifier = Some(Secret(std::sync::Arc::new(std::sync::RwLock::new(
+            verifier,
+        ))));
         self
+    }
+
+    /// The verifier tokens are checked with, to replace while the server runs (a new secret,
+    /// read again on `SIGHUP`): `None` on a server without tokens.
+    #[cfg(feature = "auth")]
+    pub fn secret(&self) -> Option<Secret> {
+        self.verifier.clone()
     }
 
     /// The cookie that may carry the token (default [`DEFAULT_COOKIE`]).

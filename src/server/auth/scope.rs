@@ -46,6 +46,8 @@ pub struct Grants {
     pub subscribe: Vec<Selector>,
     /// The topics the holder may publish to.
     pub publish: Vec<Selector>,
+    /// Whether the holder may read the server's own figures (`/metrics`, `/stats`).
+    pub admin: bool,
 }
 
 /// An action on a topic that needs a grant.
@@ -86,6 +88,7 @@ mod tests {
         let grants = Grants {
             subscribe: vec![Selector::parse("a").unwrap()],
             publish: vec![],
+            admin: false,
         };
         assert!(grants.allow(Action::Subscribe, "a"));
         assert!(!grants.allow(Action::Subscribe, "ab"));

@@ -35,16 +35,3 @@ pub(super) fn text_of(body: &[u8]) -> Result<&str, Response> {
 pub(super) fn bad_request(e: BadParam) -> Response {
     refusal(400, &e.to_string())
 }
-
-/// The methods each path answers (RFC 9110 §10.2.1 `Allow`), `None` for an unknown path.
-/// HEAD is answered wherever GET is (by the server layer).
-pub(super) fn allowed_methods(path: &str) -> Option<&'static str> {
-    Some(match path {
-        "/publish" | "/drop-streams" => "POST, OPTIONS",
-        "/session" => "POST, DELETE, OPTIONS",
-        "/echo" => "GET, HEAD, POST, OPTIONS",
-        "/events" | "/poll" | "/ws" | "/plaintext" | "/stats" | "/cursor" | "/wire" | "/health"
-        | "/" | "/favicon.ico" => "GET, HEAD, OPTIONS",
-        _ => return None,
-    })
-}

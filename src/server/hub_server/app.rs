@@ -157,6 +157,16 @@ impl App for HubServer {
     }
 
     fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, Notice>) {
+        let topic = local
+            .sse
+            .topic(conn)
+            .or_else(|| local.ws.topic(conn))
+            .map(Arc::<str>::from);
+        let topic = topic.or_else(|| {
+            let parked = local.parking.as_ref()?.get(conn)?;
+            Some(Arc::from(&*parked.topic))
+        });
+        self.remember_topic(local, conn, topic.as_deref());
         Self::forget_access(local, conn);
         Self::forget_waiting(local, conn);
         let wire = local.wire.remove(&conn);
@@ -177,6 +187,18 @@ impl App for HubServer {
         if self.parking(local).unpark(conn).is_some() {
             Counters::sub_connection(&self.stats.long_poll);
         }
+    }
+
+    fn ended(&self, local: &mut Local, ended: &crate::reactor::Ended) {
+        self.log_ended(local, ended);
+    }
+
+    /// A graceful shutdown: every client is told where to resume — an event stream gets a
+    /// `retry:` and ends (EventSource reconnects with its `Last-Event-ID`, to another node),
+    /// a WebSocket is closed `1001` with its cursor, a parked poll is answered now with its
+    /// `X-Cursor`. A publish waiting for the broker keeps waiting for its answer.
+    fn draining(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
+        self.drain(local, cx);
     }
 
     fn deferred_timeout(

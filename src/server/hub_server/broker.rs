@@ -302,6 +302,24 @@ impl HubServer {
         let _ = local;
     }
 
+    /// Whether publishes can be stored now (always, without a broker).
+    pub(super) fn broker_up(&self) -> bool {
+        #[cfg(feature = "redis")]
+        if let Some(link) = &self.broker {
+            return link.is_up();
+        }
+        true
+    }
+
+    /// Times the broker's connection was made again (0 without a broker).
+    pub(super) fn broker_reconnects(&self) -> u64 {
+        #[cfg(feature = "redis")]
+        if let Some(link) = &self.broker {
+            return link.reconnects();
+        }
+        0
+    }
+
     /// `GET /health`: `200` while the node can publish, `503` when its broker is down.
     pub(super) fn health(&self) -> Response {
         #[cfg(feature = "redis")]

@@ -150,7 +150,10 @@ impl HubServer {
                     }
                 }
                 // A consumer that cannot keep up is cut off; it resumes with Last-Event-ID.
-                Err(_) => cx.close(conn),
+                Err(_) => {
+                    cx.note_end(conn, crate::reactor::End::SlowConsumer);
+                    cx.close(conn);
+                }
             }
         }
     }

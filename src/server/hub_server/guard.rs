@@ -6,6 +6,7 @@ use super::*;
 use crate::server::auth::origin::same_origin;
 use crate::server::auth::rate::Bucket;
 use crate::server::auth::scope::{Action, Grants};
+use crate::server::metrics::Refusal;
 use crate::time::Instant;
 
 /// The fields a CORS answer carries besides `Access-Control-Allow-Origin` (Fetch standard,
@@ -40,6 +41,8 @@ enum Need<'a> {
     Token,
     One(Action, Cow<'a, str>),
     Every(Action),
+    /// The right to read the server's figures.
+    Admin,
 }
 
 /// A token-holder's state on one WebSocket.
@@ -57,13 +60,14 @@ impl HubServer {
         if self.policy.is_open() {
             return Ok(pass);
         }
-        let need = self.need(req)?;
+        let need = self.need(req, cx)?;
         let preflight =
             req.method == "OPTIONS" && req.header("access-control-request-method").is_some();
         let checked = !matches!(need, Need::Nothing) || req.is_upgrade() || preflight;
         if let Some(origin) = req.header("origin") {
             if checked && !same_origin(origin, req.header("host")) {
                 if !self.policy.origins.lists(origin) {
+                    self.refuse(Refusal::Origin, req, cx, "origin not on the allow-list");
                     return Err(refusal(
                         403,
                         &format!(
@@ -76,7 +80,7 @@ impl HubServer {
             }
         }
         if preflight {
-            return Err(self.preflight(req, pass.cors.as_deref()));
+            return Err(self.preflight(req, pass.cors.as_deref(), cx));
         }
         // A listed page can read why it was refused.
         let cors = pass.cors.clone();
@@ -89,8 +93,13 @@ impl HubServer {
     }
 
     /// What a route needs (`400` for a malformed topic).
-    fn need<'a>(&self, req: &Request<'a>) -> Result<Need<'a>, Response> {
+    fn need<'a>(&self, req: &Request<'a>, cx: &Ctx<'_, Notice>) -> Result<Need<'a>, Response> {
         Ok(match (req.method, req.path()) {
+            // The operator's own listener needs no token; elsewhere, the right to read them.
+            ("GET" | "HEAD", "/metrics" | "/stats") => match self.admin_listener {
+                Some(l) if cx.conn().and_then(|c| cx.listener(c)) == Some(l) => Need::Nothing,
+                _ => Need::Admin,
+            },
             ("POST", "/publish") => Need::One(Action::Publish, self.topic(req)?),
             ("GET", "/events" | "/poll" | "/cursor" | "/ws") => {
                 Need::One(Action::Subscribe, self.topic(req)?)
@@ -116,21 +125,29 @@ impl HubServer {
             use crate::server::auth::source;
             let token = source::token(req, self.policy.cookie_name()).map_err(bad_request)?;
             // RFC 6750 §3.1: no credentials, no error code.
-            let token = token.ok_or_else(|| unauthorized(None))?;
-            let claims = verifier
-                .verify(&token, cx.unix_secs())
-                .map_err(|e| unauthorized(Some(&e.to_string())))?;
+            let Some(token) = token else {
+                self.refuse(Refusal::Unauthorized, req, cx, "no token");
+                return Err(unauthorized(None));
+            };
+            let verified = verifier.verify(&token, cx.unix_secs());
+            let claims = verified.map_err(|e| {
+                self.refuse(Refusal::Unauthorized, req, cx, &e.to_string());
+                unauthorized(Some(&e.to_string()))
+            })?;
             let allowed = match &need {
                 Need::One(action, topic) => claims.grants.allow(*action, topic),
                 Need::Every(action) => claims.grants.allow_all(*action),
+                Need::Admin => claims.grants.admin,
                 Need::Token | Need::Nothing => true,
             };
             if !allowed {
                 let (action, what) = match &need {
                     Need::One(action, topic) => (*action, format!("topic {topic}")),
                     Need::Every(action) => (*action, "every topic".into()),
+                    Need::Admin => (Action::Subscribe, "the server's figures".into()),
                     Need::Token | Need::Nothing => (Action::Subscribe, String::new()),
                 };
+                self.refuse(Refusal::Forbidden, req, cx, &format!("scope: {what}"));
                 return Err(forbidden(action, &what));
             }
             pass.expires = Some(claims.exp);
@@ -183,14 +200,15 @@ impl HubServer {
     }
 
     /// The answer to a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`).
-    fn preflight(&self, req: &Request<'_>, cors: Option<&[u8]>) -> Response {
-        let Some(allow) = allowed_methods(req.path()) else {
+    fn preflight(&self, req: &Request<'_>, cors: Option<&[u8]>, cx: &Ctx<'_, Notice>) -> Response {
+        let Some(route) = self.endpoint(req.path(), cx.conn(), cx) else {
             return refusal(404, &format!("no such endpoint: {}", req.path()));
         };
-        let mut response = Response::new(204).header("Allow", allow);
+        let allow = super::routes::allowed_methods(route);
+        let mut response = Response::new(204).header("Allow", allow.clone());
         if let Some(origin) = cors {
             response = with_cors(response, origin)
-                .header("Access-Control-Allow-Methods", allow)
+                .header("Access-Control-Allow-Methods", allow.clone())
                 .header(
                     "Access-Control-Allow-Headers",
                     "Authorization, Content-Type, Last-Event-ID",

@@ -54,8 +54,10 @@ mod broker;
 mod event;
 mod events;
 mod guard;
+mod operator;
 mod owed;
 mod poll;
+mod process;
 mod routes;
 mod stats;
 mod wire;
@@ -66,6 +68,7 @@ use event::*;
 use stats::*;
 
 pub use event::event_bytes;
+pub use operator::Lifecycle;
 pub use stats::{Counters, Stats};
 pub use wire::{Technique, Wire, WireView};
 
@@ -115,6 +118,12 @@ pub struct HubServer {
     broker: Option<Arc<super::redis::Link>>,
     /// Workers so far (each `Local` gets its index).
     workers: AtomicUsize,
+    /// The figures `/metrics` adds to `stats`.
+    metrics: super::metrics::Metrics,
+    /// Whether a graceful shutdown has begun.
+    lifecycle: Arc<Lifecycle>,
+    /// The listener that serves `/metrics` and `/stats` to operators, if they have their own.
+    admin_listener: Option<usize>,
 }
 
 /// One worker's followers.
@@ -148,6 +157,9 @@ pub struct Local {
     publishing: BTreeSet<ConnId>,
     /// When followers that asked "from now" of a topic not yet live arrived (ns).
     pending_since: BTreeMap<ConnId, u64>,
+    /// What connections that ended followed, for the line logged when they end (only while
+    /// that line is logged).
+    ending: BTreeMap<ConnId, Arc<str>>,
 }
 
 impl HubServer {
@@ -167,6 +179,9 @@ impl HubServer {
             #[cfg(feature = "redis")]
             broker: None,
             workers: AtomicUsize::new(0),
+            metrics: super::metrics::Metrics::default(),
+            lifecycle: Arc::default(),
+            admin_listener: None,
         }
     }
 
@@ -293,6 +308,22 @@ impl HubServer {
         self.deliver_sse(local, topic, &sse, &owed, cx);
         self.deliver_ws(local, topic, &ws, &owed, cx);
         self.deliver_polls(local, topic, &woken, &owed, cx);
+        self.observe_delivery(&owed, sse.len() + ws.len() + woken.len());
+    }
+
+    /// Publish-to-delivery latency for `followers` deliveries of what `owed` holds, measured
+    /// once (from the newest event's publish time) rather than per follower.
+    fn observe_delivery(&self, owed: &BTreeMap<u64, Vec<owed::Chunk>>, followers: usize) {
+        let newest = owed
+            .values()
+            .filter_map(|chunks| chunks.last()?.events.last())
+            .map(|(seq, data)| (*seq, data))
+            .max_by_key(|(seq, _)| *seq);
+        let Some(ts) = newest.and_then(|(_, data)| event_ts(data)) else {
+            return;
+        };
+        let micros = wire::unix_nanos().saturating_sub(ts) / 1000;
+        self.metrics.delivery.observe(micros, followers as u64);
     }
 }
 

@@ -1,9 +1,102 @@
-//! The routing table: which handler answers which method and path.
+//! The routing table: every endpoint with the methods it answers, in one place that both
+//! routing and the `Allow` field (RFC 9110 §10.2.1) read.
 
+use super::answers::{bad_request, cursor_param, refusal};
+use super::broker::{self, PENDING};
 use super::guard::Pass;
-use super::*;
+use super::{HubServer, Local, Notice, WIRE_TOPIC};
+use crate::http::Request;
+use crate::server::metrics::Kind;
+use crate::server::{ConnId, Ctx, Reply, Response};
+use std::sync::atomic::Ordering;
+
+/// Who answers an endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Route {
+    Publish,
+    Events,
+    Poll,
+    Ws,
+    Echo,
+    Cursor,
+    Plaintext,
+    Health,
+    Ready,
+    Stats,
+    Metrics,
+    Wire,
+    DropStreams,
+    Session,
+    Page,
+    Favicon,
+}
+
+/// One endpoint: its path, the methods it answers (HEAD is answered wherever GET is, and
+/// OPTIONS everywhere), and who answers.
+struct Endpoint {
+    path: &'static str,
+    methods: &'static [&'static str],
+    route: Route,
+}
+
+const fn at(path: &'static str, methods: &'static [&'static str], route: Route) -> Endpoint {
+    Endpoint {
+        path,
+        methods,
+        route,
+    }
+}
+
+const GET: &[&str] = &["GET"];
+const POST: &[&str] = &["POST"];
+
+/// Every endpoint of the hub server.
+const ENDPOINTS: [Endpoint; 16] = [
+    at("/publish", POST, Route::Publish),
+    at("/events", GET, Route::Events),
+    at("/poll", GET, Route::Poll),
+    at("/ws", GET, Route::Ws),
+    at("/echo", &["GET", "POST"], Route::Echo),
+    at("/cursor", GET, Route::Cursor),
+    at("/plaintext", GET, Route::Plaintext),
+    at("/health", GET, Route::Health),
+    at("/ready", GET, Route::Ready),
+    at("/stats", GET, Route::Stats),
+    at("/metrics", GET, Route::Metrics),
+    at("/wire", GET, Route::Wire),
+    at("/drop-streams", POST, Route::DropStreams),
+    at("/session", &["POST", "DELETE"], Route::Session),
+    at("/", GET, Route::Page),
+    at("/favicon.ico", GET, Route::Favicon),
+];
+
+/// The routes a separate metrics listener serves (and the only ones it serves).
+const OPERATOR_ROUTES: [Route; 4] = [Route::Health, Route::Ready, Route::Stats, Route::Metrics];
 
 impl HubServer {
+    /// The endpoint at `path` as this server and this connection see it: `None` for an unknown
+    /// path, and for one this server does not serve here (no wire view, no page, the
+    /// operator's figures on a public listener when they have one of their own).
+    pub(super) fn endpoint(
+        &self,
+        path: &str,
+        conn: Option<ConnId>,
+        cx: &Ctx<'_, Notice>,
+    ) -> Option<Route> {
+        let route = ENDPOINTS.iter().find(|e| e.path == path)?.route;
+        let operator = self
+            .admin_listener
+            .is_some_and(|l| conn.and_then(|c| cx.listener(c)) == Some(l));
+        let served = match route {
+            Route::Wire => self.has_wire_view(),
+            Route::Page => !self.page.is_empty(),
+            _ if operator => OPERATOR_ROUTES.contains(&route),
+            Route::Stats | Route::Metrics => self.admin_listener.is_none(),
+            _ => true,
+        };
+        served.then_some(route)
+    }
+
     /// Answers a request the guard let through.
     pub(super) fn route(
         &self,
@@ -13,152 +106,245 @@ impl HubServer {
         pass: &Pass,
         cx: &mut Ctx<'_, Notice>,
     ) -> Reply {
-        match (req.method, req.path()) {
-            ("POST", "/publish") => {
-                if let Err(wait) = self.holder_may_publish(pass.holder.as_ref(), cx.now()) {
-                    // RFC 6585 §4.
-                    return refusal(429, "publish rate exceeded for this token")
-                        .header("Retry-After", wait.as_secs().to_string())
-                        .into();
-                }
-                if self.brokered() {
-                    return match self.topic(req) {
-                        Ok(topic) => self.publish_remote(local, &topic, body, cx),
-                        Err(response) => response.into(),
-                    };
-                }
-                let published = self
-                    .topic(req)
-                    .and_then(|topic| self.publish(&topic, body, cx));
-                match published {
-                    Ok(seq) => Response::text(seq.to_string()).into(),
-                    Err(response) => response.into(),
-                }
+        let Some(route) = self.endpoint(req.path(), cx.conn(), cx) else {
+            // RFC 9110 §9.3.7: `OPTIONS *` asks about the server as a whole.
+            if (req.method, req.target) == ("OPTIONS", "*") {
+                return Response::new(204)
+                    .header("Allow", "GET, HEAD, POST, OPTIONS")
+                    .into();
             }
-            ("GET", "/events") => self.events(local, req, cx),
-            ("GET", "/poll") => self.poll(local, req, cx),
-            ("GET", "/ws") if req.is_upgrade() => {
-                let Some(conn) = cx.conn() else {
-                    return Response::new(500).into();
-                };
-                let params = self.topic(req).and_then(|topic| {
-                    Ok((topic, cursor_param(req, "cursor").map_err(bad_request)?))
-                });
-                let (topic, cursor) = match params {
-                    Ok(params) => params,
-                    Err(response) => return response.into(),
-                };
-                // No cursor: from now on, as on every technique (over a broker, "now" is
-                // known once this node's cache of the topic is live).
-                let live = self.live(&topic);
-                if !live {
-                    self.follow(&topic);
-                }
-                let cursor = match (cursor, live) {
-                    (Some(cursor), _) => cursor,
-                    (None, true) => self.hub().last_seq(&topic),
-                    (None, false) => broker::PENDING,
-                };
-                Counters::add(&self.stats.websocket.requests, 1);
-                // Follow the topic only if the handshake will succeed: a refused upgrade never
-                // becomes a socket, and would leave a subscription behind.
-                if crate::ws::check_request(req).is_ok() {
-                    local.ws.subscribe(conn, &topic, cursor);
-                    if cursor == broker::PENDING {
-                        Self::pend(local, conn);
-                    }
-                }
-                Reply::WebSocket { protocol: None }
+            return refusal(404, &format!("no such endpoint: {}", req.path())).into();
+        };
+        let allow = allowed_methods(route);
+        if !allows(route, req.method) {
+            // RFC 9110 §9.3.7: OPTIONS names what the resource answers; §15.5.6: 405 carries
+            // Allow.
+            if req.method == "OPTIONS" {
+                return Response::new(204).header("Allow", allow).into();
             }
-            ("GET", "/echo") if req.is_upgrade() => {
-                if let (Some(conn), true) = (cx.conn(), crate::ws::check_request(req).is_ok()) {
-                    local.echo.insert(conn);
-                }
-                Reply::WebSocket { protocol: None }
+            let why = format!("{} is not allowed here; allowed: {allow}", req.method);
+            return refusal(405, &why).header("Allow", allow).into();
+        }
+        if let Some(conn) = cx.conn() {
+            self.mark(conn, route, req, cx);
+        }
+        match route {
+            Route::Publish => self.publish_route(local, req, body, pass, cx),
+            Route::Events => self.events(local, req, cx),
+            Route::Poll => self.poll(local, req, cx),
+            Route::Ws | Route::Echo if req.method == "GET" && !req.is_upgrade() => {
+                // RFC 9110 §15.5.22: a WebSocket endpoint asked without an upgrade.
+                refusal(
+                    426,
+                    "this endpoint speaks WebSocket: send an upgrade request (RFC 6455 §4.1)",
+                )
+                .header("Upgrade", "websocket")
+                .into()
             }
-            // RFC 9110 §15.5.22: a WebSocket endpoint asked without an upgrade.
-            ("GET", "/ws" | "/echo") => refusal(
-                426,
-                "this endpoint speaks WebSocket: send an upgrade request (RFC 6455 §4.1)",
-            )
-            .header("Upgrade", "websocket")
-            .into(),
-            ("POST", "/echo") => Response::new(200).body(body.to_vec()).into(),
-            ("GET", "/cursor") => match self.topic(req) {
-                Ok(topic) if !self.live(&topic) => {
-                    let arrived = super::wire::unix_nanos();
-                    self.await_sync(local, &topic, broker::Awaiting::Cursor { arrived }, cx)
-                }
-                Ok(topic) => broker::cursor_answer(self.hub().last_seq(&topic)).into(),
-                Err(response) => response.into(),
-            },
-            ("GET", "/health") => self.health().into(),
-            ("POST", "/drop-streams") => {
+            Route::Ws => self.ws_route(local, req, cx),
+            Route::Echo => self.echo_route(local, req, body, cx),
+            Route::Cursor => self.cursor_route(local, req, cx),
+            Route::Plaintext => Response::text("Hello, World!").into(),
+            Route::Health => self.health().into(),
+            Route::Ready => self.ready().into(),
+            Route::Stats => self.stats_answer(cx).into(),
+            Route::Metrics => self.metrics_answer(cx).into(),
+            Route::Wire => self.wire_route(local, req, cx),
+            Route::DropStreams => {
                 cx.handle().notify(Notice::DropStreams);
                 Response::new(204).into()
             }
-            ("POST" | "DELETE", "/session") => self.session(req, pass, cx).into(),
-            ("GET", "/wire") if self.has_wire_view() => {
-                let reply = self.events_on(local, req, WIRE_TOPIC, None, cx);
-                if let (Reply::Stream { .. }, Some(conn)) = (&reply, cx.conn()) {
-                    local.wire.insert(conn);
-                    self.wire_watchers.fetch_add(1, Ordering::Relaxed);
-                }
-                reply
-            }
-            (_, "/wire") if !self.has_wire_view() => refusal(
-                404,
-                "no such endpoint: /wire (this server has no wire view)",
-            )
-            .into(),
-            ("GET", "/plaintext") => Response::text("Hello, World!").into(),
-            ("GET", "/stats") => {
-                let mut json = String::from("{\"short_poll\":");
-                self.stats.short_poll.json(&mut json);
-                json.push_str(",\"long_poll\":");
-                self.stats.long_poll.json(&mut json);
-                json.push_str(",\"sse\":");
-                self.stats.sse.json(&mut json);
-                json.push_str(",\"websocket\":");
-                self.stats.websocket.json(&mut json);
-                let io = cx.handle().io_stats();
-                let _ = write!(
-                    json,
-                    ",\"published\":{},\"io\":{},\"broker\":{}}}",
-                    self.stats.published.load(Ordering::Relaxed),
-                    io.json(),
-                    String::from_utf8_lossy(&self.health().body),
-                );
-                Response::new(200)
-                    .header("Content-Type", "application/json")
-                    .header("Cache-Control", "no-store")
-                    .body(json.into_bytes())
-                    .into()
-            }
-            ("GET", "/") => Response::new(200)
+            Route::Session => self.session(req, pass, cx).into(),
+            Route::Page => Response::new(200)
                 .header("Content-Type", "text/html; charset=utf-8")
                 .body(self.page)
                 .into(),
             // Browsers ask for it on every page load; there is no icon.
-            ("GET", "/favicon.ico") => Response::new(204).into(),
-            // RFC 9110 §9.3.7: `OPTIONS *` asks about the server as a whole.
-            ("OPTIONS", "*") => Response::new(204)
-                .header("Allow", "GET, HEAD, POST, OPTIONS")
-                .into(),
-            (method, path) => match allowed_methods(path) {
-                // RFC 9110 §9.3.7: OPTIONS names what the resource answers.
-                Some(allow) if method == "OPTIONS" => {
-                    Response::new(204).header("Allow", allow).into()
-                }
-                // RFC 9110 §15.5.6: 405 carries Allow.
-                Some(allow) => refusal(
-                    405,
-                    &format!("{method} is not allowed here; allowed: {allow}"),
-                )
-                .header("Allow", allow)
-                .into(),
-                None => refusal(404, &format!("no such endpoint: {path}")).into(),
-            },
+            Route::Favicon => Response::new(204).into(),
+        }
+    }
+
+    /// Marks the connection with the technique of its request, for the metrics and the line
+    /// logged when it ends; a connection's first request counts it as opened.
+    fn mark(&self, conn: ConnId, route: Route, req: &Request<'_>, cx: &mut Ctx<'_, Notice>) {
+        let kind = match route {
+            Route::Events => Kind::Sse,
+            Route::Poll if req.query_param("wait") == Some("0") => Kind::ShortPoll,
+            Route::Poll => Kind::LongPoll,
+            Route::Ws if req.is_upgrade() => Kind::WebSocket,
+            Route::Echo if req.is_upgrade() => Kind::Echo,
+            _ => Kind::Http,
+        };
+        if cx.tag(conn) == Some(0) {
+            self.metrics.opened(kind);
+        }
+        cx.set_tag(conn, kind.tag());
+    }
+
+    /// `POST /publish`: the body becomes the topic's next event.
+    fn publish_route(
+        &self,
+        local: &mut Local,
+        req: &Request<'_>,
+        body: &[u8],
+        pass: &Pass,
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
+        if let Err(wait) = self.holder_may_publish(pass.holder.as_ref(), cx.now()) {
+            self.refuse(
+                crate::server::metrics::Refusal::RateLimited,
+                req,
+                cx,
+                "publish rate exceeded",
+            );
+            // RFC 6585 §4.
+            return refusal(429, "publish rate exceeded for this token")
+                .header("Retry-After", wait.as_secs().to_string())
+                .into();
+        }
+        let topic = match self.topic(req) {
+            Ok(topic) => topic,
+            Err(response) => return response.into(),
+        };
+        if self.brokered() {
+            return self.publish_remote(local, &topic, body, cx);
+        }
+        let started = std::time::Instant::now();
+        let reply = match self.publish(&topic, body, cx) {
+            Ok(seq) => Response::text(seq.to_string()).into(),
+            Err(response) => response.into(),
+        };
+        let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.metrics.publish.observe(took, 1);
+        reply
+    }
+
+    /// `GET /ws` (upgrade): a follower of the topic, from its cursor or from now.
+    fn ws_route(&self, local: &mut Local, req: &Request<'_>, cx: &mut Ctx<'_, Notice>) -> Reply {
+        let Some(conn) = cx.conn() else {
+            return Response::new(500).into();
+        };
+        let params = self
+            .topic(req)
+            .and_then(|topic| Ok((topic, cursor_param(req, "cursor").map_err(bad_request)?)));
+        let (topic, cursor) = match params {
+            Ok(params) => params,
+            Err(response) => return response.into(),
+        };
+        // No cursor: from now on, as on every technique (over a broker, "now" is known once
+        // this node's cache of the topic is live).
+        let live = self.live(&topic);
+        if !live {
+            self.follow(&topic);
+        }
+        let cursor = match (cursor, live) {
+            (Some(cursor), _) => cursor,
+            (None, true) => self.hub().last_seq(&topic),
+            (None, false) => PENDING,
+        };
+        super::stats::Counters::add(&self.stats.websocket.requests, 1);
+        // Follow the topic only if the handshake will succeed: a refused upgrade never becomes
+        // a socket, and would leave a subscription behind.
+        if crate::ws::check_request(req).is_ok() {
+            local.ws.subscribe(conn, &topic, cursor);
+            if cursor == PENDING {
+                Self::pend(local, conn);
+            }
+        }
+        Reply::WebSocket { protocol: None }
+    }
+
+    /// `GET /echo` (upgrade): every message comes back; `POST /echo`: the body comes back.
+    fn echo_route(
+        &self,
+        local: &mut Local,
+        req: &Request<'_>,
+        body: &[u8],
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
+        if req.method == "POST" {
+            return Response::new(200).body(body.to_vec()).into();
+        }
+        if let (Some(conn), true) = (cx.conn(), crate::ws::check_request(req).is_ok()) {
+            local.echo.insert(conn);
+        }
+        Reply::WebSocket { protocol: None }
+    }
+
+    /// `GET /cursor`: the topic's newest sequence number.
+    fn cursor_route(
+        &self,
+        local: &mut Local,
+        req: &Request<'_>,
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
+        match self.topic(req) {
+            Ok(topic) if !self.live(&topic) => {
+                let arrived = super::wire::unix_nanos();
+                self.await_sync(local, &topic, broker::Awaiting::Cursor { arrived }, cx)
+            }
+            Ok(topic) => broker::cursor_answer(self.hub().last_seq(&topic)).into(),
+            Err(response) => response.into(),
+        }
+    }
+
+    /// `GET /wire`: the demo page's view of the wire, as an event stream.
+    fn wire_route(&self, local: &mut Local, req: &Request<'_>, cx: &mut Ctx<'_, Notice>) -> Reply {
+        let reply = self.events_on(local, req, WIRE_TOPIC, None, cx);
+        if let (Reply::Stream { .. }, Some(conn)) = (&reply, cx.conn()) {
+            local.wire.insert(conn);
+            self.wire_watchers.fetch_add(1, Ordering::Relaxed);
+        }
+        reply
+    }
+}
+
+/// Whether `route` answers `method` (HEAD wherever GET is).
+fn allows(route: Route, method: &str) -> bool {
+    let methods = ENDPOINTS
+        .iter()
+        .find(|e| e.route == route)
+        .map_or(&[][..], |e| e.methods);
+    methods.contains(&method) || (method == "HEAD" && methods.contains(&"GET"))
+}
+
+/// The `Allow` field of `route` (RFC 9110 §10.2.1).
+pub(super) fn allowed_methods(route: Route) -> String {
+    let methods = ENDPOINTS
+        .iter()
+        .find(|e| e.route == route)
+        .map_or(&[][..], |e| e.methods);
+    let mut allow = Vec::new();
+    for &method in methods {
+        allow.push(method);
+        if method == "GET" {
+            allow.push("HEAD");
+        }
+    }
+    allow.push("OPTIONS");
+    allow.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_names_its_methods_in_allow() {
+        assert_eq!(allowed_methods(Route::Publish), "POST, OPTIONS");
+        assert_eq!(allowed_methods(Route::Echo), "GET, HEAD, POST, OPTIONS");
+        assert_eq!(allowed_methods(Route::Session), "POST, DELETE, OPTIONS");
+        assert_eq!(allowed_methods(Route::Events), "GET, HEAD, OPTIONS");
+        assert!(allows(Route::Events, "HEAD"));
+        assert!(!allows(Route::Publish, "GET"));
+        for (i, e) in ENDPOINTS.iter().enumerate() {
+            assert!(
+                ENDPOINTS[..i]
+                    .iter()
+                    .all(|o| o.path != e.path && o.route != e.route),
+                "{} is in the table once",
+                e.path
+            );
         }
     }
 }

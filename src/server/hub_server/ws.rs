@@ -50,6 +50,7 @@ impl HubServer {
                 .iter()
                 .map(|m| std::str::from_utf8(m).unwrap_or_default());
             let Ok(bytes) = cx.send_texts(conn, texts) else {
+                cx.note_end(conn, crate::reactor::End::SlowConsumer);
                 let reason = format!("cursor={cursor}");
                 let _ = cx.close_ws(conn, CloseCode::TRY_AGAIN_LATER, &reason);
                 // It follows nothing from here on; `closed` will not find it to count it.

@@ -247,9 +247,17 @@ fn minted_tokens_verify_with_their_claims() {
         aud: Some("push"),
         subscribe: &["a", "b.*"],
         publish: &["a"],
+        admin: false,
     });
     let claims = verifier().audience("push").verify(&t, NOW).unwrap();
     assert_eq!(claims.sub.as_deref(), Some("ada \"the\" first"));
+    assert!(!claims.grants.admin);
+    let admin = verifier().mint(&NewToken {
+        exp: NOW + 5,
+        admin: true,
+        ..Default::default()
+    });
+    assert!(verifier().verify(&admin, NOW).unwrap().grants.admin);
     assert!(claims.grants.allow(Action::Subscribe, "b.c"));
     assert!(claims.grants.allow(Action::Publish, "a"));
     assert!(!claims.grants.allow(Action::Publish, "b.c"));
