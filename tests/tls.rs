@@ -508,6 +508,48 @@ fn certificates_chosen_by_server_name() {
 }
 
 #[test]
+fn a_reloaded_certificate_serves_new_handshakes_and_open_connections_go_on() {
+    let (ca_a, chain_a, key_a) = certificate(&["localhost"]);
+    let (ca_b, chain_b, key_b) = certificate(&["localhost"]);
+    let dir = std::env::temp_dir().join(format!("pushwire-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &chain_a).unwrap();
+    std::fs::write(&key, &key_a).unwrap();
+    let config = ServerTls::from_pem_files(&cert, &key).unwrap();
+    let limits = Limits::default();
+    let builder = Server::builder()
+        .threads(1)
+        .limits(limits.clone())
+        .tls(config.clone());
+    let server = TestServer::start_built(builder, HubServer::new(limits, b"page"));
+    // Full handshakes each time: a resumed session would not show the certificate again.
+    let trust_a = ClientTls::with_ca_pem(ca_a.as_bytes())
+        .unwrap()
+        .without_resumption();
+    let trust_b = ClientTls::with_ca_pem(ca_b.as_bytes())
+        .unwrap()
+        .without_resumption();
+    let tcp = || TcpStream::connect(server.addr).unwrap();
+    let mut open = Wss::open(trust_a.connect("localhost", tcp()).unwrap(), "/echo");
+    open.send_text("before");
+    assert_eq!(open.recv().unwrap(), b"before");
+    // A file that does not parse changes nothing.
+    std::fs::write(&cert, "not a certificate").unwrap();
+    assert!(config.reload_pem_files(&cert, &key).is_err());
+    assert!(trust_a.connect("localhost", tcp()).is_ok());
+    // The renewed certificate: new handshakes get it; the open connection goes on.
+    std::fs::write(&cert, &chain_b).unwrap();
+    std::fs::write(&key, &key_b).unwrap();
+    config.reload_pem_files(&cert, &key).unwrap();
+    assert!(trust_b.connect("localhost", tcp()).is_ok());
+    assert!(trust_a.connect("localhost", tcp()).is_err());
+    open.send_text("after");
+    assert_eq!(open.recv().unwrap(), b"after");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn pem_errors_say_what_is_wrong() {
     let (_, chain, key) = certificate(&["localhost"]);
     let (_, _, other_key) = certificate(&["localhost"]);

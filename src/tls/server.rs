@@ -7,7 +7,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 /// How the reactor's TLS listeners authenticate themselves: a certificate chain and its private
 /// key, optionally more of them chosen by the client's Server Name Indication (RFC 6066 §3).
@@ -23,20 +23,39 @@ enum Inner {
     Rustls(Arc<rustls::ServerConfig>),
 }
 
-/// A default certificate, and others by server name.
+/// A default certificate, and others by server name: shared by every clone of the
+/// [`ServerTls`] and by the listeners' configuration, so that [`ServerTls::reload_pem_files`]
+/// reaches the handshakes that follow.
 #[derive(Debug, Clone)]
-struct Certificates {
+struct Certificates(Arc<RwLock<Keys>>);
+
+#[derive(Debug)]
+struct Keys {
     default: Arc<CertifiedKey>,
     by_name: HashMap<String, Arc<CertifiedKey>>,
 }
 
+impl Certificates {
+    fn new(default: Arc<CertifiedKey>) -> Self {
+        Certificates(Arc::new(RwLock::new(Keys {
+            default,
+            by_name: HashMap::new(),
+        })))
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Keys> {
+        self.0.write().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 impl ResolvesServerCert for Certificates {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let keys = self.0.read().unwrap_or_else(|p| p.into_inner());
         // rustls hands over the name as sent; DNS names compare without case (RFC 4343).
         let chosen = hello
             .server_name()
-            .and_then(|name| self.by_name.get(&name.to_ascii_lowercase()));
-        Some(chosen.unwrap_or(&self.default).clone())
+            .and_then(|name| keys.by_name.get(&name.to_ascii_lowercase()));
+        Some(chosen.unwrap_or(&keys.default).clone())
     }
 }
 
@@ -50,10 +69,7 @@ impl ServerTls {
     pub fn from_pem(cert_chain: &[u8], key: &[u8]) -> Result<Self, TlsError> {
         let default = certified_key(cert_chain, key, "certificate", "key")?;
         Ok(ServerTls {
-            inner: Inner::Certificates(Certificates {
-                default,
-                by_name: HashMap::new(),
-            }),
+            inner: Inner::Certificates(Certificates::new(default)),
         })
     }
 
@@ -65,19 +81,32 @@ impl ServerTls {
         cert_chain: impl AsRef<Path>,
         key: impl AsRef<Path>,
     ) -> Result<Self, TlsError> {
-        let (cert_chain, key) = (cert_chain.as_ref(), key.as_ref());
-        let default = certified_key(
-            &read(cert_chain)?,
-            &read(key)?,
-            &cert_chain.display().to_string(),
-            &key.display().to_string(),
-        )?;
+        let default = certified_key_from_files(cert_chain.as_ref(), key.as_ref())?;
         Ok(ServerTls {
-            inner: Inner::Certificates(Certificates {
-                default,
-                by_name: HashMap::new(),
-            }),
+            inner: Inner::Certificates(Certificates::new(default)),
         })
+    }
+
+    /// Replaces the default certificate with the chain and key in these files, for every
+    /// handshake from now on (connections already open keep theirs): what a server does on
+    /// `SIGHUP` after a renewal. Nothing changes if they do not parse or do not match.
+    ///
+    /// # Errors
+    /// As [`ServerTls::from_pem_files`]; or a `ServerTls` made with
+    /// [`ServerTls::from_rustls`], whose certificates are its own.
+    pub fn reload_pem_files(
+        &self,
+        cert_chain: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<(), TlsError> {
+        let Inner::Certificates(certs) = &self.inner else {
+            return Err(TlsError::ServerName(
+                "the rustls configuration chooses its own certificates".into(),
+            ));
+        };
+        let default = certified_key_from_files(cert_chain.as_ref(), key.as_ref())?;
+        certs.write().default = default;
+        Ok(())
     }
 
     /// Serves this certificate to clients that ask for `server_name` (SNI); others get the
@@ -100,7 +129,10 @@ impl ServerTls {
             return Err(TlsError::ServerName(server_name.to_string()));
         }
         let key = certified_key(cert_chain, key, server_name, server_name)?;
-        certs.by_name.insert(server_name.to_ascii_lowercase(), key);
+        certs
+            .write()
+            .by_name
+            .insert(server_name.to_ascii_lowercase(), key);
         Ok(self)
     }
 
@@ -129,6 +161,16 @@ impl ServerTls {
             }
         }
     }
+}
+
+/// [`certified_key`] from two files, named in errors.
+fn certified_key_from_files(cert_chain: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
+    certified_key(
+        &read(cert_chain)?,
+        &read(key)?,
+        &cert_chain.display().to_string(),
+        &key.display().to_string(),
+    )
 }
 
 /// A chain and its key, checked to belong together.
