@@ -113,14 +113,14 @@ trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
 
 case "$mode" in
   plain)
-    cargo build --release --example ws_echo_blocking --example ws_echo --example demo \
-      --example autobahn_client --example make_cert
+    cargo build --release --bin pushwire --example ws_echo_blocking --example ws_echo \
+      --example autobahn_client
     bin=target/release/examples
     certs=$(pwd)/$reports/certs
-    "$bin/make_cert" --out "$certs" > /dev/null
+    target/release/pushwire cert --out "$certs" > /dev/null
     "$bin/ws_echo_blocking" --port 9131 > /dev/null 2>&1 & pids+=($!)
     "$bin/ws_echo" --port 9132 --threads 1 > /dev/null 2>&1 & pids+=($!)
-    "$bin/demo" --port 9133 --threads 1 --tls-port 9135 --tls-cert "$certs/cert.pem" \
+    target/release/pushwire --port 9133 --threads 1 --tls-port 9135 --tls-cert "$certs/cert.pem" \
       --tls-key "$certs/key.pem" > /dev/null 2>&1 & pids+=($!)
     listening 9131 && listening 9132 && listening 9133 && listening 9135
     server_role ws_echo_blocking ws://127.0.0.1:9131 '*' '12.*,13.*'

@@ -18,12 +18,12 @@ OUT=${OUT:-$here/target/bench-flat-$(date +%Y%m%d-%H%M%S).txt}
 mkdir -p "$(dirname "$OUT")"
 ulimit -n "$(ulimit -Hn)"
 (cd "$BENCH" && cargo build --release -q) || exit 1
-(cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release -q --example demo) || exit 1
+(cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release -q --bin pushwire) || exit 1
 
 run() { # ID -- loadgen args...
   local id=$1; shift 2
   [[ $id =~ $FILTER ]] || return 0
-  "$BENCH/run.sh" --name "$id" --timeout 240 --server "$P/demo --threads 1 --port {port}" \
+  "$BENCH/run.sh" --name "$id" --timeout 240 --server "$here/target/release/pushwire --threads 1 --port {port}" \
     -- "$@" --duration "$DUR" --warmup 2 --connect-timeout 120 | tee -a "$OUT"
 }
 

@@ -25,7 +25,7 @@ mkdir -p "$(dirname "$OUT")"
 ulimit -n "$(ulimit -Hn)"
 
 (cd "$BENCH" && cargo build --release -q) || exit 1
-(cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release -q --example demo --example hello --example ws_echo) || exit 1
+(cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release -q --bin pushwire --example hello --example ws_echo) || exit 1
 
 run() { # ID 'SERVER CMD' -- loadgen args...
   local id=$1 srv=$2; shift 3
@@ -52,14 +52,14 @@ run "http-get/hyper" "$B/http-hello --port {port}" -- http-get --url 'http://127
 run "ws-idle-19900/pushwire" "$P/ws_echo --threads 1 --port {port}" -- ws-idle --url "$WS" --conns 19900
 run "ws-idle-19900/fastws-st" "$B/ws-echo-fastws --port {port}" -- ws-idle --url "$WS" --conns 19900
 run "ws-idle-19900/tt-st" "$B/ws-echo-tt --port {port}" -- ws-idle --url "$WS" --conns 19900
-run "sse-idle-19900/pushwire" "$P/demo --threads 1 --port {port}" -- sse-idle --url 'http://127.0.0.1:{port}/events' --conns 19900
+run "sse-idle-19900/pushwire" "$here/target/release/pushwire --threads 1 --port {port}" -- sse-idle --url 'http://127.0.0.1:{port}/events' --conns 19900
 run "sse-idle-19900/sse-axum" "$B/sse-axum --port {port}" -- sse-idle --url 'http://127.0.0.1:{port}/events' --conns 19900
 for r in ${RATES:-100 1000}; do
-  run "sse-fanout-1k-r$r/pushwire" "$P/demo --threads 1 --port {port}" -- sse-fanout --url 'http://127.0.0.1:{port}/events' --subs 1000 --rate $r "${C[@]}"
+  run "sse-fanout-1k-r$r/pushwire" "$here/target/release/pushwire --threads 1 --port {port}" -- sse-fanout --url 'http://127.0.0.1:{port}/events' --subs 1000 --rate $r "${C[@]}"
   run "sse-fanout-1k-r$r/sse-axum" "$B/sse-axum --port {port}" -- sse-fanout --url 'http://127.0.0.1:{port}/events' --subs 1000 --rate $r "${C[@]}"
-  run "ws-fanout-1k-r$r/pushwire" "$P/demo --threads 1 --port {port}" -- ws-fanout --url 'ws://127.0.0.1:{port}/ws' --subs 1000 --rate $r "${C[@]}"
+  run "ws-fanout-1k-r$r/pushwire" "$here/target/release/pushwire --threads 1 --port {port}" -- ws-fanout --url 'ws://127.0.0.1:{port}/ws' --subs 1000 --rate $r "${C[@]}"
   run "ws-fanout-1k-r$r/ws-fanout-tt" "$B/ws-fanout-tt --port {port}" -- ws-fanout --url 'ws://127.0.0.1:{port}/ws' --subs 1000 --rate $r "${C[@]}"
-  run "longpoll-1k-r$r/pushwire" "$P/demo --threads 1 --port {port}" -- longpoll --url 'http://127.0.0.1:{port}/poll' --clients 1000 --rate $r "${C[@]}"
+  run "longpoll-1k-r$r/pushwire" "$here/target/release/pushwire --threads 1 --port {port}" -- longpoll --url 'http://127.0.0.1:{port}/poll' --clients 1000 --rate $r "${C[@]}"
   run "longpoll-1k-r$r/longpoll-axum" "$B/longpoll-axum --port {port}" -- longpoll --url 'http://127.0.0.1:{port}/poll' --clients 1000 --rate $r "${C[@]}"
 done
 

@@ -21,7 +21,7 @@ OUT=${OUT:-$here/target/bench-redis-$(date +%Y%m%d-%H%M%S).txt}
 mkdir -p "$(dirname "$OUT")"
 ulimit -n "$(ulimit -Hn)"
 (cd "$BENCH" && cargo build --release -q) || exit 1
-(cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release -q --example demo) || exit 1
+(cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release -q --bin pushwire) || exit 1
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 dir=$(mktemp -d)
@@ -58,9 +58,9 @@ C=(--duration "$DUR" --warmup "$WARM")
 for r in $RATE; do
   for mode in embedded redis; do
     extra=""; [ "$mode" = redis ] && extra="--redis $URL"
-    run "sse-fanout-1k-r$r/$mode" "$P/demo --threads 1 --port {port} $extra" -- sse-fanout --url 'http://127.0.0.1:{port}/events' --subs 1000 --rate "$r" "${C[@]}"
-    run "ws-fanout-1k-r$r/$mode" "$P/demo --threads 1 --port {port} $extra" -- ws-fanout --url 'ws://127.0.0.1:{port}/ws' --subs 1000 --rate "$r" "${C[@]}"
-    run "longpoll-1k-r$r/$mode" "$P/demo --threads 1 --port {port} $extra" -- longpoll --url 'http://127.0.0.1:{port}/poll' --clients 1000 --rate "$r" "${C[@]}"
+    run "sse-fanout-1k-r$r/$mode" "$here/target/release/pushwire --threads 1 --port {port} $extra" -- sse-fanout --url 'http://127.0.0.1:{port}/events' --subs 1000 --rate "$r" "${C[@]}"
+    run "ws-fanout-1k-r$r/$mode" "$here/target/release/pushwire --threads 1 --port {port} $extra" -- ws-fanout --url 'ws://127.0.0.1:{port}/ws' --subs 1000 --rate "$r" "${C[@]}"
+    run "longpoll-1k-r$r/$mode" "$here/target/release/pushwire --threads 1 --port {port} $extra" -- longpoll --url 'http://127.0.0.1:{port}/poll' --clients 1000 --rate "$r" "${C[@]}"
   done
 done
 python3 "$BENCH/summarize.py" "$OUT" 2>/dev/null || true

@@ -27,11 +27,11 @@ ulimit -n "$(ulimit -Hn)"
 
 (cd "$here/benches/tls_peer" && cargo build --release -q) || exit 1
 (cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release -q \
-  --example demo --example make_cert --example tls_load) || exit 1
-"$P/make_cert" --out "$certs/ecdsa" > /dev/null
+  --bin pushwire --example tls_load) || exit 1
+"$here/target/release/pushwire" cert --out "$certs/ecdsa" > /dev/null
 [ -f "$certs/rsa.key" ] || openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
   -out "$certs/rsa.key" 2> /dev/null
-"$P/make_cert" --out "$certs/rsa" --key "$certs/rsa.key" > /dev/null
+"$here/target/release/pushwire" cert --out "$certs/rsa" --key "$certs/rsa.key" > /dev/null
 
 listening() { for _ in $(seq 100); do (: > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; return 1; }
 
@@ -49,7 +49,7 @@ run() {
 }
 
 demo() { # KIND: the ready server on one worker, plaintext on 24100, TLS on 24101
-  echo "$P/demo --threads 1 --port 24100 --tls-port 24101 --tls-cert $certs/$1/cert.pem --tls-key $certs/$1/key.pem"
+  echo "$here/target/release/pushwire --threads 1 --port 24100 --tls-port 24101 --tls-cert $certs/$1/cert.pem --tls-key $certs/$1/key.pem"
 }
 tokio_peer() { echo "$peer --port 24102 --cert $certs/$1/cert.pem --key $certs/$1/key.pem"; }
 

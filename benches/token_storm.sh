@@ -10,17 +10,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 count=${1:-5000}
-cargo build --release --quiet --example demo --example mint_token --example sse_storm
+cargo build --release --quiet --bin pushwire --example sse_storm
 dir=$(mktemp -d)
 head -c 32 /dev/urandom | base64 > "$dir/secret"
-token=$(target/release/examples/mint_token --secret-file "$dir/secret" --sub storm --subscribe storm)
+token=$(target/release/pushwire token --secret-file "$dir/secret" --sub storm --subscribe storm)
 # CPU time of every thread of the process, in ms, to the nanosecond (schedstat, not the
 # 10 ms ticks of /proc/<pid>/stat).
 cpu_ms() { cat /proc/"$1"/task/*/schedstat | awk '{ns += $1} END {printf "%.3f", ns / 1e6}'; }
 listening() { for _ in $(seq 100); do (: > "/dev/tcp/127.0.0.1/$1") 2>/dev/null && return; sleep 0.1; done; return 1; }
 run() { # name port extra-args...
   local name=$1 port=$2; shift 2
-  target/release/examples/demo --port "$port" --threads 1 "$@" > /dev/null &
+  target/release/pushwire --port "$port" --threads 1 "$@" > /dev/null &
   local pid=$!
   listening "$port"
   local before after

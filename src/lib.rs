@@ -7,7 +7,7 @@
 //!
 //! - **Run a push server**: [`server::HubServer`] is the ready hub — topics served by short
 //!   polling, long-polling, Server-Sent Events and WebSocket at once (its module docs list the
-//!   endpoints); `cargo run --release --example demo` runs it with its demo page.
+//!   endpoints); `cargo run --release` runs the `pushwire` binary: it on 127.0.0.1:8080 with its demo page.
 //! - **Write your own server**: implement [`reactor::App`] (answer each request with a
 //!   [`reactor::Reply`]: a response, a WebSocket, a stream, or a deferred answer) and run it with
 //!   [`reactor::Server::builder`].
@@ -95,6 +95,7 @@ extern crate alloc;
 pub mod entropy;
 pub mod http;
 pub mod hub;
+pub mod json;
 pub mod limits;
 pub mod longpoll;
 #[cfg(feature = "std")]

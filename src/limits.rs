@@ -73,6 +73,10 @@ pub struct Limits {
     pub max_topics: usize,
     /// Longest topic name. Default 128 bytes.
     pub max_topic_name_bytes: usize,
+    /// Most topics one connection follows (repeated `topic` parameters, or `pushwire.v1`
+    /// subscriptions); more is `400`, or an error answer. Default 64: a page with many rooms
+    /// follows them on one connection (a browser allows six per origin over HTTP/1.1).
+    pub max_topics_per_connection: usize,
     /// Most parked long-poll requests per topic; over it: `503` with `Retry-After`. Default
     /// 20 000.
     pub max_parked_per_topic: usize,
@@ -132,6 +136,7 @@ impl Default for Limits {
             history_bytes: 16 * 1024 * 1024,
             max_topics: 10_000,
             max_topic_name_bytes: 128,
+            max_topics_per_connection: 64,
             max_parked_per_topic: 20_000,
             max_parked: 50_000,
             max_events_per_response: 1000,

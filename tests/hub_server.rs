@@ -206,20 +206,22 @@ fn fallen_out_of_history_gets_explicit_gap_everywhere() {
     let (kind, data, _) = sse.next().unwrap();
     assert_eq!(
         (kind.as_str(), data.as_str()),
-        ("gap", "{\"gap\":{\"from\":2,\"to\":3}}")
+        ("gap", "{\"topic\":\"g\",\"gap\":{\"from\":2,\"to\":3}}")
     );
     assert_eq!(sse.next().unwrap().2, "4");
 
     let mut c = Client::new(s.addr);
     let body = String::from_utf8(c.get("/poll?topic=g&cursor=1").body).unwrap();
     let lines: Vec<&str> = body.lines().collect();
-    assert_eq!(lines[0], "{\"gap\":{\"from\":2,\"to\":3}}");
+    assert_eq!(lines[0], "{\"topic\":\"g\",\"gap\":{\"from\":2,\"to\":3}}");
     assert_eq!(seq_of(lines[1]), 4);
 
     let mut ws = WsClient::connect(s.addr, "/ws?topic=g&cursor=1");
     assert_eq!(
         ws.recv(),
-        Some(WsEv::Text("{\"gap\":{\"from\":2,\"to\":3}}".into()))
+        Some(WsEv::Text(
+            "{\"topic\":\"g\",\"gap\":{\"from\":2,\"to\":3}}".into()
+        ))
     );
     let WsEv::Text(t) = ws.recv().unwrap() else {
         panic!()

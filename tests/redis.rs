@@ -310,7 +310,11 @@ fn a_flushed_redis_gives_old_cursors_an_explicit_gap_and_never_reuses_numbers() 
     );
     // Whatever Redis lost after this reader's cursor cannot be known: the explicit gap up to
     // the new numbering, then the new event. The same event is never under an old number.
-    let gap = format!("{{\"gap\":{{\"from\":{},\"to\":{}}}}}", old + 1, new - 1);
+    let gap = format!(
+        "{{\"topic\":\"f\",\"gap\":{{\"from\":{},\"to\":{}}}}}",
+        old + 1,
+        new - 1
+    );
     let (kind, data, _) = sse.next().unwrap();
     assert_eq!((kind.as_str(), data.as_str()), ("gap", gap.as_str()));
     let (kind, data, _) = sse.next().unwrap();

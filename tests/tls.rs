@@ -213,7 +213,9 @@ fn event_stream_over_https() {
     let seq = publish(&tls, "news", "over https");
     let got = sse.read_until("\"over https\"}\n\n");
     assert!(
-        got.contains(&format!("id: {seq}\ndata: {{\"seq\":{seq},")),
+        got.contains(&format!(
+            "id: {seq}\ndata: {{\"topic\":\"news\",\"seq\":{seq},"
+        )),
         "{got}"
     );
 }

@@ -18,9 +18,9 @@
 use pushwire::Limits;
 use pushwire::http::Request;
 use pushwire::hub::Hub;
+use pushwire::json::push_string;
 use pushwire::reactor::Server;
 use pushwire::reactor::{App, ConnId, Ctx, Message, Reply, Response};
-use pushwire::server::json::push_string;
 use pushwire::server::query;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -43,7 +43,8 @@ fuzz_target!(|data: &[u8]| {
             0 => {
                 let t = usize::from(arg % 2);
                 let last = hub.publish(topics[t], |s| s.to_string().into_bytes().into()).unwrap();
-                for (k, c) in parking.wake(topics[t], last) {
+                for (k, woken) in parking.wake(topics[t], last) {
+                    let c = woken.cursor(topics[t]).expect("woken by a topic it waits on");
                     assert_eq!(parked.insert(k, false), Some(true), "woken but not parked");
                     let next = check(&hub, topics[t], c);
                     cursor.insert(k, (t, next));

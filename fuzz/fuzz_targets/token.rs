@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
-use pushwire::server::auth::json;
+use pushwire::json;
 use pushwire::server::auth::jwt::Verifier;
 
 const SECRET: &[u8] = b"the fuzz target's secret, 32+ bytes";

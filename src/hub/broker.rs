@@ -54,7 +54,7 @@ redis.call('PUBLISH', ARGV[4], id .. ' ' .. string.format('%d', base) .. ' ' .. 
 return seq"#;
 
 /// Makes the bytes readers get for an event from its number, publish time (ns) and text.
-pub type MakeEvent = dyn Fn(u64, u64, &str) -> Arc<[u8]>;
+pub type MakeEvent = dyn Fn(&str, u64, u64, &str) -> Arc<[u8]>;
 
 /// How the machine reaches Redis.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -360,7 +360,7 @@ impl Broker {
     }
 
     /// Reads replies and pushes from `input`; new events go into `hub`, each made into the
-    /// bytes readers get by `make(seq, ts, text)`. Returns the bytes consumed.
+    /// bytes readers get by `make(topic, seq, ts, text)`. Returns the bytes consumed.
     ///
     /// # Errors
     /// [`BrokerError`]: close the connection.
@@ -470,7 +470,7 @@ impl Broker {
                     let _ = hub.insert(
                         &topic,
                         message.seq,
-                        make(message.seq, message.ts, &message.text),
+                        make(&topic, message.seq, message.ts, &message.text),
                     );
                 }
                 // What the stream did not have stays a hole (no second fill for it).
@@ -558,7 +558,7 @@ impl Broker {
             return false;
         }
         if message.seq == last + 1 || after_fill {
-            let event = make(message.seq, message.ts, &message.text);
+            let event = make(topic, message.seq, message.ts, &message.text);
             return hub.insert(topic, message.seq, event).unwrap_or(false);
         }
         // A hole: read the stream from the first missing number, deliver after.

@@ -14,6 +14,7 @@
 //! one per worker, beside the shared `Hub`.
 
 pub mod broker;
+pub mod position;
 mod subscribers;
 #[cfg(test)]
 mod tests;

@@ -116,19 +116,19 @@ fn topic_limits_enforced() {
 }
 
 #[test]
-fn subscribers_follow_one_topic_with_cursor() {
+fn subscribers_follow_topics_with_a_cursor_each() {
     let mut s = Subscribers::default();
     s.subscribe(1u32, "a", 5);
     s.subscribe(2, "a", 7);
     s.subscribe(3, "b", 0);
     assert_eq!(s.of_topic("a").collect::<Vec<_>>(), vec![(1, 5), (2, 7)]);
-    s.advance(1, 9);
-    s.advance(1, 3);
-    assert_eq!(s.cursor(1), Some(9), "cursors never move back");
+    s.advance(1, "a", 9);
+    s.advance(1, "a", 3);
+    assert_eq!(s.cursor(1, "a"), Some(9), "cursors never move back");
     s.subscribe(1, "b", 0);
-    assert_eq!(s.topic(1), Some("b"));
-    assert_eq!(s.unsubscribe(2), Some(7));
-    assert_eq!(s.of_topic("a").count(), 0);
+    assert_eq!(s.topics_of(1).collect::<Vec<_>>(), vec!["a", "b"]);
+    assert!(s.unsubscribe(2));
+    assert_eq!(s.of_topic("a").count(), 1);
     assert_eq!(s.len(), 2);
 }
 
@@ -168,10 +168,13 @@ proptest! {
                 }
                 Op::Subscribe(s, t) => {
                     let topic = topics[t as usize];
+                    // One topic per reader in this model: a new subscription replaces the old.
+                    subs.unsubscribe(s);
                     subs.subscribe(s, topic, h.last_seq(topic));
                 }
                 Op::Poll(s, max) => {
-                    let (Some(topic), Some(cursor)) = (subs.topic(s).map(alloc::string::String::from), subs.cursor(s)) else { continue };
+                    let Some(topic) = subs.topics_of(s).next().map(alloc::string::String::from) else { continue };
+                    let Some(cursor) = subs.cursor(s, &topic) else { continue };
                     let since = h.since(&topic, cursor, max as usize);
                     let mut expect = cursor + 1;
                     match since.gap {
@@ -192,7 +195,7 @@ proptest! {
                     if !since.more {
                         prop_assert_eq!(since.next, h.last_seq(&topic));
                     }
-                    subs.advance(s, since.next);
+                    subs.advance(s, &topic, since.next);
                 }
                 Op::Disconnect(s) => {
                     subs.unsubscribe(s);

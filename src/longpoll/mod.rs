@@ -19,12 +19,20 @@ use alloc::vec::Vec;
 /// A parked request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Parked {
-    /// The topic it waits on.
-    pub topic: Box<str>,
-    /// The last sequence number the client had.
-    pub cursor: u64,
+    /// The topics it waits on, each with the last sequence number the client had there.
+    pub cursors: Vec<(Box<str>, u64)>,
     /// When it is answered with no events.
     pub deadline: Instant,
+}
+
+impl Parked {
+    /// The client's cursor in `topic`.
+    pub fn cursor(&self, topic: &str) -> Option<u64> {
+        self.cursors
+            .iter()
+            .find(|(t, _)| **t == *topic)
+            .map(|&(_, c)| c)
+    }
 }
 
 /// Why a request could not be parked (answer `503` with `Retry-After`).
@@ -73,24 +81,38 @@ impl<K: Ord + Copy> Parking<K> {
         cursor: u64,
         deadline: Instant,
     ) -> Result<(), ParkError> {
+        self.park_many(key, &[(topic, cursor)], deadline)
+    }
+
+    /// Parks `key` on several topics, each from its cursor, until `deadline`: a publish on any
+    /// of them past its cursor wakes it.
+    ///
+    /// # Errors
+    /// [`ParkError`] when a bound is reached on any of them; nothing is parked then.
+    pub fn park_many(
+        &mut self,
+        key: K,
+        cursors: &[(&str, u64)],
+        deadline: Instant,
+    ) -> Result<(), ParkError> {
         self.unpark(key);
         if self.parked.len() >= self.max_total {
             return Err(ParkError::Full);
         }
-        let waiting = self.by_topic.get(topic).map_or(0, BTreeSet::len);
-        if waiting >= self.max_per_topic {
-            return Err(ParkError::TopicFull);
+        for (topic, _) in cursors {
+            if self.by_topic.get(*topic).map_or(0, BTreeSet::len) >= self.max_per_topic {
+                return Err(ParkError::TopicFull);
+            }
         }
-        self.by_topic.entry(topic.into()).or_default().insert(key);
+        for (topic, _) in cursors {
+            self.by_topic
+                .entry((*topic).into())
+                .or_default()
+                .insert(key);
+        }
         self.by_deadline.insert((deadline, key));
-        self.parked.insert(
-            key,
-            Parked {
-                topic: topic.into(),
-                cursor,
-                deadline,
-            },
-        );
+        let cursors = cursors.iter().map(|&(t, c)| (t.into(), c)).collect();
+        self.parked.insert(key, Parked { cursors, deadline });
         Ok(())
     }
 
@@ -103,27 +125,34 @@ impl<K: Ord + Copy> Parking<K> {
     pub fn unpark(&mut self, key: K) -> Option<Parked> {
         let p = self.parked.remove(&key)?;
         self.by_deadline.remove(&(p.deadline, key));
-        if let Some(set) = self.by_topic.get_mut(&p.topic) {
-            set.remove(&key);
-            if set.is_empty() {
-                self.by_topic.remove(&p.topic);
+        for (topic, _) in &p.cursors {
+            if let Some(set) = self.by_topic.get_mut(topic) {
+                set.remove(&key);
+                if set.is_empty() {
+                    self.by_topic.remove(topic);
+                }
             }
         }
         Some(p)
     }
 
     /// A publish on `topic` with last sequence number `last_seq`: unparks and returns every
-    /// request on it whose cursor is behind, with that cursor, to be answered now.
-    pub fn wake(&mut self, topic: &str, last_seq: u64) -> Vec<(K, u64)> {
+    /// request on it whose cursor there is behind, to be answered now.
+    pub fn wake(&mut self, topic: &str, last_seq: u64) -> Vec<(K, Parked)> {
         let keys: Vec<K> = match self.by_topic.get(topic) {
             Some(set) => set.iter().copied().collect(),
             None => return Vec::new(),
         };
         let mut woken = Vec::new();
         for key in keys {
-            if self.parked.get(&key).is_some_and(|p| p.cursor < last_seq) {
+            let behind = self
+                .parked
+                .get(&key)
+                .and_then(|p| p.cursor(topic))
+                .is_some_and(|c| c < last_seq);
+            if behind {
                 if let Some(p) = self.unpark(key) {
-                    woken.push((key, p.cursor));
+                    woken.push((key, p));
                 }
             }
         }

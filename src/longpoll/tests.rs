@@ -19,7 +19,12 @@ fn publish_wakes_every_request_on_the_topic() {
     p.park(1u32, "a", 0, at(100)).unwrap();
     p.park(2, "a", 0, at(100)).unwrap();
     p.park(3, "b", 0, at(100)).unwrap();
-    assert_eq!(p.wake("a", 1), vec![(1, 0), (2, 0)]);
+    let woken = |v: Vec<(u32, Parked)>| -> Vec<(u32, u64)> {
+        v.into_iter()
+            .map(|(k, p)| (k, p.cursor("a").unwrap()))
+            .collect()
+    };
+    assert_eq!(woken(p.wake("a", 1)), vec![(1, 0), (2, 0)]);
     assert_eq!(p.len(), 1);
     assert!(p.wake("a", 2).is_empty());
 }
@@ -35,10 +40,7 @@ fn deadline_expires_in_order() {
     assert_eq!(keys(p.expire(at(100))), vec![2]);
     let later = p.expire(at(1000));
     assert_eq!(later.len(), 1);
-    assert_eq!(
-        (later[0].0, later[0].1.cursor, &*later[0].1.topic),
-        (1, 0, "a")
-    );
+    assert_eq!((later[0].0, later[0].1.cursor("a")), (1, Some(0)));
     assert_eq!(p.poll_timeout(), None);
 }
 
@@ -46,7 +48,7 @@ fn deadline_expires_in_order() {
 fn disconnect_unparks() {
     let mut p = Parking::new(&Limits::default());
     p.park(1u32, "a", 4, at(100)).unwrap();
-    assert_eq!(p.unpark(1).map(|x| x.cursor), Some(4));
+    assert_eq!(p.unpark(1).map(|x| x.cursor("a")), Some(Some(4)));
     assert!(p.wake("a", 9).is_empty());
     assert!(p.expire(at(1000)).is_empty());
 }
@@ -69,6 +71,34 @@ fn parking_limits_per_topic_and_total() {
         Ok(()),
         "re-parking the same key replaces it"
     );
+}
+
+#[test]
+fn a_request_parked_on_several_topics_wakes_on_any_of_them_once() {
+    let limits = Limits {
+        max_parked_per_topic: 1,
+        ..Limits::default()
+    };
+    let mut p = Parking::new(&limits);
+    p.park_many(1u32, &[("a", 3), ("b", 7)], at(100)).unwrap();
+    assert_eq!(
+        p.park_many(2, &[("c", 0), ("b", 0)], at(100)),
+        Err(ParkError::TopicFull),
+        "b is full"
+    );
+    assert!(
+        p.topics().eq(["a", "b"]),
+        "nothing of the refused one was parked"
+    );
+    assert!(p.wake("b", 7).is_empty(), "not past its cursor there");
+    let woken = p.wake("b", 8);
+    assert_eq!(woken.len(), 1);
+    assert_eq!(
+        (woken[0].1.cursor("a"), woken[0].1.cursor("b")),
+        (Some(3), Some(7))
+    );
+    assert!(p.wake("a", 9).is_empty(), "answered once");
+    assert!(p.is_empty() && p.topics().next().is_none());
 }
 
 #[derive(Clone, Debug)]
@@ -112,7 +142,8 @@ proptest! {
                 }
                 Op::Publish => {
                     let last = hub.publish("t", |s| Arc::from(alloc::format!("{s}").into_bytes())).unwrap();
-                    for (k, c) in parking.wake("t", last) {
+                    for (k, parked) in parking.wake("t", last) {
+                        let c = parked.cursor("t").unwrap();
                         prop_assert_eq!(waiting.insert(k, false), Some(true), "woken twice or never parked");
                         let since = hub.since("t", c, 1000);
                         let first = since.events.clone().next().map(|e| e.seq);

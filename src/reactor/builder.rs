@@ -37,6 +37,9 @@ pub struct Builder {
     record: bool,
     trusted: Vec<Cidr>,
     shutdown_timeout: Option<std::time::Duration>,
+    /// [`bind_tls`](Builder::bind_tls) was called: the `bind` address stays plaintext.
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    bind_plain: bool,
     /// Set only with the `deflate` feature.
     deflate: Option<crate::ws::deflate::ServerConfig>,
     #[cfg(feature = "tls")]
@@ -91,6 +94,15 @@ impl Builder {
     /// and 8443); may be given several times. Needs [`tls`](Builder::tls).
     #[cfg(feature = "tls")]
     pub fn bind_tls(mut self, addr: impl ToSocketAddrs) -> Self {
+        self.bind_plain = true;
+        self.listen_tls(addr)
+    }
+
+    /// Another address that speaks TLS, leaving the [`bind`](Builder::bind) address as it is
+    /// (TLS too, unless [`bind_tls`](Builder::bind_tls) made it plaintext): a TLS-only server
+    /// on several addresses is `bind(a).tls(config).listen_tls(b)`.
+    #[cfg(feature = "tls")]
+    pub fn listen_tls(mut self, addr: impl ToSocketAddrs) -> Self {
         self.binds.push(Bind {
             addrs: addresses(addr),
             tls: Some(true),
@@ -184,6 +196,7 @@ impl Builder {
             wakers,
             shutdown: AtomicBool::new(false),
             io: io.clone(),
+            open: open.clone(),
         });
         let handle = Handle {
             shared,
@@ -236,6 +249,7 @@ impl Builder {
             None => None,
         };
         let other_tls = self.binds.iter().any(|b| b.tls == Some(true));
+        let bind_plain = self.bind_plain;
         if config.is_none() && other_tls {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -245,7 +259,7 @@ impl Builder {
         self.binds
             .iter()
             .map(|bind| {
-                let tls = bind.tls.unwrap_or(!other_tls);
+                let tls = bind.tls.unwrap_or(!bind_plain);
                 Ok((listen(&bind.addrs)?, config.clone().filter(|_| tls)))
             })
             .collect()
@@ -324,6 +338,7 @@ impl Server<NoApp> {
             record: false,
             trusted: Vec::new(),
             shutdown_timeout: None,
+            bind_plain: false,
             #[cfg(feature = "tls")]
             tls: None,
         }

@@ -24,6 +24,8 @@ pub(crate) struct Shared<N> {
     pub shutdown: AtomicBool,
     /// Each worker's system-call counters.
     pub(crate) io: Vec<Arc<IoCounters>>,
+    /// Open connections over all workers.
+    pub(crate) open: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl<N> Handle<N> {
@@ -36,6 +38,7 @@ impl<N> Handle<N> {
             wakers: vec![Waker::new(poll.registry(), WAKER)?],
             shutdown: AtomicBool::new(false),
             io: vec![io.clone()],
+            open: Arc::default(),
         });
         let local_addr = SocketAddr::from(([0, 0, 0, 0], 0));
         let handle = Handle {
@@ -99,6 +102,11 @@ impl<N: Send + Sync + 'static> Handle<N> {
     /// System calls on connection sockets so far, over all workers.
     pub fn io_stats(&self) -> IoStats {
         IoStats::sum(self.shared.io.iter().map(|c| &**c))
+    }
+
+    /// Connections open now, over all workers.
+    pub fn open_connections(&self) -> usize {
+        self.shared.open.load(Ordering::Relaxed)
     }
 
     /// Responses sent so far by status code, over all workers (codes never sent left out).

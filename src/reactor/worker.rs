@@ -136,7 +136,7 @@ impl<A: App> Running<A> {
         let shutdown_timeout = limits.linger_timeout;
         let core = Core::new(super::core::Setup {
             limits,
-            open: Arc::new(std::sync::atomic::AtomicUsize::new(0)),
+            open: handle.shared.open.clone(),
             deflate: None,
             io,
             per_address: None,

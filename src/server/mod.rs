@@ -6,7 +6,6 @@
 
 pub mod auth;
 pub mod hub_server;
-pub mod json;
 pub mod metrics;
 pub mod query;
 #[cfg(feature = "redis")]

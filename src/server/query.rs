@@ -76,6 +76,31 @@ pub fn param<'a>(req: &Request<'a>, name: &'static str) -> Result<Option<Cow<'a,
     Ok(found)
 }
 
+/// Every value of the repeatable query parameter `name`, decoded, in order.
+///
+/// # Errors
+/// [`BadParam`] for an invalid escape or a value that is not UTF-8.
+pub fn params<'a>(req: &Request<'a>, name: &'static str) -> Result<Vec<Cow<'a, str>>, BadParam> {
+    let Some(query) = req.query() else {
+        return Ok(Vec::new());
+    };
+    let mut found = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if decode(key).map_err(|()| BadParam::InvalidEscape(name))? != name.as_bytes() {
+            continue;
+        }
+        let bytes = decode(value).map_err(|()| BadParam::InvalidEscape(name))?;
+        found.push(match bytes {
+            Cow::Borrowed(_) => Cow::Borrowed(value),
+            Cow::Owned(bytes) => {
+                Cow::Owned(String::from_utf8(bytes).map_err(|_| BadParam::NotUtf8(name))?)
+            }
+        });
+    }
+    Ok(found)
+}
+
 /// A decimal `u64`: digits only (no sign, no exponent, no spaces), not empty, in range.
 ///
 /// # Errors

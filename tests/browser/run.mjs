@@ -4,13 +4,13 @@
 // stream, reconnects with Last-Event-ID and misses nothing; long and short polling receive the
 // same sequence numbers; all four panels show the same events in the same order.
 //
-//   node tests/browser/run.mjs <path to the demo binary> [screenshot path] [mint_token binary]
+//   node tests/browser/run.mjs <path to the pushwire binary> [screenshot path] [tokens]
 //
-// With a mint_token binary, the server requires tokens (--token-secret-file): the page gets
-// one in its URL (?access_token=), the test's own requests send it as a Bearer field, and a
-// request without one must be refused 401.
+// With a third argument `tokens`, the server requires tokens (--token-secret-file, minted with
+// `pushwire token`): the page gets one in its URL (?access_token=), the test's own requests
+// send it as a Bearer field, and a request without one must be refused 401.
 //
-// With TLS_DIR set (ca.pem, cert.pem and key.pem from `examples/make_cert`), the server also
+// With TLS_DIR set (ca.pem, cert.pem and key.pem from `pushwire cert`), the server also
 // listens for https and wss and the whole test runs over TLS: Chromium trusts that one
 // certificate's key (--ignore-certificate-errors-spki-list, nothing else), and the test's own
 // requests trust the CA (run node with NODE_EXTRA_CA_CERTS=$TLS_DIR/ca.pem).
@@ -24,7 +24,7 @@ import { X509Certificate, createHash, randomBytes } from "node:crypto";
 
 const [bin, shot = "target/browser/demo.png", mint] = process.argv.slice(2);
 if (!bin) {
-  console.error("usage: node run.mjs <demo binary> [screenshot]");
+  console.error("usage: node run.mjs <pushwire binary> [screenshot] [tokens]");
   process.exit(2);
 }
 const port = 20000 + Math.floor(Math.random() * 5000);
@@ -54,13 +54,13 @@ if (mint) {
   const secret = join(mkdtempSync(join(tmpdir(), "pushwire-")), "secret");
   writeFileSync(secret, randomBytes(32).toString("base64") + "\n");
   extra = ["--token-secret-file", secret];
-  token = execFileSync(mint, ["--secret-file", secret, "--sub", "browser", "--subscribe", "*", "--publish", "*"]).toString().trim();
+  token = execFileSync(bin, ["token", "--secret-file", secret, "--sub", "browser", "--subscribe", "*", "--publish", "*"]).toString().trim();
 }
 const auth = token ? { Authorization: `Bearer ${token}` } : {};
 const startServer = async () => {
-  const child = spawn(bin, ["--port", String(port), "--threads", "2", ...tlsArgs, ...extra], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(bin, ["--port", String(port), "--threads", "2", "--log-level", "warn", ...tlsArgs, ...extra], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise((resolve, reject) => {
-    child.stdout.on("data", d => { if (String(d).includes("pushwire demo: open")) resolve(); });
+    child.stdout.on("data", d => { if (String(d).includes("pushwire: listening on")) resolve(); });
     child.on("exit", code => reject(new Error(`server exited with ${code}`)));
     setTimeout(() => reject(new Error("server did not start")), 10000);
   });

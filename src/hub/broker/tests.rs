@@ -4,7 +4,7 @@ use super::*;
 use crate::Limits;
 use alloc::vec;
 
-fn make(seq: u64, ts: u64, text: &str) -> Arc<[u8]> {
+fn make(_topic: &str, seq: u64, ts: u64, text: &str) -> Arc<[u8]> {
     format!("{seq}@{ts}:{text}").into_bytes().into()
 }
 

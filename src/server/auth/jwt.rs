@@ -14,9 +14,9 @@
 //! `pushwire`: `{"subscribe": [selectors], "publish": [selectors], "admin": true}` (see
 //! [`Selector`]; `admin`, optional, lets the holder read `/metrics` and `/stats`).
 
-use super::json::{self, Value};
 use super::scope::{Grants, Selector};
-use crate::server::json::push_string;
+use crate::json::push_string;
+use crate::json::{self, Value};
 use alloc::string::String;
 use alloc::vec::Vec;
 use base64::Engine as _;
@@ -164,7 +164,7 @@ impl Verifier {
         self.leeway
     }
 
-    /// Signs `header` and `claims` (JSON texts) into a token: for tests and the `mint_token`
+    /// Signs `header` and `claims` (JSON texts) into a token: for tests and the `pushwire token`
     /// example; a backend that mints tokens does the same.
     pub fn sign(&self, header: &str, claims: &str) -> String {
         let mut token = URL_SAFE_NO_PAD.encode(header);

@@ -5,8 +5,6 @@
 //! - [`scope`]: topic selectors and what a token grants.
 
 #[cfg(feature = "auth")]
-pub mod json;
-#[cfg(feature = "auth")]
 pub mod jwt;
 pub mod origin;
 mod policy;
@@ -15,3 +13,5 @@ pub mod scope;
 pub mod source;
 
 pub use policy::Policy;
+#[cfg(feature = "auth")]
+pub use policy::Secret;

@@ -1,14 +1,8 @@
 //! The answers to requests the hub cannot serve as asked: one-line reasons, `400` for a
-//! parameter, `405` with `Allow`.
+//! parameter, `415` for a body that is not text.
 
-use super::*;
-
-/// A cursor parameter: a decimal `u64`, or absent.
-pub(super) fn cursor_param(req: &Request<'_>, name: &'static str) -> Result<Option<u64>, BadParam> {
-    query::param(req, name)?
-        .map(|c| query::decimal(name, &c))
-        .transpose()
-}
+use crate::reactor::Response;
+use crate::server::query::BadParam;
 
 /// A refusal with a one-line reason as its body.
 pub(super) fn refusal(status: u16, reason: &str) -> Response {

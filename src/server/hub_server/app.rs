@@ -1,7 +1,13 @@
 //! The hub server as an application of the reactor: its callbacks (the routing table is
 //! `routes.rs`, the access checks `guard.rs`).
 
-use super::*;
+use super::stats::Counters;
+use super::{HubServer, Local, Notice};
+use crate::http::Request;
+use crate::longpoll::Parking;
+use crate::reactor::{App, ConnId, Ctx, Ended, Message, Reply, Response};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 impl App for HubServer {
     type Local = Local;
@@ -32,66 +38,11 @@ impl App for HubServer {
     }
 
     fn ws_open(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
-        let Some(conn) = cx.conn() else { return };
-        if let (Some(topic), Some(cursor)) = (
-            local.ws.topic(conn).map(String::from),
-            local.ws.cursor(conn),
-        ) {
-            Counters::add(&self.stats.websocket.connections, 1);
-            Counters::add(&self.stats.websocket.bytes_out, WS_101_BYTES);
-            // A client that named a cursor gets what it missed at once (over a broker, once
-            // the topic's cache is live: `Notice::Synced` delivers it).
-            match (self.live(&topic), cursor) {
-                (false, _) => {}
-                // Asked "from now" before the topic was live, which it became since.
-                (true, broker::PENDING) => {
-                    let now = self.pending_now(local, conn, &topic);
-                    local.ws.subscribe(conn, &topic, now);
-                }
-                (true, cursor) => self.ws_catch_up(local, conn, &topic, cursor, cx),
-            }
-        }
+        self.ws_opened(local, cx);
     }
 
     fn ws_message(&self, local: &mut Local, message: Message<'_>, cx: &mut Ctx<'_, Notice>) {
-        let Some(conn) = cx.conn() else { return };
-        if local.echo.contains(&conn) {
-            let _ = match message {
-                Message::Text(t) => cx.send_text(conn, t),
-                Message::Binary(b) => cx.send_binary(conn, b),
-            };
-            return;
-        }
-        let Message::Text(text) = message else {
-            // RFC 6455 §7.4.1: 1003, data of a type this endpoint does not accept. Events are
-            // text (one line of JSON each); a binary message could not be carried unchanged.
-            let _ = cx.close_ws(
-                conn,
-                CloseCode::UNSUPPORTED_DATA,
-                "binary messages are not accepted: publish text",
-            );
-            return;
-        };
-        if let Some(topic) = local.ws.topic(conn).map(String::from) {
-            let wire = Wire::WsText {
-                from_client: true,
-                payload: text,
-            };
-            self.wire(Technique::WebSocket, cx, &wire);
-            Counters::add(&self.stats.websocket.bytes_in, text.len() as u64);
-            if let Err(reason) = self.ws_may_publish(local, conn, &topic, cx.now()) {
-                // RFC 6455 §7.4.1: 1008, a message that violates the server's policy.
-                let _ = cx.close_ws(conn, CloseCode::POLICY_VIOLATION, &reason);
-                return;
-            }
-            if self.brokered() {
-                self.ws_publish_remote(local, conn, &topic, text, cx);
-                return;
-            }
-            if self.publish(&topic, text.as_bytes(), cx).is_err() {
-                let _ = cx.close_ws(conn, CloseCode::POLICY_VIOLATION, "publish refused");
-            }
-        }
+        self.ws_received(local, message, cx);
     }
 
     fn notice(&self, local: &mut Local, notice: &Notice, cx: &mut Ctx<'_, Notice>) {
@@ -102,9 +53,8 @@ impl App for HubServer {
             Notice::DropStreams => {
                 let streams: Vec<ConnId> = local
                     .sse
-                    .topics()
-                    .filter(|t| *t != WIRE_TOPIC)
-                    .flat_map(|t| local.sse.of_topic(t).map(|(c, _)| c).collect::<Vec<_>>())
+                    .ids()
+                    .filter(|&c| !local.wire.contains(&c))
                     .collect();
                 for conn in streams {
                     cx.close(conn);
@@ -151,45 +101,16 @@ impl App for HubServer {
         let now = cx.now();
         let expired = self.parking(local).expire(now);
         for (conn, parked) in expired {
-            let response = self.parked_expired(local, conn, parked.cursor);
+            let response = self.parked_expired(local, conn, &parked);
             let _ = cx.respond(conn, &response);
         }
     }
 
     fn closed(&self, local: &mut Local, conn: ConnId, _: &mut Ctx<'_, Notice>) {
-        let topic = local
-            .sse
-            .topic(conn)
-            .or_else(|| local.ws.topic(conn))
-            .map(Arc::<str>::from);
-        let topic = topic.or_else(|| {
-            let parked = local.parking.as_ref()?.get(conn)?;
-            Some(Arc::from(&*parked.topic))
-        });
-        self.remember_topic(local, conn, topic.as_deref());
-        Self::forget_access(local, conn);
-        Self::forget_waiting(local, conn);
-        let wire = local.wire.remove(&conn);
-        if wire {
-            self.wire_watchers.fetch_sub(1, Ordering::Relaxed);
-        }
-        if local.sse.unsubscribe(conn).is_some() {
-            self.streams.fetch_sub(1, Ordering::Relaxed);
-            if !wire {
-                Counters::sub_connection(&self.stats.sse);
-            }
-        }
-        if local.ws.unsubscribe(conn).is_some() {
-            Counters::sub_connection(&self.stats.websocket);
-        }
-        local.echo.remove(&conn);
-        local.unusual.remove(&conn);
-        if self.parking(local).unpark(conn).is_some() {
-            Counters::sub_connection(&self.stats.long_poll);
-        }
+        self.forget(local, conn);
     }
 
-    fn ended(&self, local: &mut Local, ended: &crate::reactor::Ended) {
+    fn ended(&self, local: &mut Local, ended: &Ended) {
         self.log_ended(local, ended);
     }
 

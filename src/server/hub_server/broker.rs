@@ -2,15 +2,22 @@
 //! followers served from this node's live cache of each topic, requests that wait for a
 //! topic's cache to be live. Without a broker every topic is live and nothing here runs.
 
+use super::answers::{refusal, text_of};
+use super::commands::{Ref, ok};
+use super::event::event_ts;
 use super::poll::PollAsk;
-use super::*;
+use super::{HubServer, Local, Notice};
+use crate::reactor::{ConnId, Ctx, Reply, Response};
+use crate::ws::CloseCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The cursor of a follower that asked for "from now" before the topic's cache was live: set
 /// to the newest number when it is.
 pub(super) const PENDING: u64 = u64::MAX;
 
-/// A request waiting for its topic's cache.
-#[derive(Clone, Copy, Debug)]
+/// A request waiting for its topics' cache.
+#[derive(Clone, Debug)]
 pub(super) enum Awaiting {
     Poll(PollAsk),
     /// `GET /cursor`, asked at this time (ns since the Unix epoch).
@@ -117,32 +124,45 @@ impl HubServer {
             return Response::new(500).into();
         };
         if !self.send_to_broker(local, conn, topic, text) {
+            self.metrics
+                .refused(crate::server::metrics::Refusal::BrokerDown);
             return unavailable().into();
         }
-        local.publishing.insert(conn);
+        local.publishing.insert(conn, std::time::Instant::now());
         Reply::Defer {
             timeout: Some(PUBLISH_WAIT),
         }
     }
 
     /// A publish from a WebSocket over the broker; a socket that cannot publish now is closed
-    /// `1013` (try again later).
+    /// `1013` (try again later), or, with `pushwire.v1` (`reference` given), told so.
     pub(super) fn ws_publish_remote(
         &self,
         local: &mut Local,
         conn: ConnId,
         topic: &str,
         text: &str,
+        reference: Option<Ref>,
         cx: &mut Ctx<'_, Notice>,
     ) {
-        if self.publishable(text.as_bytes()).is_err()
-            || !self.send_to_broker(local, conn, topic, text)
-        {
-            let _ = cx.close_ws(
-                conn,
-                CloseCode::TRY_AGAIN_LATER,
-                "the broker is unavailable: publish again later",
-            );
+        let sent = self.publishable(text.as_bytes()).is_ok()
+            && self.send_to_broker(local, conn, topic, text);
+        match (sent, reference) {
+            (true, reference) => {
+                let pending = (reference.unwrap_or(Ref::None), Arc::from(topic));
+                local.ws_refs.entry(conn).or_default().push_back(pending);
+            }
+            (false, None) => {
+                let _ = cx.close_ws(
+                    conn,
+                    CloseCode::TRY_AGAIN_LATER,
+                    "the broker is unavailable: publish again later",
+                );
+            }
+            (false, Some(reference)) => {
+                let why = "the broker is unavailable: publish again later";
+                let _ = cx.send_text(conn, &super::commands::error(why, &reference));
+            }
         }
     }
 
@@ -171,8 +191,8 @@ impl HubServer {
     }
 
     /// `Notice::Synced`: the topic's cache is live. Followers that asked for "from now" start
-    /// at its newest number, waiting requests are answered (or parked), and everyone gets what
-    /// they are owed.
+    /// at its newest number, waiting requests are answered (or parked, or wait for their next
+    /// topic), and everyone gets what they are owed.
     pub(super) fn on_synced(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
         for sockets in [false, true] {
             let followers = if sockets { &local.ws } else { &local.sse };
@@ -188,14 +208,22 @@ impl HubServer {
                 } else {
                     &mut local.sse
                 };
-                followers.subscribe(conn, topic, now);
+                followers.set(conn, topic, now);
             }
         }
         for (conn, awaiting) in local.awaiting.remove(topic).unwrap_or_default() {
             match awaiting {
                 Awaiting::Poll(ask) => {
+                    if let Some(next) = ask.topics.iter().find(|t| !self.live(t)).cloned() {
+                        local
+                            .awaiting
+                            .entry(next)
+                            .or_default()
+                            .push((conn, Awaiting::Poll(ask)));
+                        continue;
+                    }
                     if let Reply::Response(response) =
-                        self.serve_poll(local, topic, ask, None, Some(conn), cx)
+                        self.serve_poll(local, ask, None, Some(conn), cx)
                     {
                         let _ = cx.respond(conn, &response);
                     }
@@ -214,23 +242,19 @@ impl HubServer {
         if let Some(link) = &self.broker {
             for ack in link.take_acks(local.worker) {
                 if cx.is_websocket(ack.conn) {
-                    if ack.result.is_ok() {
-                        self.stats.published.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        let _ = cx.close_ws(
-                            ack.conn,
-                            CloseCode::TRY_AGAIN_LATER,
-                            "the broker did not store the event: publish again",
-                        );
-                    }
+                    self.ws_acked(local, ack.conn, ack.result, cx);
                     continue;
                 }
-                if !local.publishing.remove(&ack.conn) {
+                let Some(since) = local.publishing.remove(&ack.conn) else {
                     continue;
-                }
+                };
+                let took = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+                self.metrics.publish.observe(took, 1);
                 let response = match ack.result {
                     Ok(seq) => {
-                        self.stats.published.fetch_add(1, Ordering::Relaxed);
+                        self.stats
+                            .published
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         Response::text(seq.to_string())
                     }
                     Err(_) => unavailable(),
@@ -241,10 +265,48 @@ impl HubServer {
         let _ = (local, cx);
     }
 
+    /// The broker's answer to a WebSocket's publish: with `pushwire.v1`, the command's answer;
+    /// else nothing on success, and `1013` when the event was not stored.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    fn ws_acked<E>(
+        &self,
+        local: &mut Local,
+        conn: ConnId,
+        result: Result<u64, E>,
+        cx: &mut Ctx<'_, Notice>,
+    ) {
+        let pending = local.ws_refs.get_mut(&conn).and_then(|q| q.pop_front());
+        if result.is_ok() {
+            self.stats
+                .published
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        match (pending, result) {
+            (Some((reference, topic)), Ok(seq)) if local.commands.contains(&conn) => {
+                let _ = cx.send_text(
+                    conn,
+                    &ok(&reference, "publish", &topic, &format!(",\"seq\":{seq}")),
+                );
+            }
+            (Some((reference, _)), Err(_)) if local.commands.contains(&conn) => {
+                let why = "the broker did not store the event: publish again";
+                let _ = cx.send_text(conn, &super::commands::error(why, &reference));
+            }
+            (_, Ok(_)) => {}
+            (_, Err(_)) => {
+                let _ = cx.close_ws(
+                    conn,
+                    CloseCode::TRY_AGAIN_LATER,
+                    "the broker did not store the event: publish again",
+                );
+            }
+        }
+    }
+
     /// A deferred request's own timeout: a publish or a request that waited for a sync gets
     /// `503`; a poll parked after the sync its deadline's `204`.
     pub(super) fn deferred_expired(&self, local: &mut Local, conn: ConnId) -> Response {
-        if local.publishing.remove(&conn) {
+        if local.publishing.remove(&conn).is_some() {
             return unavailable();
         }
         let mut waited = false;
@@ -258,7 +320,7 @@ impl HubServer {
             return unavailable();
         }
         match self.parking(local).unpark(conn) {
-            Some(parked) => self.parked_expired(local, conn, parked.cursor),
+            Some(parked) => self.parked_expired(local, conn, &parked),
             None => Response::new(204),
         }
     }
@@ -270,7 +332,7 @@ impl HubServer {
 
     /// Where a pending follower starts, now that its topic is live.
     pub(super) fn pending_now(&self, local: &mut Local, conn: ConnId, topic: &str) -> u64 {
-        match local.pending_since.remove(&conn) {
+        match local.pending_since.get(&conn).copied() {
             Some(arrived) => self.now_at(topic, arrived),
             None => self.hub().last_seq(topic),
         }
@@ -280,6 +342,7 @@ impl HubServer {
     pub(super) fn forget_waiting(local: &mut Local, conn: ConnId) {
         local.pending_since.remove(&conn);
         local.publishing.remove(&conn);
+        local.ws_refs.remove(&conn);
         local.awaiting.retain(|_, list| {
             list.retain(|(c, _)| *c != conn);
             !list.is_empty()
@@ -290,13 +353,20 @@ impl HubServer {
     pub(super) fn report_followed(&self, local: &Local) {
         #[cfg(feature = "redis")]
         if let Some(link) = &self.broker {
-            let mut topics: std::collections::BTreeSet<Arc<str>> = BTreeSet::new();
+            let mut topics = std::collections::BTreeSet::<Arc<str>>::new();
             topics.extend(local.sse.topics().map(Arc::from));
             topics.extend(local.ws.topics().map(Arc::from));
             if let Some(parking) = &local.parking {
                 topics.extend(parking.topics().map(Arc::from));
             }
-            topics.extend(local.awaiting.keys().cloned());
+            for (topic, waiting) in &local.awaiting {
+                topics.insert(topic.clone());
+                for (_, awaiting) in waiting {
+                    if let Awaiting::Poll(ask) = awaiting {
+                        topics.extend(ask.topics.iter().cloned());
+                    }
+                }
+            }
             link.report(local.worker, topics);
         }
         let _ = local;

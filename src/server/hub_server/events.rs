@@ -1,44 +1,62 @@
-//! Server-Sent Events (`GET /events`): a stream per client, resumed after `Last-Event-ID`.
+//! Server-Sent Events (`GET /events`): a stream per client over one or more topics, resumed
+//! after `Last-Event-ID` (a cursor for one topic, a position for several).
 
-use super::*;
+use super::broker::PENDING;
+use super::deliver::{Due, Followers, Owed, others};
+use super::owed::{self, Place};
+use super::request::Ask;
+use super::stats::{Counters, Shape, response_bytes};
+use super::wire::{Technique, Wire};
+use super::{HubServer, Local, Notice, WIRE_TOPIC};
+use crate::http::Request;
+use crate::reactor::End;
+use crate::server::{Ctx, Reply, Response};
+use crate::sse;
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 
 impl HubServer {
-    /// `GET /events`: an event stream, replaying history after `Last-Event-ID`.
+    /// `GET /events`: an event stream of the request's topics, replaying history after
+    /// `Last-Event-ID` (what EventSource sends when it reconnects; it wins over the
+    /// `lastEventId` parameter, which a page puts in the first URL and which stays in it).
     pub(super) fn events(
         &self,
         local: &mut Local,
         req: &Request<'_>,
         cx: &mut Ctx<'_, Notice>,
     ) -> Reply {
-        match self.topic(req) {
-            Ok(topic) => self.events_on(local, req, &topic, Some(&self.stats.sse), cx),
+        match self.ask(req, Some("Last-Event-ID"), "lastEventId") {
+            Ok(ask) => self.stream(local, req, ask, Some(&self.stats.sse), cx),
             Err(response) => response.into(),
         }
     }
 
-    /// An event stream of `topic`, counted in `counters` (`None`: the demo page's own streams,
-    /// which are not what clients did).
-    pub(super) fn events_on(
+    /// `GET /wire`: the demo page's view of the wire, an event stream of its own topic, from
+    /// now.
+    pub(super) fn events_on_wire(
         &self,
         local: &mut Local,
         req: &Request<'_>,
-        topic: &str,
-        counters: Option<&Counters>,
         cx: &mut Ctx<'_, Notice>,
     ) -> Reply {
-        // `Last-Event-ID` (what EventSource sends when it reconnects) wins over the
-        // `lastEventId` parameter (what a page puts in the first URL, and which stays in it).
-        let resume = match req.header("last-event-id") {
-            Some(value) => std::str::from_utf8(value)
-                .map_err(|_| BadParam::NotUtf8("Last-Event-ID"))
-                .and_then(|v| query::decimal("Last-Event-ID", v))
-                .map(Some),
-            None => cursor_param(req, "lastEventId"),
+        let ask = Ask {
+            topics: vec![Cow::Borrowed(WIRE_TOPIC)],
+            cursors: vec![None],
         };
-        let resume = match resume {
-            Ok(resume) => resume,
-            Err(e) => return bad_request(e).into(),
-        };
+        self.stream(local, req, ask, None, cx)
+    }
+
+    /// An event stream of `ask`, counted in `counters` (`None`: the demo page's own streams,
+    /// which are not what clients did).
+    fn stream(
+        &self,
+        local: &mut Local,
+        req: &Request<'_>,
+        ask: Ask<'_>,
+        counters: Option<&super::stats::Counters>,
+        cx: &mut Ctx<'_, Notice>,
+    ) -> Reply {
         let none = Counters::default();
         let counters = counters.unwrap_or(&none);
         Counters::add(&counters.requests, 1);
@@ -51,6 +69,8 @@ impl HubServer {
             .collect();
         if self.streams.load(Ordering::Relaxed) >= self.limits.max_streams {
             // Load shedding: a retry hint and close (503 would end EventSource for good).
+            self.metrics
+                .refused(crate::server::metrics::Refusal::Overloaded);
             let mut body = Vec::new();
             sse::shed(5000, &mut body);
             let bytes = response_bytes(Shape::of(req), 200, &headers, Some(&body));
@@ -60,41 +80,31 @@ impl HubServer {
             return response.into();
         }
         let mut first = Vec::new();
-        // The opening comment, and the clock of the topic's keep-alive comments.
+        // The opening comment, and the clock of the topics' keep-alive comments.
         let now = cx.now();
         let clock = sse::EventStream::open(now, self.limits.sse_keepalive, &mut first);
         // Reconnect after 1 s rather than the browser's default 3 s.
         sse::encode_retry(1000, &mut first);
-        let live = self.live(topic);
-        if !live {
-            // Over a broker: what this stream is owed is sent once the topic's cache is live.
-            self.follow(topic);
+        let cursors = self.starts(&ask);
+        let (cursors, count) = self.catch_up_sse(&ask, cursors, &mut first);
+        Counters::add(&counters.events, count);
+        if count > 0 && !ask.topics.iter().any(|t| t == WIRE_TOPIC) {
+            // A resumed stream: the wire view shows what it was sent.
+            self.wire(Technique::Sse, cx, &Wire::SseChunk { bytes: &first });
         }
-        let cursor = match (resume, live) {
-            (Some(cursor), true) => {
-                let (next, count) = self.sse_catch_up(topic, cursor, &mut first);
-                Counters::add(&counters.events, count);
-                if count > 0 && topic != WIRE_TOPIC {
-                    // A resumed stream: the wire view shows what it was sent.
-                    self.wire(Technique::Sse, cx, &Wire::SseChunk { bytes: &first });
-                }
-                next
-            }
-            (Some(cursor), false) => cursor,
-            (None, true) => self.hub().last_seq(topic),
-            (None, false) => broker::PENDING,
-        };
         self.streams.fetch_add(1, Ordering::Relaxed);
         Counters::add(&counters.connections, 1);
         let shape = Shape::of(req);
         let bytes = response_bytes(shape, 200, &headers, None) + shape.streamed(first.len());
         Counters::add(&counters.bytes_out, bytes);
-        local.sse.subscribe(conn, topic, cursor);
-        if cursor == broker::PENDING {
-            Self::pend(local, conn);
+        for (topic, &cursor) in ask.topics.iter().zip(&cursors) {
+            local.sse.subscribe(conn, topic, cursor);
+            if !local.sse_clocks.contains_key(&**topic) {
+                local.sse_clocks.insert((&**topic).into(), clock.clone());
+            }
         }
-        if !local.sse_clocks.contains_key(topic) {
-            local.sse_clocks.insert(topic.into(), clock);
+        if cursors.contains(&PENDING) {
+            Self::pend(local, conn);
         }
         Reply::Stream {
             status: 200,
@@ -103,56 +113,126 @@ impl HubServer {
         }
     }
 
-    /// Encodes everything after `cursor` as SSE (a `gap` event first if needed); returns the
-    /// new cursor and the number of events.
-    /// Encodes everything after `cursor` as SSE (a `gap` event first if needed); returns the
-    /// new cursor and the number of events.
-    pub(super) fn sse_catch_up(&self, topic: &str, cursor: u64, out: &mut Vec<u8>) -> (u64, u64) {
-        let max = self.limits.max_events_per_response;
-        let chunks = owed::read(&self.hub(), topic, cursor, max, usize::MAX);
-        let count = owed::encode_sse(&chunks, out);
-        (owed::next(&chunks, cursor), count)
+    /// Where a follower of `ask` starts in each topic: its cursor, or now — the newest number,
+    /// or [`PENDING`] over a broker until the topic's cache is live (which it is asked to
+    /// become).
+    pub(super) fn starts(&self, ask: &Ask<'_>) -> Vec<u64> {
+        ask.pairs()
+            .map(|(topic, cursor)| {
+                let live = self.live(topic);
+                if !live {
+                    self.follow(topic);
+                }
+                match (cursor, live) {
+                    (Some(cursor), _) => cursor,
+                    (None, true) => self.hub().last_seq(topic),
+                    (None, false) => PENDING,
+                }
+            })
+            .collect()
     }
 
-    pub(super) fn deliver_sse(
+    /// Encodes what a new stream is owed in every live topic after its cursor; the cursors
+    /// after it, and the number of events.
+    fn catch_up_sse(
         &self,
+        ask: &Ask<'_>,
+        mut cursors: Vec<u64>,
+        out: &mut Vec<u8>,
+    ) -> (Vec<u64>, u64) {
+        let mut count = 0;
+        let names = ask.names();
+        for i in 0..names.len() {
+            if !self.live(names[i]) || cursors[i] == PENDING {
+                continue;
+            }
+            let max = self.limits.max_events_per_response;
+            let chunks = owed::read(&self.hub(), names[i], cursors[i], max, usize::MAX);
+            let known: Vec<(&str, u64)> = names
+                .iter()
+                .zip(&cursors)
+                .enumerate()
+                .filter(|&(j, (_, &c))| j != i && c != PENDING)
+                .map(|(_, (t, &c))| (*t, c))
+                .collect();
+            let place = Place {
+                others: &known,
+                topic: names[i],
+            };
+            count += owed::encode_sse(&place, &chunks, out);
+            cursors[i] = owed::next(&chunks, cursors[i]);
+        }
+        (cursors, count)
+    }
+}
+
+/// Event streams as followers of topics.
+pub(super) struct Streams;
+
+impl Followers for Streams {
+    fn due(&self, _: &HubServer, local: &mut Local, topic: &str, last_seq: u64) -> Vec<Due> {
+        local
+            .sse
+            .of_topic(topic)
+            .filter(|&(_, c)| c != PENDING && c < last_seq)
+            .map(|(conn, cursor)| Due {
+                conn,
+                cursor,
+                others: others(&local.sse, conn, topic),
+            })
+            .collect()
+    }
+
+    fn deliver(
+        &self,
+        server: &HubServer,
         local: &mut Local,
         topic: &str,
-        followers: &[(ConnId, u64)],
-        owed: &BTreeMap<u64, Vec<owed::Chunk>>,
+        due: &[Due],
+        owed: &Owed,
         cx: &mut Ctx<'_, Notice>,
     ) {
-        if followers.is_empty() {
-            return;
-        }
         if let Some(clock) = local.sse_clocks.get_mut(topic) {
             clock.touch(cx.now());
         }
-        // Followers at the same cursor (nearly all of them) share one encoding.
-        let mut encoded: BTreeMap<u64, (Vec<u8>, u64, u64)> = BTreeMap::new();
-        for &(conn, cursor) in followers {
-            let (bytes, next, count) = encoded.entry(cursor).or_insert_with(|| {
-                let chunks = owed.get(&cursor).map_or(&[][..], Vec::as_slice);
+        // Followers of this topic alone at the same cursor (nearly all of them) share one
+        // encoding; a follower of several topics gets its own (its ids name all its cursors).
+        let mut shared: BTreeMap<u64, (Vec<u8>, u64, u64)> = BTreeMap::new();
+        for d in due {
+            let chunks = owed.get(&d.cursor).map_or(&[][..], Vec::as_slice);
+            let encode = || {
+                let others = d.others();
+                let place = Place {
+                    others: &others,
+                    topic,
+                };
                 let mut out = Vec::new();
-                let count = owed::encode_sse(chunks, &mut out);
-                (out, owed::next(chunks, cursor), count)
-            });
+                let count = owed::encode_sse(&place, chunks, &mut out);
+                (out, owed::next(chunks, d.cursor), count)
+            };
+            let own;
+            let (bytes, next, count) = if d.others.is_empty() {
+                &*shared.entry(d.cursor).or_insert_with(encode)
+            } else {
+                own = encode();
+                &own
+            };
             if bytes.is_empty() {
                 continue;
             }
-            match cx.stream_write(conn, bytes) {
+            match cx.stream_write(d.conn, bytes) {
                 Ok(written) => {
-                    Counters::add(&self.stats.sse.events, *count);
-                    local.sse.advance(conn, *next);
-                    Counters::add(&self.stats.sse.bytes_out, written as u64);
+                    Counters::add(&server.stats.sse.events, *count);
+                    local.sse.advance(d.conn, topic, *next);
+                    Counters::add(&server.stats.sse.bytes_out, written as u64);
                     if topic != WIRE_TOPIC {
-                        self.wire(Technique::Sse, cx, &Wire::SseChunk { bytes });
+                        server.wire(Technique::Sse, cx, &Wire::SseChunk { bytes });
                     }
                 }
                 // A consumer that cannot keep up is cut off; it resumes with Last-Event-ID.
                 Err(_) => {
-                    cx.note_end(conn, crate::reactor::End::SlowConsumer);
-                    cx.close(conn);
+                    cx.note_end(d.conn, End::SlowConsumer);
+                    cx.close(d.conn);
                 }
             }
         }

@@ -2,12 +2,20 @@
 //! CORS answers for listed origins, and the end of long-lived connections when their token
 //! expires. An open policy (the default) lets everything through as before.
 
-use super::*;
+use super::answers::refusal;
+use super::stats::{Counters, Fields};
+use super::{HubServer, Local, Notice};
+use crate::http::Request;
+use crate::reactor::{ConnId, Ctx, Reply, Response};
 use crate::server::auth::origin::same_origin;
 use crate::server::auth::rate::Bucket;
 use crate::server::auth::scope::{Action, Grants};
 use crate::server::metrics::Refusal;
 use crate::time::Instant;
+use crate::ws::CloseCode;
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The fields a CORS answer carries besides `Access-Control-Allow-Origin` (Fetch standard,
 /// §3.2.3): credentials are allowed only because the origin is named, never with `*`.
@@ -40,6 +48,8 @@ enum Need<'a> {
     /// A valid token, whatever it grants.
     Token,
     One(Action, Cow<'a, str>),
+    /// The action on each of these topics.
+    Topics(Action, Vec<Cow<'a, str>>),
     Every(Action),
     /// The right to read the server's figures.
     Admin,
@@ -101,8 +111,12 @@ impl HubServer {
                 _ => Need::Admin,
             },
             ("POST", "/publish") => Need::One(Action::Publish, self.topic(req)?),
-            ("GET", "/events" | "/poll" | "/cursor" | "/ws") => {
-                Need::One(Action::Subscribe, self.topic(req)?)
+            ("GET", "/cursor") => Need::One(Action::Subscribe, self.topic(req)?),
+            // A `pushwire.v1` socket that names no topic subscribes by commands, each checked
+            // against the token's grants as it comes.
+            ("GET", "/ws") if commands_only(req) => Need::Token,
+            ("GET", "/events" | "/poll" | "/ws") => {
+                Need::Topics(Action::Subscribe, self.topics(req)?)
             }
             // Samples of every topic's traffic; closing every stream.
             ("GET", "/wire") => Need::Every(Action::Subscribe),
@@ -123,7 +137,7 @@ impl HubServer {
         #[cfg(feature = "auth")]
         if let (Some(verifier), false) = (&self.policy.verifier, matches!(need, Need::Nothing)) {
             use crate::server::auth::source;
-            let token = source::token(req, self.policy.cookie_name()).map_err(bad_request)?;
+            let token = source::token(req, self.policy.cookie_name()).map_err(super::answers::bad_request)?;
             // RFC 6750 §3.1: no credentials, no error code.
             let Some(token) = token else {
                 self.refuse(Refusal::Unauthorized, req, cx, "no token");
@@ -136,6 +150,9 @@ impl HubServer {
             })?;
             let allowed = match &need {
                 Need::One(action, topic) => claims.grants.allow(*action, topic),
+                Need::Topics(action, topics) => {
+                    topics.iter().all(|t| claims.grants.allow(*action, t))
+                }
                 Need::Every(action) => claims.grants.allow_all(*action),
                 Need::Admin => claims.grants.admin,
                 Need::Token | Need::Nothing => true,
@@ -143,6 +160,13 @@ impl HubServer {
             if !allowed {
                 let (action, what) = match &need {
                     Need::One(action, topic) => (*action, format!("topic {topic}")),
+                    Need::Topics(action, topics) => {
+                        let denied = topics
+                            .iter()
+                            .find(|t| !claims.grants.allow(*action, t))
+                            .map_or("", |t| &**t);
+                        (*action, format!("topic {denied}"))
+                    }
                     Need::Every(action) => (*action, "every topic".into()),
                     Need::Admin => (Action::Subscribe, "the server's figures".into()),
                     Need::Token | Need::Nothing => (Action::Subscribe, String::new()),
@@ -253,7 +277,10 @@ impl HubServer {
             let bytes: usize = added.iter().map(|(n, v)| n.len() + 2 + v.len() + 2).sum();
             let counters = match req.path() {
                 "/events" => Some(&self.stats.sse),
-                "/poll" if query::param(req, "wait").is_ok_and(|w| w.as_deref() == Some("0")) => {
+                "/poll"
+                    if crate::server::query::param(req, "wait")
+                        .is_ok_and(|w| w.as_deref() == Some("0")) =>
+                {
                     Some(&self.stats.short_poll)
                 }
                 "/poll" => Some(&self.stats.long_poll),
@@ -306,8 +333,23 @@ impl HubServer {
         }
     }
 
+    /// Whether WebSocket `conn`'s token allows `action` on `topic` (always, without a token).
+    pub(super) fn ws_grants(
+        &self,
+        local: &Local,
+        conn: ConnId,
+        action: Action,
+        topic: &str,
+    ) -> bool {
+        local
+            .ws_access
+            .get(&conn)
+            .and_then(|a| a.grants.as_ref())
+            .is_none_or(|g| g.allow(action, topic))
+    }
+
     /// Whether WebSocket `conn` may publish to `topic` now; `Err` is the reason to close with
-    /// `1008`.
+    /// `1008` (or, with `pushwire.v1`, to answer).
     pub(super) fn ws_may_publish(
         &self,
         local: &mut Local,
@@ -324,12 +366,16 @@ impl HubServer {
             }
         }
         if let (Some(rate), Some(bucket)) = (self.policy.publish_rate, &mut access.bucket) {
-            bucket
-                .take(rate, now)
-                .map_err(|_| "publish rate exceeded on this connection".to_string())?;
+            bucket.take(rate, now).map_err(|_| {
+                self.metrics.refused(Refusal::RateLimited);
+                "publish rate exceeded on this connection".to_string()
+            })?;
         }
         self.holder_may_publish(access.holder.as_ref(), now)
-            .map_err(|_| "publish rate exceeded for this token".to_string())
+            .map_err(|_| {
+                self.metrics.refused(Refusal::RateLimited);
+                "publish rate exceeded for this token".to_string()
+            })
     }
 
     /// A parked poll is being answered: the CORS fields its answer is owed, and its token's
@@ -358,14 +404,16 @@ impl HubServer {
             }
             local.expiry.remove(&(at, conn));
             local.expires.remove(&conn);
-            if local.sse.cursor(conn).is_some() {
+            if local.sse.follows(conn) {
                 let ending = b"retry: 1000\n: the access token expired\n\n";
                 if let Ok(written) = cx.stream_write(conn, ending) {
                     Counters::add(&self.stats.sse.bytes_out, written as u64);
                 }
                 let _ = cx.stream_end(conn);
-            } else if let Some(cursor) = local.ws.cursor(conn) {
-                let reason = format!("token expired; resume from cursor {cursor}");
+                // The server ended it: the reactor will not report it as closed.
+                self.forget(local, conn);
+            } else if local.ws.follows(conn) || local.commands.contains(&conn) {
+                let reason = format!("token expired; {}", self.resume_hint(local, conn));
                 let _ = cx.close_ws(conn, CloseCode::POLICY_VIOLATION, &reason);
             } else if self.parking(local).unpark(conn).is_some() {
                 Counters::sub_connection(&self.stats.long_poll);
@@ -446,4 +494,13 @@ fn forbidden(action: Action, what: &str) -> Response {
             description(&why)
         ),
     )
+}
+
+/// A `pushwire.v1` WebSocket upgrade that names no topic: it subscribes by commands.
+fn commands_only(req: &Request<'_>) -> bool {
+    let offered = req.headers().get_all("sec-websocket-protocol").any(|v| {
+        v.split(|&b| b == b',')
+            .any(|p| p.trim_ascii() == super::ws::PROTOCOL.as_bytes())
+    });
+    offered && crate::server::query::params(req, "topic").is_ok_and(|t| t.is_empty())
 }

@@ -1,56 +1,59 @@
 //! The ready hub server: one topic model served by short polling, long-polling, Server-Sent
-//! Events and WebSocket at once, written on the public [`App`] API as any user would write it.
+//! Events and WebSocket at once, written on the public [`App`](crate::reactor::App) API as any
+//! user would write it.
 //!
-//! Endpoints (`topic` defaults to `default` everywhere; parameters are percent-decoded and
-//! checked, a bad one is `400` with a one-line reason):
+//! Endpoints (parameters are percent-decoded and checked, a bad one is `400` with a one-line
+//! reason; `topic` may be given several times on the three that follow topics, up to
+//! `Limits::max_topics_per_connection`, and defaults to `default`):
 //!
 //! | request | answer |
 //! |---|---|
 //! | `POST /publish?topic=T` | publishes the body (UTF-8, else `415`); `200` with the sequence number |
-//! | `GET /events?topic=T` | Server-Sent Events; resumes after `Last-Event-ID` (or `?lastEventId=`) |
-//! | `GET /poll?topic=T&cursor=N` | long-poll: events after N as NDJSON, or `204` after the deadline |
+//! | `GET /events?topic=T…` | Server-Sent Events; resumes after `Last-Event-ID` (or `?lastEventId=`) |
+//! | `GET /poll?topic=T…&cursor=P` | long-poll: events after P as NDJSON, or `204` after the deadline |
 //! | `GET /poll?...&wait=S` | waits at most S seconds; `wait=0` is the short poll, answered at once |
-//! | `GET /ws?topic=T[&cursor=N]` | WebSocket: every event as a text message; text sent is published |
+//! | `GET /ws?topic=T…[&cursor=P]` | WebSocket: every event as a text message; with the subprotocol `pushwire.v1`, JSON commands |
 //! | `GET /cursor?topic=T` | the newest sequence number |
 //! | `GET /echo` (upgrade) / `POST /echo` | WebSocket echo / body echo |
 //! | `GET /plaintext` | `Hello, World!` |
-//! | `GET /stats` | counters per technique, JSON |
-//! | `GET /wire`, `POST /drop-streams`, `GET /` | the demo page's wire view, its reconnect button, the page |
+//! | `GET /health`, `GET /ready` | liveness; readiness (`503` while draining or without a broker) |
+//! | `GET /stats`, `GET /metrics` | counters as JSON; Prometheus metrics |
+//! | `GET /wire`, `POST /drop-streams`, `GET /`, `GET /pushwire.js` | the demo page's wire view, its reconnect button, the page, the client |
 //!
 //! Without a cursor every technique starts from now (the next event published); `cursor=0` asks
-//! for the history kept. Known paths answer other methods with `405` and `Allow`, `OPTIONS` with
-//! `Allow`; `/ws` and `/echo` without an upgrade with `426`.
+//! for the history kept. A client's place in several topics is one *position*
+//! ([`crate::hub::position`]): the decimal sequence number for one topic.
 //!
 //! Who may do what is the [`Policy`] given with [`HubServer::with_policy`] (open by default):
-//! with tokens, every subscription and publish needs one naming the topic (`401`, `403`, close
+//! with tokens, every subscription and publish needs one naming each topic (`401`, `403`, close
 //! `1008`); cross-origin browser requests pass only from listed origins; publish rates are
 //! token buckets. `guard.rs` checks a request before `routes.rs` sees it.
 //!
 //! Every transport carries the same event text, one line of JSON:
-//! `{"seq":N,"ts":<unix ns at publish>,"data":<body as a JSON string>}`. A reader that fell out
-//! of history gets an explicit gap first: the SSE event `gap`, or the NDJSON line
-//! `{"gap":{"from":A,"to":B}}` (or `{"gap":{"reset":N}}`), or that line as a WebSocket text
-//! message.
+//! `{"topic":T,"seq":N,"ts":<unix ns at publish>,"data":<body as a JSON string>}`. A reader that
+//! fell out of history gets an explicit gap first: the SSE event `gap`, or the NDJSON line
+//! `{"topic":T,"gap":{"from":A,"to":B}}` (or `{"topic":T,"gap":{"reset":N}}`), or that line as a
+//! WebSocket text message.
 
 use super::auth::Policy;
-use super::query::{self, BadParam};
-use super::{App, ConnId, Ctx, Message, Reply, Response, json};
-use crate::http::Request;
-use crate::hub::{Gap, Hub, Subscribers};
+use crate::hub::Hub;
 use crate::limits::Limits;
 use crate::longpoll::Parking;
+use crate::reactor::{ConnId, Ctx};
 use crate::sse;
-use crate::ws::CloseCode;
-use std::borrow::Cow;
+use answers::{refusal, text_of};
+use event::event_text;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 mod answers;
 mod app;
 mod broker;
+mod client;
+mod commands;
+mod deliver;
 mod event;
 mod events;
 mod guard;
@@ -58,14 +61,11 @@ mod operator;
 mod owed;
 mod poll;
 mod process;
+mod request;
 mod routes;
 mod stats;
 mod wire;
 mod ws;
-
-use answers::*;
-use event::*;
-use stats::*;
 
 pub use event::event_bytes;
 pub use operator::Lifecycle;
@@ -129,32 +129,39 @@ pub struct HubServer {
 /// One worker's followers.
 #[derive(Default)]
 pub struct Local {
-    sse: Subscribers<ConnId>,
+    /// Event streams, by topic, each with its cursor there.
+    sse: crate::hub::Subscribers<ConnId>,
     /// Streams of `GET /wire`.
     wire: BTreeSet<ConnId>,
     /// Each topic's keep-alive clock (keep-alive comments go to a
     /// topic's streams together: one clock per topic, not per connection).
     sse_clocks: BTreeMap<Arc<str>, sse::EventStream>,
-    ws: Subscribers<ConnId>,
+    /// WebSockets following topics, each with its cursor there.
+    ws: crate::hub::Subscribers<ConnId>,
+    /// WebSockets that speak the `pushwire.v1` subprotocol (JSON commands).
+    commands: BTreeSet<ConnId>,
     echo: BTreeSet<ConnId>,
     parking: Option<Parking<ConnId>>,
     /// Parked polls whose request was not a keep-alive HTTP/1.1 GET, for counting the bytes
     /// of their answer.
-    unusual: BTreeMap<ConnId, Shape>,
+    unusual: BTreeMap<ConnId, stats::Shape>,
     /// Parked polls from a listed cross-origin page: their answer carries CORS fields.
     cors: BTreeMap<ConnId, Arc<[u8]>>,
     /// Long-lived connections by the time their token expires.
     expiry: BTreeSet<(crate::Instant, ConnId)>,
     expires: BTreeMap<ConnId, crate::Instant>,
-    /// What each WebSocket's token lets it publish, and its publish bucket.
+    /// What each WebSocket's token lets it do, and its publish bucket.
     ws_access: BTreeMap<ConnId, guard::WsAccess>,
     /// This worker's index (for the broker's answers).
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     worker: usize,
     /// Requests waiting for their topic's cache to be live (over a broker).
     awaiting: BTreeMap<Arc<str>, Vec<(ConnId, broker::Awaiting)>>,
-    /// HTTP publishes waiting for the broker's answer.
-    publishing: BTreeSet<ConnId>,
+    /// HTTP publishes waiting for the broker's answer, since when they arrived.
+    publishing: BTreeMap<ConnId, std::time::Instant>,
+    /// WebSocket publishes (`pushwire.v1`) waiting for the broker's answer: their `ref`s, in
+    /// the order sent.
+    ws_refs: BTreeMap<ConnId, std::collections::VecDeque<(commands::Ref, Arc<str>)>>,
     /// When followers that asked "from now" of a topic not yet live arrived (ns).
     pending_since: BTreeMap<ConnId, u64>,
     /// What connections that ended followed, for the line logged when they end (only while
@@ -163,7 +170,7 @@ pub struct Local {
 }
 
 impl HubServer {
-    /// A hub server with `limits`, serving `page` at `GET /`.
+    /// A hub server with `limits`, serving `page` at `GET /` (an empty page: no `/`).
     pub fn new(limits: Limits, page: &'static [u8]) -> Self {
         HubServer {
             hub: Arc::new(Mutex::new(Hub::new(&limits))),
@@ -210,21 +217,19 @@ impl HubServer {
         crate::reactor::lock(&self.hub)
     }
 
-    /// Publishes `body` to `topic`; returns the sequence number.
-    /// Publishes `body` (UTF-8 text, carried unchanged as the event's `data`) to `topic`.
+    /// Publishes `body` (UTF-8 text, carried unchanged as the event's `data`) to `topic`;
+    /// returns the sequence number.
     pub(super) fn publish(
         &self,
         topic: &str,
         body: &[u8],
         cx: &mut Ctx<'_, Notice>,
-    ) -> Result<u64, Response> {
+    ) -> Result<u64, crate::reactor::Response> {
         let text = text_of(body)?;
-        let ts = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
+        let ts = wire::unix_nanos();
         let seq = self
             .hub()
-            .publish(topic, |seq| event_text(seq, ts, text).into());
+            .publish(topic, |seq| event_text(topic, seq, ts, text).into());
         match seq {
             Ok(seq) => {
                 self.stats.published.fetch_add(1, Ordering::Relaxed);
@@ -237,11 +242,10 @@ impl HubServer {
             )),
             Err(crate::hub::UsageError::InvalidTopic) => Err(refusal(
                 400,
-                &BadParam::TooLong {
-                    name: "topic",
-                    limit: self.limits.max_topic_name_bytes,
-                }
-                .to_string(),
+                &format!(
+                    "topic: longer than the limit of {} bytes",
+                    self.limits.max_topic_name_bytes
+                ),
             )),
             Err(_) => Err(refusal(
                 413,
@@ -253,77 +257,47 @@ impl HubServer {
         }
     }
 
-    /// The topic a request names (`topic`, percent-decoded), or [`DEFAULT_TOPIC`] when it names
-    /// none.
-    pub(super) fn topic<'a>(&self, req: &Request<'a>) -> Result<Cow<'a, str>, Response> {
-        let topic = query::param(req, "topic").map_err(bad_request)?;
-        let topic = topic
-            .filter(|t| !t.is_empty())
-            .unwrap_or(Cow::Borrowed(DEFAULT_TOPIC));
-        if topic.len() > self.limits.max_topic_name_bytes {
-            return Err(bad_request(BadParam::TooLong {
-                name: "topic",
-                limit: self.limits.max_topic_name_bytes,
-            }));
-        }
-        Ok(topic)
-    }
-
     pub(super) fn parking<'a>(&self, local: &'a mut Local) -> &'a mut Parking<ConnId> {
         local
             .parking
             .get_or_insert_with(|| Parking::new(&self.limits))
     }
 
-    /// A publish on `topic`: deliver to this worker's followers.
-    pub(super) fn deliver(&self, local: &mut Local, topic: &str, cx: &mut Ctx<'_, Notice>) {
-        if !self.live(topic) {
-            // Over a broker, a topic being synced is delivered once it is live.
-            return;
-        }
-        let sse: Vec<(ConnId, u64)> = local
+    /// Forgets everything this worker kept about `conn`: it ended, or the server ended what
+    /// it held (an event stream it closed, a socket it cut off).
+    pub(super) fn forget(&self, local: &mut Local, conn: ConnId) {
+        let topic = local
             .sse
-            .of_topic(topic)
-            .filter(|&(_, c)| c != broker::PENDING)
-            .collect();
-        let ws: Vec<(ConnId, u64)> = local
-            .ws
-            .of_topic(topic)
-            .filter(|&(_, c)| c != broker::PENDING)
-            .collect();
-        // One lock per publish: what every distinct cursor of this worker is owed, and which
-        // parked polls wake. Encoding happens after the lock, once per cursor and transport.
-        let (owed, woken) = {
-            let hub = self.hub();
-            let woken = self.parking(local).wake(topic, hub.last_seq(topic));
-            let mut owed: BTreeMap<u64, Vec<owed::Chunk>> = BTreeMap::new();
-            for &(_, cursor) in sse.iter().chain(&ws).chain(&woken) {
-                owed.entry(cursor).or_insert_with(|| {
-                    let max = self.limits.max_events_per_response;
-                    owed::read(&hub, topic, cursor, max, usize::MAX)
-                });
+            .topics_of(conn)
+            .next()
+            .or_else(|| local.ws.topics_of(conn).next())
+            .map(Arc::<str>::from)
+            .or_else(|| {
+                let parked = local.parking.as_ref()?.get(conn)?;
+                Some(Arc::from(&*parked.cursors.first()?.0))
+            });
+        self.remember_topic(local, conn, topic.as_deref());
+        Self::forget_access(local, conn);
+        Self::forget_waiting(local, conn);
+        let wire = local.wire.remove(&conn);
+        if wire {
+            self.wire_watchers.fetch_sub(1, Ordering::Relaxed);
+        }
+        if local.sse.unsubscribe(conn) {
+            self.streams.fetch_sub(1, Ordering::Relaxed);
+            if !wire {
+                Counters::sub_connection(&self.stats.sse);
             }
-            (owed, woken)
-        };
-        self.deliver_sse(local, topic, &sse, &owed, cx);
-        self.deliver_ws(local, topic, &ws, &owed, cx);
-        self.deliver_polls(local, topic, &woken, &owed, cx);
-        self.observe_delivery(&owed, sse.len() + ws.len() + woken.len());
-    }
-
-    /// Publish-to-delivery latency for `followers` deliveries of what `owed` holds, measured
-    /// once (from the newest event's publish time) rather than per follower.
-    fn observe_delivery(&self, owed: &BTreeMap<u64, Vec<owed::Chunk>>, followers: usize) {
-        let newest = owed
-            .values()
-            .filter_map(|chunks| chunks.last()?.events.last())
-            .map(|(seq, data)| (*seq, data))
-            .max_by_key(|(seq, _)| *seq);
-        let Some(ts) = newest.and_then(|(_, data)| event_ts(data)) else {
-            return;
-        };
-        let micros = wire::unix_nanos().saturating_sub(ts) / 1000;
-        self.metrics.delivery.observe(micros, followers as u64);
+        }
+        if local.ws.unsubscribe(conn) {
+            Counters::sub_connection(&self.stats.websocket);
+        }
+        local.commands.remove(&conn);
+        local.echo.remove(&conn);
+        local.unusual.remove(&conn);
+        if self.parking(local).unpark(conn).is_some() {
+            Counters::sub_connection(&self.stats.long_poll);
+        }
     }
 }
 

@@ -308,47 +308,50 @@ impl HubServer {
 impl HubServer {
     /// Ends every follower of this worker, each told where to resume (see `App::draining`).
     pub(super) fn drain(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
-        let streams: Vec<(ConnId, u64)> = local
+        let streams: Vec<ConnId> = local
             .sse
-            .topics()
-            .filter(|t| *t != super::WIRE_TOPIC)
-            .flat_map(|t| local.sse.of_topic(t).collect::<Vec<_>>())
+            .ids()
+            .filter(|c| !local.wire.contains(c))
             .collect();
-        for (conn, cursor) in streams {
+        for conn in streams {
+            let cursors: Vec<(&str, u64)> = local
+                .sse
+                .cursors(conn)
+                .into_iter()
+                .filter(|&(_, c)| c != super::broker::PENDING)
+                .collect();
             // WHATWG HTML §9.2: `retry:` sets the reconnection time; the comment says why the
             // stream ends. EventSource comes back with its Last-Event-ID.
-            let mut ending = b"retry: 1000\n".to_vec();
-            if cursor != super::broker::PENDING {
-                let _ = write!(
-                    super::event::Bytes(&mut ending),
-                    ": going away; resume from cursor {cursor}\n\n"
-                );
+            let mut ending = b"retry: 1000\n: going away; ".to_vec();
+            if cursors.is_empty() {
+                ending.extend_from_slice(b"resume from now");
             } else {
-                ending.extend_from_slice(b": going away; resume from now\n\n");
+                let mut at = String::new();
+                crate::hub::position::encode(cursors, &mut at);
+                let _ = write!(super::event::Bytes(&mut ending), "resume from {at}");
             }
+            ending.extend_from_slice(b"\n\n");
             if let Ok(written) = cx.stream_write(conn, &ending) {
                 Counters::add(&self.stats.sse.bytes_out, written as u64);
             }
             let _ = cx.stream_end(conn);
+            // The server ended it: the reactor will not report it as closed.
+            self.forget(local, conn);
         }
-        let sockets: Vec<(ConnId, u64)> = local
+        let sockets: Vec<ConnId> = local
             .ws
-            .topics()
-            .flat_map(|t| local.ws.of_topic(t).collect::<Vec<_>>())
+            .ids()
+            .chain(local.commands.iter().copied())
             .collect();
-        for (conn, cursor) in sockets {
+        for conn in sockets {
             // RFC 6455 §7.4.1: 1001, going away.
-            let reason = if cursor == super::broker::PENDING {
-                "going away; resume from now".to_string()
-            } else {
-                format!("going away; resume from cursor {cursor}")
-            };
+            let reason = format!("going away; {}", self.resume_hint(local, conn));
             let _ = cx.close_ws(conn, crate::ws::CloseCode::GOING_AWAY, &reason);
         }
         // Parked polls are answered now, with where to ask from next.
         let far = crate::Instant::from_micros(u64::MAX);
         for (conn, parked) in self.parking(local).expire(far) {
-            let response = self.parked_expired(local, conn, parked.cursor);
+            let response = self.parked_expired(local, conn, &parked);
             let _ = cx.respond(conn, &response);
         }
         // Requests that waited for a topic's sync are told to come back.

@@ -1,9 +1,14 @@
 //! What a publish owes a worker's followers, read from the hub under one lock and encoded once
 //! per transport: followers at the same cursor (nearly all of them) share the bytes.
 
-use super::*;
+use super::event::gap_json;
+use crate::hub::{Gap, Hub, position};
+use crate::server::Response;
+use crate::sse;
+use std::sync::Arc;
 
-/// Events after one cursor, as the hub gave them, at most `max_events_per_response` a chunk.
+/// Events of one topic after one cursor, as the hub gave them, at most
+/// `max_events_per_response` a chunk.
 pub(super) struct Chunk {
     /// Events the reader can no longer get, reported first.
     pub gap: Option<Gap>,
@@ -13,7 +18,7 @@ pub(super) struct Chunk {
     pub next: u64,
 }
 
-/// Up to `limit` chunks after `cursor` (`usize::MAX`: all of history after it, in
+/// Up to `limit` chunks of `topic` after `cursor` (`usize::MAX`: all of history after it, in
 /// response-sized pieces of at most `max` events).
 pub(super) fn read(
     hub: &Hub,
@@ -43,28 +48,48 @@ pub(super) fn read(
     chunks
 }
 
+/// Where a reader stands after an event: its cursors in every topic it follows, with `topic`'s
+/// moved to the event's number. For a reader of one topic that is the number itself.
+pub(super) struct Place<'a> {
+    /// The reader's cursors in its other topics.
+    pub others: &'a [(&'a str, u64)],
+    pub topic: &'a str,
+}
+
+impl Place<'_> {
+    /// The position after `seq` in this place's topic.
+    pub fn after(&self, seq: u64) -> String {
+        let mut out = String::new();
+        if self.others.is_empty() {
+            out.push_str(&seq.to_string());
+        } else {
+            let all = self.others.iter().copied().chain([(self.topic, seq)]);
+            position::encode(all, &mut out);
+        }
+        out
+    }
+}
+
 /// The chunks as Server-Sent Events (WHATWG HTML §9.2.5): a `gap` event where one is due, then
-/// `id: <seq>` and `data: <event text>` per event. Returns the number of events.
-pub(super) fn encode_sse(chunks: &[Chunk], out: &mut Vec<u8>) -> u64 {
+/// `id: <position>` and `data: <event text>` per event. Returns the number of events.
+pub(super) fn encode_sse(place: &Place<'_>, chunks: &[Chunk], out: &mut Vec<u8>) -> u64 {
     let mut count = 0;
-    let mut id = String::new();
     for chunk in chunks {
         if let Some(gap) = chunk.gap {
-            let data = gap_json(gap);
+            let data = gap_json(place.topic, gap);
+            let data = std::str::from_utf8(&data).expect("JSON written from strings");
             let _ = sse::encode(
                 &sse::Event {
                     event: Some("gap"),
-                    data: &data,
+                    data,
                     ..Default::default()
                 },
                 out,
             );
         }
         for (seq, text) in &chunk.events {
-            id.clear();
-            let _ = write!(id, "{seq}");
-            // Event text is one line of JSON (UTF-8, control characters escaped).
-            let data = std::str::from_utf8(text).unwrap_or_default();
+            let id = place.after(*seq);
+            let data = std::str::from_utf8(text).expect("event text is UTF-8 JSON (event_text)");
             let _ = sse::encode(
                 &sse::Event {
                     id: Some(&id),
@@ -80,11 +105,11 @@ pub(super) fn encode_sse(chunks: &[Chunk], out: &mut Vec<u8>) -> u64 {
 }
 
 /// The chunks as WebSocket text messages: the gap notice, then each event text.
-pub(super) fn ws_messages(chunks: &[Chunk]) -> Vec<Arc<[u8]>> {
+pub(super) fn ws_messages(topic: &str, chunks: &[Chunk]) -> Vec<Arc<[u8]>> {
     let mut messages = Vec::new();
     for chunk in chunks {
         if let Some(gap) = chunk.gap {
-            messages.push(gap_json(gap).into_bytes().into());
+            messages.push(gap_json(topic, gap).into());
         }
         messages.extend(chunk.events.iter().map(|(_, text)| text.clone()));
     }
@@ -93,11 +118,11 @@ pub(super) fn ws_messages(chunks: &[Chunk]) -> Vec<Arc<[u8]>> {
 
 /// The first chunk as an NDJSON long-poll answer (the client asks again from `X-Cursor` for the
 /// rest); `None` when nothing is owed. Returns the response and its number of events.
-pub(super) fn ndjson(chunks: &[Chunk]) -> Option<(Response, u64)> {
+pub(super) fn ndjson(place: &Place<'_>, chunks: &[Chunk]) -> Option<(Response, u64)> {
     let chunk = chunks.first()?;
     let mut body = Vec::new();
     if let Some(gap) = chunk.gap {
-        body.extend_from_slice(gap_json(gap).as_bytes());
+        body.extend_from_slice(&gap_json(place.topic, gap));
         body.push(b'\n');
     }
     for (_, text) in &chunk.events {
@@ -107,7 +132,7 @@ pub(super) fn ndjson(chunks: &[Chunk]) -> Option<(Response, u64)> {
     let response = Response::new(200)
         .header("Content-Type", "application/x-ndjson")
         .header("Cache-Control", "no-store")
-        .header("X-Cursor", chunk.next.to_string())
+        .header("X-Cursor", place.after(chunk.next))
         .body(body);
     Some((response, chunk.events.len() as u64))
 }

@@ -1,12 +1,27 @@
-//! Short polling and long-polling (`GET /poll`): answered at once when there is news or when
-//! asked not to wait, otherwise parked until a publish or the deadline.
+//! Short polling and long-polling (`GET /poll`): answered at once when there is news in any of
+//! the request's topics or when asked not to wait, otherwise parked until a publish or the
+//! deadline. Every answer's `X-Cursor` is where to ask from next: the decimal cursor for one
+//! topic, a position for several.
 
-use super::*;
+use super::broker::{self, PENDING};
+use super::deliver::{Due, Followers, Owed};
+use super::event::event_ts;
+use super::owed::{self, Place};
+use super::stats::{Counters, Shape, response_bytes};
+use super::wire::{Technique, Wire, unix_nanos};
+use super::{HubServer, Local, Notice};
+use crate::http::Request;
+use crate::hub::position;
+use crate::reactor::{ConnId, Ctx, Reply, Response};
+use crate::server::query;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// A poll's question, kept while it waits for a topic's sync.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct PollAsk {
-    pub cursor: Option<u64>,
+    pub topics: Vec<Arc<str>>,
+    pub cursors: Vec<Option<u64>>,
     pub wait: Option<u64>,
     pub shape: Shape,
     /// When it arrived (ns since the Unix epoch): "now" for a poll without a cursor.
@@ -22,31 +37,33 @@ impl HubServer {
         req: &Request<'_>,
         cx: &mut Ctx<'_, Notice>,
     ) -> Reply {
-        let params = self.topic(req).and_then(|topic| {
-            let cursor = cursor_param(req, "cursor").map_err(bad_request)?;
+        let asked = self.ask(req, None, "cursor").and_then(|ask| {
             let wait = query::param(req, "wait")
                 .and_then(|w| w.map(|w| query::decimal("wait", &w)).transpose())
-                .map_err(bad_request)?;
-            Ok((topic, cursor, wait))
+                .map_err(super::answers::bad_request)?;
+            Ok((ask, wait))
         });
-        let (topic, cursor, wait) = match params {
-            Ok(params) => params,
+        let (ask, wait) = match asked {
+            Ok(asked) => asked,
             Err(response) => return response.into(),
         };
         let ask = PollAsk {
-            cursor,
+            topics: ask.topics.iter().map(|t| Arc::from(&**t)).collect(),
+            cursors: ask.cursors,
             wait,
             shape: Shape::of(req),
-            arrived: super::wire::unix_nanos(),
+            arrived: unix_nanos(),
         };
-        let counters = self.poll_counters(&ask);
-        Counters::add(&counters.requests, 1);
-        if !self.live(&topic) {
-            // Over a broker: wait until this node's cache of the topic is live.
+        Counters::add(&self.poll_counters(&ask).requests, 1);
+        if let Some(topic) = ask.topics.iter().find(|t| !self.live(t)).cloned() {
+            // Over a broker: wait until this node's cache of every topic is live.
+            for t in &ask.topics {
+                self.follow(t);
+            }
             return self.await_sync(local, &topic, broker::Awaiting::Poll(ask), cx);
         }
         let conn = cx.conn();
-        self.serve_poll(local, &topic, ask, Some(req), conn, cx)
+        self.serve_poll(local, ask, Some(req), conn, cx)
     }
 
     fn poll_counters(&self, ask: &PollAsk) -> &Counters {
@@ -57,12 +74,11 @@ impl HubServer {
         }
     }
 
-    /// Answers a poll from the topic's (live) history, or parks it. `req` is there when the
+    /// Answers a poll from its topics' (live) history, or parks it. `req` is there when the
     /// poll is answered as it arrives (for the wire view).
     pub(super) fn serve_poll(
         &self,
         local: &mut Local,
-        topic: &str,
         ask: PollAsk,
         req: Option<&Request<'_>>,
         conn: Option<ConnId>,
@@ -74,50 +90,59 @@ impl HubServer {
         });
         let counters = self.poll_counters(&ask);
         // No cursor: from now on (see the README's "One rule for a missing cursor"); for a
-        // poll that waited for its topic's sync, from when it arrived.
-        let cursor = match (ask.cursor, req) {
-            (Some(cursor), _) => cursor,
-            (None, Some(_)) => self.hub().last_seq(topic),
-            (None, None) => self.now_at(topic, ask.arrived),
-        };
+        // poll that waited for its topics' sync, from when it arrived.
+        let cursors: Vec<u64> = ask
+            .topics
+            .iter()
+            .zip(&ask.cursors)
+            .map(|(topic, cursor)| match (cursor, req) {
+                (Some(cursor), _) => *cursor,
+                (None, Some(_)) => self.hub().last_seq(topic),
+                (None, None) => self.now_at(topic, ask.arrived),
+            })
+            .collect();
         let technique = if short {
             Technique::ShortPoll
         } else {
             Technique::LongPoll
         };
         let shape = ask.shape;
-        if let Some(response) = self.poll_response(topic, cursor, counters) {
-            let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
+        let names: Vec<&str> = ask.topics.iter().map(|t| &**t).collect();
+        let answer = self
+            .poll_response(&names, &cursors, counters)
+            .unwrap_or_else(|| {
+                // Nothing new: a short poll is answered at once with where to go on.
+                let mut at = String::new();
+                position::encode(names.iter().copied().zip(cursors.iter().copied()), &mut at);
+                Response::new(204).header("X-Cursor", at)
+            });
+        if answer.status == 200 || short {
+            if answer.status == 204 {
+                Counters::add(&counters.empty, 1);
+            }
+            let body: &[u8] = if answer.status == 200 {
+                &answer.body
+            } else {
+                &[]
+            };
+            let bytes = response_bytes(shape, answer.status, &answer.headers, Some(body));
             Counters::add(&counters.bytes_out, bytes);
             if let Some(request) = req {
                 let wire = Wire::Answered {
                     request,
-                    response: &response,
+                    response: &answer,
                 };
                 self.wire(technique, cx, &wire);
             }
-            return response.into();
-        }
-        if short {
-            Counters::add(&counters.empty, 1);
-            let response = Response::new(204).header("X-Cursor", cursor.to_string());
-            let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
-            Counters::add(&counters.bytes_out, bytes);
-            if let Some(request) = req {
-                let wire = Wire::Answered {
-                    request,
-                    response: &response,
-                };
-                self.wire(technique, cx, &wire);
-            }
-            return response.into();
+            return answer.into();
         }
         let Some(conn) = conn else {
             return Response::new(500).into();
         };
+        let parked: Vec<(&str, u64)> = names.iter().copied().zip(cursors.iter().copied()).collect();
         match self
             .parking(local)
-            .park(conn, topic, cursor, cx.now() + timeout)
+            .park_many(conn, &parked, cx.now() + timeout)
         {
             Ok(()) => {
                 Counters::add(&counters.connections, 1);
@@ -128,65 +153,155 @@ impl HubServer {
                 // `handle_timeout`; the reactor keeps none of its own.
                 Reply::Defer { timeout: None }
             }
-            Err(_) => Response::new(503).header("Retry-After", "1").into(),
+            Err(_) => {
+                self.metrics
+                    .refused(crate::server::metrics::Refusal::Overloaded);
+                Response::new(503).header("Retry-After", "1").into()
+            }
         }
     }
 
-    /// The NDJSON answer for a poll from `cursor`, if there is anything to say.
+    /// The NDJSON answer for a poll from `cursors` in `topics`, if there is anything to say:
+    /// what each topic has after its cursor (at most `max_events_per_response` in all), in the
+    /// order the events were published, with `X-Cursor` after all of it.
     pub(super) fn poll_response(
         &self,
-        topic: &str,
-        cursor: u64,
+        topics: &[&str],
+        cursors: &[u64],
         counters: &Counters,
     ) -> Option<Response> {
         let max = self.limits.max_events_per_response;
-        let chunks = owed::read(&self.hub(), topic, cursor, max, 1);
-        let (response, count) = owed::ndjson(&chunks)?;
-        Counters::add(&counters.events, count);
-        Some(response)
+        let hub = self.hub();
+        let mut lines: Vec<(u64, usize, Arc<[u8]>)> = Vec::new();
+        let mut next = cursors.to_vec();
+        let mut events = 0;
+        for (i, topic) in topics.iter().enumerate() {
+            let room = max.saturating_sub(events);
+            if room == 0 {
+                break;
+            }
+            let chunks = owed::read(&hub, topic, cursors[i], room, 1);
+            let Some(chunk) = chunks.first() else {
+                continue;
+            };
+            if let Some(gap) = chunk.gap {
+                lines.push((0, i, super::event::gap_json(topic, gap).into()));
+            }
+            for (_, text) in &chunk.events {
+                lines.push((event_ts(text).unwrap_or(0), i, text.clone()));
+            }
+            events += chunk.events.len();
+            next[i] = chunk.next;
+        }
+        drop(hub);
+        if lines.is_empty() {
+            return None;
+        }
+        // Across topics, in publish order (gaps first); within a topic, in sequence order.
+        lines.sort_by_key(|&(ts, i, _)| (ts, i));
+        let mut body = Vec::new();
+        for (_, _, line) in &lines {
+            body.extend_from_slice(line);
+            body.push(b'\n');
+        }
+        let mut at = String::new();
+        position::encode(topics.iter().copied().zip(next.iter().copied()), &mut at);
+        Counters::add(&counters.events, events as u64);
+        Some(
+            Response::new(200)
+                .header("Content-Type", "application/x-ndjson")
+                .header("Cache-Control", "no-store")
+                .header("X-Cursor", at)
+                .body(body),
+        )
     }
 
     /// The `204` for a parked poll whose deadline passed (already unparked), with `X-Cursor`
     /// saying where to ask from next, counted like every long-poll answer.
-    pub(super) fn parked_expired(&self, local: &mut Local, conn: ConnId, cursor: u64) -> Response {
+    pub(super) fn parked_expired(
+        &self,
+        local: &mut Local,
+        conn: ConnId,
+        parked: &crate::longpoll::Parked,
+    ) -> Response {
         let counters = &self.stats.long_poll;
         Counters::sub_connection(counters);
         Counters::add(&counters.empty, 1);
-        let mut response = Response::new(204).header("X-Cursor", cursor.to_string());
+        let mut at = String::new();
+        position::encode(parked.cursors.iter().map(|(t, c)| (&**t, *c)), &mut at);
+        let mut response = Response::new(204).header("X-Cursor", at);
         Self::unpark_access(local, conn, &mut response);
         let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
         let bytes = response_bytes(shape, 204, &response.headers, Some(&[]));
         Counters::add(&counters.bytes_out, bytes);
         response
     }
+}
 
-    pub(super) fn deliver_polls(
+/// Parked polls as followers of topics: a publish past a poll's cursor in any of its topics
+/// answers it.
+pub(super) struct Polls;
+
+impl Followers for Polls {
+    fn due(&self, server: &HubServer, local: &mut Local, topic: &str, last_seq: u64) -> Vec<Due> {
+        server
+            .parking(local)
+            .wake(topic, last_seq)
+            .into_iter()
+            .map(|(conn, parked)| Due {
+                conn,
+                cursor: parked.cursor(topic).unwrap_or(PENDING),
+                others: parked
+                    .cursors
+                    .iter()
+                    .filter(|(t, _)| **t != *topic)
+                    .map(|(t, c)| (Arc::from(&**t), *c))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn deliver(
         &self,
+        server: &HubServer,
         local: &mut Local,
         topic: &str,
-        woken: &[(ConnId, u64)],
-        owed: &BTreeMap<u64, Vec<owed::Chunk>>,
+        due: &[Due],
+        owed: &Owed,
         cx: &mut Ctx<'_, Notice>,
     ) {
-        let counters = &self.stats.long_poll;
-        for &(conn, cursor) in woken {
-            let chunks = owed.get(&cursor).map_or(&[][..], Vec::as_slice);
-            let Some((mut response, count)) = owed::ndjson(chunks) else {
-                continue;
+        let counters = &server.stats.long_poll;
+        for d in due {
+            let chunks = owed.get(&d.cursor).map_or(&[][..], Vec::as_slice);
+            let others = d.others();
+            let place = Place {
+                others: &others,
+                topic,
             };
-            Self::unpark_access(local, conn, &mut response);
+            let (mut response, count) = owed::ndjson(&place, chunks).unwrap_or_else(|| {
+                // Woken, yet nothing to send (a hole in numbers from elsewhere): say where to
+                // ask from rather than leave the request waiting with no deadline.
+                let answer = Response::new(204).header("X-Cursor", place.after(d.cursor));
+                (answer, 0)
+            });
+            HubServer::unpark_access(local, d.conn, &mut response);
             Counters::add(&counters.events, count);
             Counters::sub_connection(counters);
-            let shape = local.unusual.remove(&conn).unwrap_or(Shape::USUAL);
-            let bytes = response_bytes(shape, 200, &response.headers, Some(&response.body));
+            let shape = local.unusual.remove(&d.conn).unwrap_or(Shape::USUAL);
+            let bytes = response_bytes(
+                shape,
+                response.status,
+                &response.headers,
+                Some(&response.body),
+            );
             Counters::add(&counters.bytes_out, bytes);
-            let _ = cx.respond(conn, &response);
+            let _ = cx.respond(d.conn, &response);
             let wire = Wire::Woken {
                 topic,
-                cursor,
+                cursor: d.cursor,
                 response: &response,
             };
-            self.wire(Technique::LongPoll, cx, &wire);
+            server.wire(Technique::LongPoll, cx, &wire);
         }
     }
 }

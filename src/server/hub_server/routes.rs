@@ -1,10 +1,10 @@
 //! The routing table: every endpoint with the methods it answers, in one place that both
 //! routing and the `Allow` field (RFC 9110 §10.2.1) read.
 
-use super::answers::{bad_request, cursor_param, refusal};
-use super::broker::{self, PENDING};
+use super::answers::refusal;
+use super::broker;
 use super::guard::Pass;
-use super::{HubServer, Local, Notice, WIRE_TOPIC};
+use super::{HubServer, Local, Notice};
 use crate::http::Request;
 use crate::server::metrics::Kind;
 use crate::server::{ConnId, Ctx, Reply, Response};
@@ -29,6 +29,8 @@ pub(super) enum Route {
     Session,
     Page,
     Favicon,
+    Client,
+    ClientTypes,
 }
 
 /// One endpoint: its path, the methods it answers (HEAD is answered wherever GET is, and
@@ -51,7 +53,7 @@ const GET: &[&str] = &["GET"];
 const POST: &[&str] = &["POST"];
 
 /// Every endpoint of the hub server.
-const ENDPOINTS: [Endpoint; 16] = [
+const ENDPOINTS: [Endpoint; 18] = [
     at("/publish", POST, Route::Publish),
     at("/events", GET, Route::Events),
     at("/poll", GET, Route::Poll),
@@ -68,6 +70,8 @@ const ENDPOINTS: [Endpoint; 16] = [
     at("/session", &["POST", "DELETE"], Route::Session),
     at("/", GET, Route::Page),
     at("/favicon.ico", GET, Route::Favicon),
+    at("/pushwire.js", GET, Route::Client),
+    at("/pushwire.d.ts", GET, Route::ClientTypes),
 ];
 
 /// The routes a separate metrics listener serves (and the only ones it serves).
@@ -149,7 +153,14 @@ impl HubServer {
             Route::Ready => self.ready().into(),
             Route::Stats => self.stats_answer(cx).into(),
             Route::Metrics => self.metrics_answer(cx).into(),
-            Route::Wire => self.wire_route(local, req, cx),
+            Route::Wire => {
+                let reply = self.events_on_wire(local, req, cx);
+                if let (Reply::Stream { .. }, Some(conn)) = (&reply, cx.conn()) {
+                    local.wire.insert(conn);
+                    self.wire_watchers.fetch_add(1, Ordering::Relaxed);
+                }
+                reply
+            }
             Route::DropStreams => {
                 cx.handle().notify(Notice::DropStreams);
                 Response::new(204).into()
@@ -161,6 +172,8 @@ impl HubServer {
                 .into(),
             // Browsers ask for it on every page load; there is no icon.
             Route::Favicon => Response::new(204).into(),
+            Route::Client => super::client::script().into(),
+            Route::ClientTypes => super::client::types().into(),
         }
     }
 
@@ -219,41 +232,6 @@ impl HubServer {
         reply
     }
 
-    /// `GET /ws` (upgrade): a follower of the topic, from its cursor or from now.
-    fn ws_route(&self, local: &mut Local, req: &Request<'_>, cx: &mut Ctx<'_, Notice>) -> Reply {
-        let Some(conn) = cx.conn() else {
-            return Response::new(500).into();
-        };
-        let params = self
-            .topic(req)
-            .and_then(|topic| Ok((topic, cursor_param(req, "cursor").map_err(bad_request)?)));
-        let (topic, cursor) = match params {
-            Ok(params) => params,
-            Err(response) => return response.into(),
-        };
-        // No cursor: from now on, as on every technique (over a broker, "now" is known once
-        // this node's cache of the topic is live).
-        let live = self.live(&topic);
-        if !live {
-            self.follow(&topic);
-        }
-        let cursor = match (cursor, live) {
-            (Some(cursor), _) => cursor,
-            (None, true) => self.hub().last_seq(&topic),
-            (None, false) => PENDING,
-        };
-        super::stats::Counters::add(&self.stats.websocket.requests, 1);
-        // Follow the topic only if the handshake will succeed: a refused upgrade never becomes
-        // a socket, and would leave a subscription behind.
-        if crate::ws::check_request(req).is_ok() {
-            local.ws.subscribe(conn, &topic, cursor);
-            if cursor == PENDING {
-                Self::pend(local, conn);
-            }
-        }
-        Reply::WebSocket { protocol: None }
-    }
-
     /// `GET /echo` (upgrade): every message comes back; `POST /echo`: the body comes back.
     fn echo_route(
         &self,
@@ -286,16 +264,6 @@ impl HubServer {
             Ok(topic) => broker::cursor_answer(self.hub().last_seq(&topic)).into(),
             Err(response) => response.into(),
         }
-    }
-
-    /// `GET /wire`: the demo page's view of the wire, as an event stream.
-    fn wire_route(&self, local: &mut Local, req: &Request<'_>, cx: &mut Ctx<'_, Notice>) -> Reply {
-        let reply = self.events_on(local, req, WIRE_TOPIC, None, cx);
-        if let (Reply::Stream { .. }, Some(conn)) = (&reply, cx.conn()) {
-            local.wire.insert(conn);
-            self.wire_watchers.fetch_add(1, Ordering::Relaxed);
-        }
-        reply
     }
 }
 

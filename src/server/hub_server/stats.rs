@@ -1,7 +1,10 @@
 //! What `/stats` counts: per technique, connections, requests, events, and the bytes on the
 //! wire (heads and framing included, by the rules the HTTP machine follows).
 
-use super::*;
+use crate::http::Request;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters of one push technique.
 #[derive(Debug, Default)]

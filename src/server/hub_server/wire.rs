@@ -2,9 +2,14 @@
 //! while a `GET /wire` stream is open, the hub server offers moments of its traffic to a
 //! [`WireView`], and publishes the text it returns to `WIRE_TOPIC` — at most one sample per
 //! technique every 300 ms, so the view stays readable. How the text looks is the view's
-//! business (the demo's is in `examples/demo/wire.rs`); without a view, `/wire` is `404`.
+//! business (the demo page's is in `src/bin/pushwire/wire.rs`); without a view, `/wire` is `404`.
 
-use super::*;
+use super::{HubServer, Notice, WIRE_TOPIC};
+use crate::http::Request;
+use crate::json;
+use crate::reactor::{Ctx, Response};
+use std::sync::atomic::Ordering;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The least time between two wire samples of one technique.
 const WIRE_SAMPLE_NS: u64 = 300_000_000;

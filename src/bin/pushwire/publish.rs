@@ -1,0 +1,3 @@
+pub fn main(_: &[String]) -> std::process::ExitCode {
+    std::process::ExitCode::FAILURE
+}
