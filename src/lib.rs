@@ -92,6 +92,8 @@
 
 extern crate alloc;
 
+#[cfg(feature = "std")]
+pub mod client;
 pub mod entropy;
 pub mod http;
 pub mod hub;

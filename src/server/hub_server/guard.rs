@@ -137,7 +137,8 @@ impl HubServer {
         #[cfg(feature = "auth")]
         if let (Some(verifier), false) = (&self.policy.verifier, matches!(need, Need::Nothing)) {
             use crate::server::auth::source;
-            let token = source::token(req, self.policy.cookie_name()).map_err(super::answers::bad_request)?;
+            let token = source::token(req, self.policy.cookie_name())
+                .map_err(super::answers::bad_request)?;
             // RFC 6750 §3.1: no credentials, no error code.
             let Some(token) = token else {
                 self.refuse(Refusal::Unauthorized, req, cx, "no token");
