@@ -88,13 +88,9 @@ impl Http {
     /// # Errors
     /// The stream failed or ended first, or the response is malformed.
     pub fn head(&mut self) -> io::Result<Head> {
-        loop {
-            match self.piece()? {
-                Piece::Head(head) => return Ok(head),
-                Piece::Data(_) | Piece::End => {
-                    return Err(io::Error::other("a body before a response head"));
-                }
-            }
+        match self.piece()? {
+            Piece::Head(head) => Ok(head),
+            Piece::Data(_) | Piece::End => Err(io::Error::other("a body before a response head")),
         }
     }
 

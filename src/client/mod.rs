@@ -5,10 +5,10 @@
 //! ```no_run
 //! use pushwire::client::{Item, Subscriber, Transport};
 //!
-//! let mut news = Subscriber::new(&["http://127.0.0.1:8080"], &["news", "sport"])?
+//! let news = Subscriber::new(&["http://127.0.0.1:8080"], &["news", "sport"])?
 //!     .transport(Transport::Sse);
-//! loop {
-//!     match news.next() {
+//! for item in news {
+//!     match item {
 //!         Item::Event(e) => println!("{} #{}: {}", e.topic, e.seq, e.data),
 //!         Item::Disconnected { error, .. } => eprintln!("reconnecting: {error}"),
 //!         _ => {}

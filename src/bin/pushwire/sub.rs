@@ -97,7 +97,7 @@ fn run(opts: &opts::Opts) -> Result<(), (String, u8)> {
     let mut out = std::io::stdout().lock();
     let mut printed = 0;
     while printed < count {
-        match sub.next() {
+        match sub.wait() {
             Item::Event(event) => {
                 writeln!(out, "{}", event.line)
                     .and_then(|()| out.flush())
