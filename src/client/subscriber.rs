@@ -178,8 +178,9 @@ impl Subscriber {
         out
     }
 
-    /// The next event, gap or change of connection; blocks until there is one.
-    pub fn next(&mut self) -> Item {
+    /// The next event, gap or change of connection; blocks until there is one (the
+    /// subscriber reconnects for ever: as an iterator it never ends).
+    pub fn wait(&mut self) -> Item {
         loop {
             if let Some(item) = self.queue.pop_front() {
                 return item;
@@ -197,6 +198,18 @@ impl Subscriber {
                 },
             }
         }
+    }
+
+    /// Drops the connection (the next [`Subscriber::wait`] reconnects, from the position).
+    pub fn disconnect(&mut self) {
+        self.session = None;
+    }
+
+    /// Receives over `transport` from now on: the connection is dropped and made again the
+    /// new way, from the position.
+    pub fn switch(&mut self, transport: Transport) {
+        self.transport = transport;
+        self.session = None;
     }
 
     /// The current server.
@@ -426,6 +439,15 @@ impl Subscriber {
             data,
             line: line.to_string(),
         }));
+    }
+}
+
+impl Iterator for Subscriber {
+    type Item = Item;
+
+    /// [`Subscriber::wait`]: never `None`.
+    fn next(&mut self) -> Option<Item> {
+        Some(self.wait())
     }
 }
 
