@@ -168,7 +168,7 @@ impl Subscriber {
     }
 
     /// Where this subscriber stands: what to resume from.
-    pub fn position(&self) -> String {
+    pub fn current_position(&self) -> String {
         let mut out = String::new();
         let known = self
             .topics
@@ -283,7 +283,7 @@ impl Subscriber {
             .iter()
             .map(|t| format!("topic={}&", encode(t)))
             .collect();
-        let at = self.position();
+        let at = self.current_position();
         match self.transport {
             Transport::Sse => {
                 let mut http = Http::new(target.connect(self.tls.as_ref(), self.timeout)?);
@@ -372,7 +372,11 @@ impl Subscriber {
                     .iter()
                     .map(|t| format!("topic={}&", encode(t)))
                     .collect();
-                let path = format!("{}/poll?{topics}cursor={}", target.base, self.position());
+                let path = format!(
+                    "{}/poll?{topics}cursor={}",
+                    target.base,
+                    self.current_position()
+                );
                 http.send(&target.authority(), "GET", &path, &fields, None)?;
                 let head = http.head()?;
                 let body = http.body()?;
@@ -525,13 +529,13 @@ mod tests {
             })
             .collect();
         assert_eq!(got, ["a1", "b7", "gap a", "a5"]);
-        let position = s.position();
+        let position = s.current_position();
         assert_eq!(
             position::parse(&position, &["a", "b"], 1000),
             Ok(vec![Some(5), Some(7)])
         );
         let resumed = subscriber(&["a", "b"]).from_position(&position).unwrap();
-        assert_eq!(resumed.position(), position);
+        assert_eq!(resumed.current_position(), position);
     }
 
     #[test]

@@ -104,7 +104,7 @@ fn run(opts: &opts::Opts) -> Result<(), (String, u8)> {
                     .map_err(|e| (e.to_string(), 1))?;
                 printed += 1;
                 if let Some(path) = file {
-                    let _ = std::fs::write(path, sub.position());
+                    let _ = std::fs::write(path, sub.current_position());
                 }
             }
             Item::Gap { line, .. } => {
@@ -116,7 +116,7 @@ fn run(opts: &opts::Opts) -> Result<(), (String, u8)> {
             Item::Connected { url, transport } => {
                 eprintln!(
                     "pushwire sub: connected to {url} over {transport:?} at {}",
-                    sub.position()
+                    sub.current_position()
                 );
             }
             Item::Disconnected { url, error } => {
