@@ -196,6 +196,9 @@ fn run(loaded: &Loaded, listeners: &Listeners) -> std::io::Result<ExitCode> {
         .iter()
         .map(|(a, tls)| format!("{}://{a}/", if *tls { "https" } else { "http" }))
         .collect();
+    // Signals are caught from before the first line says the server listens: a supervisor
+    // that stops it at once still gets a drain, not the default action.
+    let signals = crate::signals::catch()?;
     for url in &urls {
         log::info!("listening url={url}");
     }
@@ -211,7 +214,7 @@ fn run(loaded: &Loaded, listeners: &Listeners) -> std::io::Result<ExitCode> {
             .zip(c.token_secret_file.clone())
             .map(|(s, p)| (s, p, c.audience.clone())),
     };
-    crate::signals::wait(&live, running)
+    crate::signals::wait(signals, &live, running)
 }
 
 /// The reactor's builder for `listeners`, and the index of the metrics listener.

@@ -22,9 +22,13 @@ enum Drain {
     Closing { since: Instant },
 }
 
-/// Waits for signals until the workers stop; the process's exit status.
-pub fn wait(live: &Live, running: Running) -> io::Result<ExitCode> {
-    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP])?;
+/// Starts catching `SIGTERM`, `SIGINT` and `SIGHUP` (their default actions stop).
+pub fn catch() -> io::Result<Signals> {
+    Signals::new([SIGTERM, SIGINT, SIGHUP])
+}
+
+/// Waits for `signals` until the workers stop; the process's exit status.
+pub fn wait(mut signals: Signals, live: &Live, running: Running) -> io::Result<ExitCode> {
     let mut poll = Poll::new()?;
     poll.registry()
         .register(&mut signals, Token(0), Interest::READABLE)?;

@@ -81,21 +81,22 @@ impl HubServer {
                 technique.deliver(self, local, topic, due, &owed, cx);
             }
         }
-        self.observe_delivery(&owed, due.iter().map(Vec::len).sum());
+        self.observe_delivery(&owed, &due);
     }
 
-    /// Publish-to-delivery latency for `followers` deliveries of what `owed` holds, measured
-    /// once (from the newest event's publish time) rather than per follower.
-    fn observe_delivery(&self, owed: &Owed, followers: usize) {
-        let newest = owed
-            .values()
-            .filter_map(|chunks| chunks.last()?.events.last())
-            .max_by_key(|(seq, _)| *seq);
-        let Some(ts) = newest.and_then(|(_, data)| event_ts(data)) else {
-            return;
-        };
-        let micros = super::wire::unix_nanos().saturating_sub(ts) / 1000;
-        self.metrics.delivery.observe(micros, followers as u64);
+    /// Publish-to-delivery latency of every event delivered: each event's own, counted once
+    /// per follower that got it (one clock read per publish, not per follower).
+    fn observe_delivery(&self, owed: &Owed, due: &[Vec<Due>]) {
+        let now = super::wire::unix_nanos();
+        for (cursor, chunks) in owed {
+            let followers = due.iter().flatten().filter(|d| d.cursor == *cursor).count() as u64;
+            for (_, data) in chunks.iter().flat_map(|c| &c.events) {
+                if let Some(ts) = event_ts(data) {
+                    let micros = now.saturating_sub(ts) / 1000;
+                    self.metrics.delivery.observe(micros, followers);
+                }
+            }
+        }
     }
 }
 

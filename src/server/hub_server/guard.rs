@@ -104,12 +104,18 @@ impl HubServer {
 
     /// What a route needs (`400` for a malformed topic).
     fn need<'a>(&self, req: &Request<'a>, cx: &Ctx<'_, Notice>) -> Result<Need<'a>, Response> {
+        let operator = self
+            .admin_listener
+            .is_some_and(|l| cx.conn().and_then(|c| cx.listener(c)) == Some(l));
         Ok(match (req.method, req.path()) {
-            // The operator's own listener needs no token; elsewhere, the right to read them.
-            ("GET" | "HEAD", "/metrics" | "/stats") => match self.admin_listener {
-                Some(l) if cx.conn().and_then(|c| cx.listener(c)) == Some(l) => Need::Nothing,
-                _ => Need::Admin,
-            },
+            // The operator's own listener needs no token (and serves nothing else); elsewhere,
+            // the figures need the right to read them.
+            _ if operator => Need::Nothing,
+            // With an operator listener they are not served here at all (`404` from the route).
+            ("GET" | "HEAD", "/metrics" | "/stats") if self.admin_listener.is_some() => {
+                Need::Nothing
+            }
+            ("GET" | "HEAD", "/metrics" | "/stats") => Need::Admin,
             ("POST", "/publish") => Need::One(Action::Publish, self.topic(req)?),
             ("GET", "/cursor") => Need::One(Action::Subscribe, self.topic(req)?),
             // A `pushwire.v1` socket that names no topic subscribes by commands, each checked
