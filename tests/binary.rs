@@ -168,12 +168,15 @@ fn flags_win_over_the_environment_which_wins_over_the_file() {
     assert!(out.contains("history_events = 10"), "{out}");
 }
 
+/// A configuration mistake: what it is, its flags and environment, and what the error says.
+type Case<'a> = (&'a str, &'a [&'a str], &'a [(&'a str, &'a str)], String);
+
 #[test]
 fn every_configuration_error_names_where_and_exits_2() {
     let dir = scratch("errors");
     let file = dir.join("bad.toml");
     let path = file.to_str().unwrap().to_string();
-    let cases: [(&str, &[&str], &[(&str, &str)], String); 9] = [
+    let cases: [Case; 9] = [
         (
             "unknown key",
             &[],
