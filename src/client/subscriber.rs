@@ -174,7 +174,12 @@ impl Subscriber {
             .topics
             .iter()
             .filter_map(|t| Some((t.as_str(), *self.cursors.get(t)?)));
-        position::encode(known, &mut out);
+        // Several topics take the `1.` form even while only some cursors are known.
+        if self.topics.len() == 1 {
+            position::encode(known, &mut out);
+        } else {
+            position::encode_set(known, &mut out);
+        }
         out
     }
 

@@ -106,6 +106,13 @@ pub fn encode<'a>(cursors: impl IntoIterator<Item = (&'a str, u64)>, out: &mut S
         out.push_str(&seq.to_string());
         return;
     }
+    encode_set(cursors, out);
+}
+
+/// The `1.` form of `cursors`, whatever their number: the position of a reader of several
+/// topics that knows its cursor in only some of them.
+pub fn encode_set<'a>(cursors: impl IntoIterator<Item = (&'a str, u64)>, out: &mut String) {
+    let cursors: Vec<(&str, u64)> = cursors.into_iter().collect();
     let mut array = Vec::from(&b"["[..]);
     for (i, (topic, seq)) in cursors.iter().enumerate() {
         if i > 0 {

@@ -62,5 +62,5 @@ export interface Client {
 
 /** Connects to the hub server at `url` ("" for this page's origin). */
 export function connect(url: string, options?: Options): Client;
-export function encodePosition(cursors: Map<string, bigint>): string;
+export function encodePosition(cursors: Map<string, bigint>, several?: boolean): string;
 export function decodePosition(text: string, topics: string[]): Map<string, bigint>;

@@ -27,10 +27,11 @@ function unb64url(text) {
 }
 
 /** The position of `cursors` (a Map topic -> seq as a BigInt): the decimal number for one
- *  topic, `1.` and base64url of `[["topic","seq"],...]` for several. */
-export function encodePosition(cursors) {
+ *  topic, `1.` and base64url of `[["topic","seq"],...]` for several (`several`: a reader of
+ *  several topics that knows only some cursors). */
+export function encodePosition(cursors, several = cursors.size !== 1) {
   const pairs = [...cursors];
-  if (pairs.length === 1) return String(pairs[0][1]);
+  if (!several) return String(pairs[0][1]);
   const json = JSON.stringify(pairs.map(([t, s]) => [t, String(s)]));
   return "1." + b64url(new TextEncoder().encode(json));
 }
@@ -96,7 +97,7 @@ class Client {
   /** Where this client stands: what it resumes from (keep it to start there next time). */
   position() {
     const known = new Map(this.topics.filter(t => this.cursors.has(t)).map(t => [t, this.cursors.get(t)]));
-    return known.size ? encodePosition(known) : "";
+    return known.size ? encodePosition(known, this.topics.length > 1) : "";
   }
 
   setState(state) {
