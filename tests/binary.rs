@@ -7,14 +7,13 @@
 
 mod common;
 
+use common::binary::{BIN, Node, free_port, run};
 use common::{Client, Sse, WsClient, WsEv, wait_for};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const BIN: &str = env!("CARGO_BIN_EXE_pushwire");
 
 /// A directory of its own for a test's files.
 fn scratch(name: &str) -> PathBuf {
@@ -22,93 +21,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `pushwire` with `args` and `env`, run to its end: (status, stdout, stderr).
-fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-/// A running `pushwire serve`.
-struct Node {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Node {
-    /// Starts `pushwire` on a free port with `args`; returns once it listens.
-    fn start(dir: &Path, args: &[&str]) -> Node {
-        let port = free_port();
-        let log = dir.join(format!("node-{port}.log"));
-        let mut child = Command::new(BIN)
-            .args(["--port", &port.to_string(), "--threads", "2"])
-            .args(args)
-            .env_clear()
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let stdout = child.stdout.take().unwrap();
-        BufReader::new(stdout).read_line(&mut line).unwrap();
-        assert!(line.starts_with("pushwire: listening on"), "{line}");
-        Node {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            log,
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let status = Command::new("kill")
-            .args([&format!("-{name}"), &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-
-    /// Waits at most `limit` for the process to exit; its status code.
-    fn exit_within(&mut self, limit: Duration) -> Option<i32> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.code();
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        None
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn get(addr: SocketAddr, target: &str) -> common::Resp {

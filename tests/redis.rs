@@ -426,3 +426,122 @@ fn a_password_protected_redis_is_logged_into() {
 fn limits_history() -> usize {
     Limits::default().history_events
 }
+
+/// A client of a draining node: its events so far, and where it resumes.
+#[cfg(feature = "cli")]
+#[derive(Debug)]
+struct Follower {
+    seqs: Vec<u64>,
+    resume: Option<String>,
+}
+
+#[cfg(feature = "cli")]
+#[test]
+fn a_drained_binary_node_tells_every_client_where_to_resume_on_another_missing_nothing() {
+    use common::binary::Node as Binary;
+    let redis = Redis::start(false);
+    let dir = std::env::temp_dir().join(format!("pushwire-redis-drain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let args = ["--redis", url.as_str(), "--drain-delay", "0s"];
+    let mut a = Binary::start(&dir, &args);
+    let b = Binary::start(&dir, &args);
+    let publish = |addr: SocketAddr, text: &str| -> u64 {
+        let mut c = Client::new(addr);
+        c.send("POST", "/publish?topic=d", Some(text.as_bytes()));
+        let r = c.recv().unwrap();
+        assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+        String::from_utf8(r.body).unwrap().parse().unwrap()
+    };
+    let first = publish(b.addr, "first");
+    let start = first - 1;
+    let mut sse = Sse::open(a.addr, "/events?topic=d", Some(start));
+    let mut ws = WsClient::connect(a.addr, &format!("/ws?topic=d&cursor={start}"));
+    let mut poll = Client::new(a.addr);
+    // Events published on B reach A's clients.
+    let second = publish(b.addr, "second");
+    let mut followers: Vec<Follower> = (0..3)
+        .map(|_| Follower {
+            seqs: Vec::new(),
+            resume: None,
+        })
+        .collect();
+    for _ in 0..2 {
+        let (_, data, id) = sse.next().unwrap();
+        followers[0].seqs.push(seq_of(&data));
+        followers[0].resume = Some(id);
+        let Some(WsEv::Text(t)) = ws.recv() else {
+            panic!()
+        };
+        followers[1].seqs.push(seq_of(&t));
+    }
+    let r = poll.get(&format!("/poll?topic=d&cursor={start}"));
+    for line in String::from_utf8(r.body).unwrap().lines() {
+        followers[2].seqs.push(seq_of(line));
+    }
+    poll.send("GET", &format!("/poll?topic=d&cursor={second}"), None);
+    wait_for(|| stat(a.addr, "long_poll", "connections") == 1);
+    // A publisher on B goes on while A drains.
+    let publisher = std::thread::spawn(move || {
+        (0..30)
+            .map(|i| publish(b.addr, &format!("during {i}")))
+            .last()
+    });
+    a.signal("TERM");
+    // The stream: what came before its end, then the end (EventSource resumes from its last id).
+    while let Some((kind, data, id)) = sse.next() {
+        if kind == "message" {
+            followers[0].seqs.push(seq_of(&data));
+            followers[0].resume = Some(id);
+        }
+    }
+    // The socket: what came before its close, then the close naming the cursor.
+    loop {
+        match ws.recv() {
+            Some(WsEv::Text(t)) => followers[1].seqs.push(seq_of(&t)),
+            Some(WsEv::Close(Some(1001), reason)) => {
+                assert!(
+                    reason.starts_with("going away; resume from cursor "),
+                    "{reason}"
+                );
+                followers[1].resume = Some(reason.rsplit(' ').next().unwrap().to_string());
+                break;
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let answered = poll.recv().unwrap();
+    for line in String::from_utf8(answered.body.clone()).unwrap().lines() {
+        followers[2].seqs.push(seq_of(line));
+    }
+    followers[2].resume =
+        Some(String::from_utf8(answered.header("x-cursor").unwrap().to_vec()).unwrap());
+    assert_eq!(
+        a.exit_within(Duration::from_secs(15)),
+        Some(0),
+        "the drained node exits 0"
+    );
+    let last = publisher.join().unwrap().unwrap();
+    // Each resumes on B from what A told it, and gets the rest exactly once, in order.
+    for (i, f) in followers.iter_mut().enumerate() {
+        let resume = f.resume.clone().unwrap();
+        let mut c = Client::new(b.addr);
+        loop {
+            let r = c.get(&format!(
+                "/poll?topic=d&wait=0&cursor={}",
+                f.seqs
+                    .last()
+                    .copied()
+                    .map_or(resume.clone(), |s| s.to_string())
+            ));
+            if r.status == 204 {
+                break;
+            }
+            for line in String::from_utf8(r.body).unwrap().lines() {
+                f.seqs.push(seq_of(line));
+            }
+        }
+        let expected: Vec<u64> = (first..=last).collect();
+        assert_eq!(f.seqs, expected, "follower {i} resumed from {resume}");
+    }
+}

@@ -510,7 +510,9 @@ fn close_after_response(turn: &mut Turn<'_>) {
 
 /// What the application left open when a graceful shutdown began: a WebSocket is closed
 /// `1001`, a stream ends. A deferred request stays for its answer (or its own timeout, or the
-/// `503` at the shutdown deadline).
+/// `503` at the shutdown deadline). An HTTP connection closes after its response — also one
+/// whose event stream the application just ended, which would otherwise wait idle for another
+/// request.
 fn wind_down(turn: &mut Turn<'_>) {
     let (conn, _) = turn.parts();
     match conn.proto_mut() {
@@ -519,11 +521,11 @@ fn wind_down(turn: &mut Turn<'_>) {
         }
         Proto::Stream(_) => {
             let _ = turn.stream_end();
-            close_after_response(turn);
         }
         Proto::Http(h) if matches!(h.pending, Pending::Stream) => {
             let _ = turn.stream_end();
         }
         _ => {}
     }
+    close_after_response(turn);
 }

@@ -1,6 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+#[cfg(feature = "cli")]
+pub mod binary;
+
 use pushwire::http::{self, BodyKind, Event, Version};
 use pushwire::{Instant, Limits};
 

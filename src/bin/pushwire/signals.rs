@@ -93,7 +93,10 @@ pub fn wait(mut signals: Signals, live: &Live, running: Running) -> io::Result<E
             Ok(ExitCode::FAILURE)
         }
         _ => {
-            log::info!("stopped reason=drained");
+            log::info!(
+                "stopped reason=drained open={}",
+                live.handle.open_connections()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
