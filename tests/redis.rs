@@ -483,9 +483,11 @@ fn a_drained_binary_node_tells_every_client_where_to_resume_on_another_missing_n
     wait_for(|| stat(a.addr, "long_poll", "connections") == 1);
     // A publisher on B goes on while A drains.
     let publisher = std::thread::spawn(move || {
-        (0..30)
-            .map(|i| publish(b.addr, &format!("during {i}")))
-            .last()
+        let mut last = None;
+        for i in 0..30 {
+            last = Some(publish(b.addr, &format!("during {i}")));
+        }
+        last
     });
     a.signal("TERM");
     // The stream: what came before its end, then the end (EventSource resumes from its last id).
