@@ -443,3 +443,27 @@ fn limit_max_events_per_response_says_where_to_continue() {
     let r = c.get("/poll?topic=c&cursor=2");
     assert_eq!(r.header("x-cursor"), Some(&b"4"[..]));
 }
+
+#[test]
+fn a_follower_ahead_of_a_restarted_topic_gets_the_reset_and_then_every_event() {
+    // A client that saw up to 5 before the server restarted (numbering began again).
+    let s = server(Limits::default());
+    let mut ws = WsClient::connect(s.addr, "/ws?topic=again&cursor=5");
+    assert_eq!(
+        ws.recv(),
+        Some(WsEv::Text(
+            "{\"topic\":\"again\",\"gap\":{\"reset\":5}}".into()
+        ))
+    );
+    let mut sse = Sse::open(s.addr, "/events?topic=again", Some(5));
+    assert_eq!(sse.next().unwrap().0, "gap");
+    // The new numbering's first events reach both, although they are below the old cursor.
+    for i in 1..=2 {
+        assert_eq!(publish(s.addr, "again", &format!("new {i}")), i);
+        let Some(WsEv::Text(t)) = ws.recv() else {
+            panic!()
+        };
+        assert_eq!(seq_of(&t), i);
+        assert_eq!(seq_of(&sse.next().unwrap().1), i);
+    }
+}

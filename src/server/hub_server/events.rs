@@ -223,7 +223,15 @@ impl Followers for Streams {
             match cx.stream_write(d.conn, bytes) {
                 Ok(written) => {
                     Counters::add(&server.stats.sse.events, *count);
-                    local.sse.advance(d.conn, topic, *next);
+                    let reset = chunks
+                        .iter()
+                        .any(|c| matches!(c.gap, Some(crate::hub::Gap::Reset { .. })));
+                    if reset {
+                        // The topic began again below the follower's cursor: it goes back.
+                        local.sse.set(d.conn, topic, *next);
+                    } else {
+                        local.sse.advance(d.conn, topic, *next);
+                    }
                     Counters::add(&server.stats.sse.bytes_out, written as u64);
                     if topic != WIRE_TOPIC {
                         server.wire(Technique::Sse, cx, &Wire::SseChunk { bytes });

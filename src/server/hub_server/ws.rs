@@ -148,7 +148,12 @@ impl HubServer {
                     self.wire(Technique::WebSocket, cx, &wire);
                 }
             }
-            local.ws.advance(conn, topic, chunk.next);
+            if matches!(chunk.gap, Some(crate::hub::Gap::Reset { .. })) {
+                // The topic began again below the follower's cursor: its cursor goes back.
+                local.ws.set(conn, topic, chunk.next);
+            } else {
+                local.ws.advance(conn, topic, chunk.next);
+            }
         }
     }
 

@@ -141,7 +141,8 @@ class Client {
     this.setState("closed");
   }
 
-  /** One line of JSON from the server: delivered once if it is new. */
+  /** One line of JSON from the server: delivered once if it is new. Whether it was a new
+   *  event (a gap is passed on, but is not an event). */
   accept(line) {
     let value;
     try { value = JSON.parse(line); } catch (_) { return false; }
@@ -154,9 +155,10 @@ class Client {
       } else if (value.gap.reset !== undefined) {
         this.cursors.set(topic, 0n);
       }
+      this.delivered = true;
       this.emit("gap", { topic, gap: value.gap });
       this.save();
-      return true;
+      return false;
     }
     const seq = seqOf(line);
     if (seq === null) return false;
@@ -195,10 +197,15 @@ class Client {
         const outcome = await this.runSession(kind);
         if (this.closed) return;
         if (outcome === "upgrade") { this.level = Math.max(0, this.level - 1); continue; }
-        // A transport that did not open falls back only if the server itself answers: a
-        // server that is down (restarting) is waited for on the same transport.
+        // A transport that did not open falls back only if it fails twice in a row while the
+        // server itself answers: a server that is down (restarting) is waited for on the same
+        // transport. One that opened and then delivered nothing falls back at once.
         if (outcome === "fallback" && await this.reachable()) {
-          this.level = Math.min(this.transports.length - 1, this.level + 1);
+          this.strikes = this.connectedHere ? 2 : (this.strikes || 0) + 1;
+          if (this.strikes >= 2) {
+            this.strikes = 0;
+            this.level = Math.min(this.transports.length - 1, this.level + 1);
+          }
         }
       } catch (e) {
         this.emit("error", e);
@@ -243,9 +250,12 @@ class Client {
       };
       const session = { stop: () => finish("stopped"), close: () => {} };
       this.session = session;
+      this.connectedHere = false;
       const opened = () => {
         this.backoff = 250;
+        this.strikes = 0;
         this.connectedOnce = true;
+        this.connectedHere = true;
         this.setState("open");
         // A stuck transport: nothing arrived for a while, yet a short poll finds events.
         this.delivered = false;
