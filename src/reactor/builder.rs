@@ -3,7 +3,8 @@
 
 use super::app::{App, NoApp};
 use super::clock::{Clock, SystemClock};
-use super::core::{Core, Setup};
+use super::core::Core;
+use super::env::Setup;
 use super::handle::{Handle, Shared, WAKER};
 use super::io_stats::IoCounters;
 use super::per_address::PerAddress;

@@ -8,9 +8,10 @@
 //! event stream lasts.
 
 use super::gather::Gather;
+use super::io::Io;
 use super::io_stats::IoCounters;
 use super::record::{End, Record};
-use super::socket::{Io, Socket};
+use super::socket::Socket;
 use super::spill::Spill;
 use crate::http;
 use crate::limits::Limits;

@@ -1,10 +1,11 @@
 //! [`Ctx`]: what an application callback can do to connections on its worker.
 
-use super::app::{ConnId, Response};
 use super::conn::{Conn, Proto};
-use super::core::{Env, turn_on};
+use super::core::turn_on;
+use super::env::Env;
 use super::handle::Handle;
 use super::record::End;
+use super::reply::{ConnId, Response};
 use super::send::WsMessage;
 use super::slab::Slab;
 use super::turn::{SendError, Turn};

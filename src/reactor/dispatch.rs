@@ -3,13 +3,15 @@
 //! application's [`Reply`] is carried out. [`Driver`] holds what every step needs: the
 //! application, its per-worker state, the worker's connections and tools, and the handle.
 
-use super::app::{App, ConnId, Message, Reply};
+use super::app::App;
 use super::conn::{Change, Conn, Life, Pending, Proto};
-use super::core::{Env, end_turn};
+use super::core::end_turn;
 use super::ctx::Ctx;
+use super::env::Env;
 use super::gather::{self, Gather};
 use super::handle::Handle;
 use super::record::End;
+use super::reply::{ConnId, Message, Reply};
 use super::slab::Slab;
 use super::turn::Turn;
 use super::upgrade;
@@ -244,7 +246,7 @@ impl<'w, A: App> Driver<'w, A> {
             "too many connections from this address (the limit is {})\n",
             table.limit()
         );
-        let refusal = super::app::Response::new(429)
+        let refusal = super::reply::Response::new(429)
             .header("Retry-After", "1")
             .header("Content-Type", "text/plain; charset=utf-8")
             .body(body.into_bytes());

@@ -41,13 +41,16 @@ mod ctx;
 #[cfg(feature = "deflate")]
 mod deflate_memo;
 mod dispatch;
+mod env;
 mod gather;
 mod handle;
+mod io;
 mod io_stats;
 mod per_address;
 mod pipe;
 mod read;
 mod record;
+mod reply;
 mod send;
 mod slab;
 mod socket;
@@ -60,13 +63,14 @@ mod turn;
 mod upgrade;
 mod worker;
 
-pub use app::{App, ConnId, Message, NoApp, Reply, Response};
+pub use app::{App, NoApp};
 pub use builder::{Builder, Running, Server};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ctx::Ctx;
 pub use handle::Handle;
 pub use io_stats::IoStats;
 pub use record::{End, Ended, Summary};
+pub use reply::{ConnId, Message, Reply, Response};
 pub use turn::SendError;
 
 pub(crate) use handle::lock;

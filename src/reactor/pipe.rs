@@ -3,8 +3,8 @@
 //! on each side). The server's end is a [`super::socket::Socket`] like a TCP one; the client's
 //! end is what a test holds ([`super::testing`]).
 
+use super::io::Io;
 use super::lock;
-use super::socket::Io;
 use std::io::{self, IoSlice};
 use std::sync::{Arc, Mutex};
 

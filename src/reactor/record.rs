@@ -2,7 +2,7 @@
 //! gets when it does ([`Ended`], through [`App::ended`](super::App::ended)): enough for one log
 //! line per connection and for the metrics of connections closed by reason.
 
-use super::app::ConnId;
+use super::reply::ConnId;
 use crate::time::Instant;
 use core::time::Duration;
 use std::net::SocketAddr;

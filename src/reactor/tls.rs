@@ -7,7 +7,7 @@
 //! record buffer (bounded at 64 KiB by rustls) and sends what the socket takes; the rest is
 //! sent when the socket becomes writable, before the connection's own write queue.
 
-use super::socket::Io;
+use super::io::Io;
 use crate::time::Instant;
 use mio::net::TcpStream;
 use std::io::{self, IoSlice, Read, Write};

@@ -4,10 +4,10 @@
 //! ([`super::core::Core::with`], or the end of a read) settles it once at the end: lingering,
 //! slow consumers, the timer.
 
-use super::app::Response;
 use super::conn::{Change, Conn, HttpConn, Pending, Proto};
-use super::core::Env;
+use super::env::Env;
 use super::record::End;
+use super::reply::Response;
 use crate::http::{self, ResponseBody};
 use std::borrow::Cow;
 

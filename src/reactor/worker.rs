@@ -5,7 +5,7 @@
 //! (connections to resume, connections whose end the application must hear about). Reading is
 //! `read.rs`, what the machines report goes to the application in `dispatch.rs`.
 
-use super::app::{App, ConnId};
+use super::app::App;
 use super::clock::Clock;
 use super::conn::{Conn, Pending, Proto};
 use super::core::Core;
@@ -13,6 +13,7 @@ use super::dispatch::Driver;
 use super::handle::{Handle, WAKER};
 use super::pipe::MemSocket;
 use super::record::Record;
+use super::reply::ConnId;
 use super::socket::Socket;
 use super::turn::Turn;
 use crate::time::Instant;
@@ -134,7 +135,7 @@ impl<A: App> Running<A> {
         let poll = Poll::new()?;
         let (handle, io) = Handle::single(&poll)?;
         let shutdown_timeout = limits.linger_timeout;
-        let core = Core::new(super::core::Setup {
+        let core = Core::new(super::env::Setup {
             limits,
             open: handle.shared.open.clone(),
             deflate: None,
@@ -261,7 +262,7 @@ impl<A: App> Running<A> {
                 for key in self.core.keys() {
                     self.core.with(key, |turn| {
                         if turn.is_deferred() {
-                            let going = super::app::Response::new(503).header("Retry-After", "1");
+                            let going = super::reply::Response::new(503).header("Retry-After", "1");
                             let _ = turn.respond(&going);
                         }
                     });

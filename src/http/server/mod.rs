@@ -13,13 +13,10 @@ use transition::Input;
 pub use write::BodyStream;
 use write::write_error_response;
 
-use super::body::{BodyDecoder, ChunkedDecoder, Piece, encode_chunk, encode_last_chunk};
-use super::error::{PeerError, UsageError};
+use super::body::{BodyDecoder, ChunkedDecoder, Piece};
+use super::error::PeerError;
 use super::head::HttpLimits;
-use super::head::{
-    BodyKind, HeadScan, Request, Version, check_outgoing_fields, parse_request, push_decimal,
-    reason_phrase,
-};
+use super::head::{BodyKind, HeadScan, Request, Version, parse_request};
 use crate::limits::Limits;
 use crate::time::Instant;
 use alloc::vec::Vec;

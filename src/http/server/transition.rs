@@ -3,7 +3,10 @@
 //! RFC 9112 / RFC 9110 beside each arm. (Progress inside a state — bytes scanned, a body
 //! window's count — is not a transition and stays with the code that reads.)
 
-use super::*;
+use super::{Connection, Exchange, OutBody, Read, Write, fresh_head};
+use crate::http::body::BodyDecoder;
+use crate::http::error::PeerError;
+use crate::time::Instant;
 
 /// What happened that may move the connection.
 pub(super) enum Input {

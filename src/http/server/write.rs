@@ -2,7 +2,13 @@
 //! until close; RFC 9112 §6, §7.1), `100 Continue` (RFC 9110 §10.1.1), the end of an exchange
 //! and what the connection does next (§9.3), and the error responses.
 
-use super::*;
+use super::transition::Input;
+use super::{Connection, Continue, OutBody, Read, ResponseBody, Write};
+use crate::http::body::{BodyDecoder, encode_chunk, encode_last_chunk};
+use crate::http::error::{PeerError, UsageError};
+use crate::http::head::HttpLimits;
+use crate::http::head::{Version, check_outgoing_fields, push_decimal, reason_phrase};
+use alloc::vec::Vec;
 
 impl Connection {
     /// The streamed response body in progress, as a detached [`BodyStream`], when the request

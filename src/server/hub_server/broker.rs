@@ -5,26 +5,12 @@
 use super::answers::{refusal, text_of};
 use super::commands::{Ref, ok};
 use super::event::event_ts;
-use super::poll::PollAsk;
+use super::follow::{Awaiting, PENDING};
 use super::{HubServer, Local, Notice};
 use crate::reactor::{ConnId, Ctx, Reply, Response};
 use crate::ws::CloseCode;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The cursor of a follower that asked for "from now" before the topic's cache was live: set
-/// to the newest number when it is.
-pub(super) const PENDING: u64 = u64::MAX;
-
-/// A request waiting for its topics' cache.
-#[derive(Clone, Debug)]
-pub(super) enum Awaiting {
-    Poll(PollAsk),
-    /// `GET /cursor`, asked at this time (ns since the Unix epoch).
-    Cursor {
-        arrived: u64,
-    },
-}
 
 /// How long an HTTP publish waits for the broker's answer.
 const PUBLISH_WAIT: Duration = Duration::from_secs(5);

@@ -14,8 +14,8 @@
 //! consistent with the type of the message). `cursor` is a decimal number (or a string of
 //! one); without it the topic is followed from now.
 
-use super::broker::PENDING;
 use super::event::Bytes;
+use super::follow::PENDING;
 use super::{HubServer, Local, Notice};
 use crate::json::{self, Value};
 use crate::reactor::ConnId;

@@ -2,54 +2,16 @@
 //! cursor is owed, then each technique hands it over its own way ([`Followers`]).
 
 use super::event::event_ts;
-use super::owed::{self, Chunk};
+use super::events::Streams;
+use super::follow::{Due, Followers, Owed};
+use super::owed;
+use super::poll::Polls;
+use super::ws::Sockets;
 use super::{HubServer, Local, Notice};
-use crate::reactor::{ConnId, Ctx};
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
-/// A follower a publish on a topic is due to: its cursor there, and its cursors in the other
-/// topics it follows (for the position its answer carries; none for a follower of one topic).
-pub(super) struct Due {
-    pub conn: ConnId,
-    pub cursor: u64,
-    pub others: Vec<(Arc<str>, u64)>,
-}
-
-impl Due {
-    /// The follower's other cursors as the encoders take them.
-    pub fn others(&self) -> Vec<(&str, u64)> {
-        self.others.iter().map(|(t, c)| (&**t, *c)).collect()
-    }
-}
-
-/// What each distinct cursor of a topic is owed.
-pub(super) type Owed = BTreeMap<u64, Vec<Chunk>>;
-
-/// How one technique hands a topic's events to its followers on this worker.
-pub(super) trait Followers {
-    /// The followers of `topic` this technique serves that a publish is due to (a parked poll
-    /// is unparked here), given the topic's newest number.
-    fn due(&self, server: &HubServer, local: &mut Local, topic: &str, last_seq: u64) -> Vec<Due>;
-
-    /// Hands each of `due` what `owed` holds for its cursor.
-    fn deliver(
-        &self,
-        server: &HubServer,
-        local: &mut Local,
-        topic: &str,
-        due: &[Due],
-        owed: &Owed,
-        cx: &mut Ctx<'_, Notice>,
-    );
-}
+use crate::reactor::Ctx;
 
 /// Every technique that follows topics.
-const TECHNIQUES: [&dyn Followers; 3] = [
-    &super::events::Streams,
-    &super::ws::Sockets,
-    &super::poll::Polls,
-];
+const TECHNIQUES: [&dyn Followers; 3] = [&Streams, &Sockets, &Polls];
 
 impl HubServer {
     /// A publish on `topic`: deliver to this worker's followers.
@@ -98,22 +60,4 @@ impl HubServer {
             }
         }
     }
-}
-
-/// `conn`'s cursors in the topics of `follows` other than `topic` (none when it follows only
-/// `topic`).
-pub(super) fn others(
-    follows: &crate::hub::Subscribers<ConnId>,
-    conn: ConnId,
-    topic: &str,
-) -> Vec<(Arc<str>, u64)> {
-    if follows.count_of(conn) < 2 {
-        return Vec::new();
-    }
-    follows
-        .cursors(conn)
-        .into_iter()
-        .filter(|(t, _)| *t != topic)
-        .map(|(t, c)| (Arc::from(t), c))
-        .collect()
 }

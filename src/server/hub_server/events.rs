@@ -1,8 +1,8 @@
 //! Server-Sent Events (`GET /events`): a stream per client over one or more topics, resumed
 //! after `Last-Event-ID` (a cursor for one topic, a position for several).
 
-use super::broker::PENDING;
-use super::deliver::{Due, Followers, Owed, others};
+use super::follow::PENDING;
+use super::follow::{Due, Followers, Owed, others};
 use super::owed::{self, Place};
 use super::request::Ask;
 use super::stats::{Counters, Shape, response_bytes};

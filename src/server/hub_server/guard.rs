@@ -230,25 +230,6 @@ impl HubServer {
         )
     }
 
-    /// The answer to a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`).
-    fn preflight(&self, req: &Request<'_>, cors: Option<&[u8]>, cx: &Ctx<'_, Notice>) -> Response {
-        let Some(route) = self.endpoint(req.path(), cx.conn(), cx) else {
-            return refusal(404, &format!("no such endpoint: {}", req.path()));
-        };
-        let allow = super::routes::allowed_methods(route);
-        let mut response = Response::new(204).header("Allow", allow.clone());
-        if let Some(origin) = cors {
-            response = with_cors(response, origin)
-                .header("Access-Control-Allow-Methods", allow.clone())
-                .header(
-                    "Access-Control-Allow-Headers",
-                    "Authorization, Content-Type, Last-Event-ID",
-                )
-                .header("Access-Control-Max-Age", "600");
-        }
-        response
-    }
-
     /// Takes a publish from the holder's bucket (shared by all its connections).
     pub(super) fn holder_may_publish(
         &self,
@@ -458,7 +439,7 @@ fn cors_fields(origin: &[u8]) -> Fields {
     fields
 }
 
-fn with_cors(mut response: Response, origin: &[u8]) -> Response {
+pub(super) fn with_cors(mut response: Response, origin: &[u8]) -> Response {
     response.headers.extend(cors_fields(origin));
     response
 }

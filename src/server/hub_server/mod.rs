@@ -56,6 +56,7 @@ mod commands;
 mod deliver;
 mod event;
 mod events;
+mod follow;
 mod guard;
 mod operator;
 mod owed;
@@ -156,7 +157,7 @@ pub struct Local {
     #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     worker: usize,
     /// Requests waiting for their topic's cache to be live (over a broker).
-    awaiting: BTreeMap<Arc<str>, Vec<(ConnId, broker::Awaiting)>>,
+    awaiting: BTreeMap<Arc<str>, Vec<(ConnId, follow::Awaiting)>>,
     /// HTTP publishes waiting for the broker's answer, since when they arrived.
     publishing: BTreeMap<ConnId, std::time::Instant>,
     /// WebSocket publishes (`pushwire.v1`) waiting for the broker's answer: their `ref`s, in

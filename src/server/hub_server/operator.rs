@@ -318,7 +318,7 @@ impl HubServer {
                 .sse
                 .cursors(conn)
                 .into_iter()
-                .filter(|&(_, c)| c != super::broker::PENDING)
+                .filter(|&(_, c)| c != super::follow::PENDING)
                 .collect();
             // WHATWG HTML §9.2: `retry:` sets the reconnection time; the comment says why the
             // stream ends. EventSource comes back with its Last-Event-ID.

@@ -3,9 +3,9 @@
 //! deadline. Every answer's `X-Cursor` is where to ask from next: the decimal cursor for one
 //! topic, a position for several.
 
-use super::broker::{self, PENDING};
-use super::deliver::{Due, Followers, Owed};
 use super::event::event_ts;
+use super::follow::{Awaiting, PENDING, PollAsk};
+use super::follow::{Due, Followers, Owed};
 use super::owed::{self, Place};
 use super::stats::{Counters, Shape, response_bytes};
 use super::wire::{Technique, Wire, unix_nanos};
@@ -16,17 +16,6 @@ use crate::reactor::{ConnId, Ctx, Reply, Response};
 use crate::server::query;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// A poll's question, kept while it waits for a topic's sync.
-#[derive(Clone, Debug)]
-pub(super) struct PollAsk {
-    pub topics: Vec<Arc<str>>,
-    pub cursors: Vec<Option<u64>>,
-    pub wait: Option<u64>,
-    pub shape: Shape,
-    /// When it arrived (ns since the Unix epoch): "now" for a poll without a cursor.
-    pub arrived: u64,
-}
 
 impl HubServer {
     /// `GET /poll`: answer now if anything is new (or when `wait=0`), else park for `wait`
@@ -60,7 +49,7 @@ impl HubServer {
             for t in &ask.topics {
                 self.follow(t);
             }
-            return self.await_sync(local, &topic, broker::Awaiting::Poll(ask), cx);
+            return self.await_sync(local, &topic, Awaiting::Poll(ask), cx);
         }
         let conn = cx.conn();
         self.serve_poll(local, ask, Some(req), conn, cx)

@@ -3,7 +3,7 @@
 
 use super::answers::refusal;
 use super::broker;
-use super::guard::Pass;
+use super::guard::{Pass, with_cors};
 use super::{HubServer, Local, Notice};
 use crate::http::Request;
 use crate::server::metrics::Kind;
@@ -78,6 +78,30 @@ const ENDPOINTS: [Endpoint; 18] = [
 const OPERATOR_ROUTES: [Route; 4] = [Route::Health, Route::Ready, Route::Stats, Route::Metrics];
 
 impl HubServer {
+    /// The answer to a CORS preflight (`OPTIONS` with `Access-Control-Request-Method`).
+    pub(super) fn preflight(
+        &self,
+        req: &Request<'_>,
+        cors: Option<&[u8]>,
+        cx: &Ctx<'_, Notice>,
+    ) -> Response {
+        let Some(route) = self.endpoint(req.path(), cx.conn(), cx) else {
+            return refusal(404, &format!("no such endpoint: {}", req.path()));
+        };
+        let allow = allowed_methods(route);
+        let mut response = Response::new(204).header("Allow", allow.clone());
+        if let Some(origin) = cors {
+            response = with_cors(response, origin)
+                .header("Access-Control-Allow-Methods", allow.clone())
+                .header(
+                    "Access-Control-Allow-Headers",
+                    "Authorization, Content-Type, Last-Event-ID",
+                )
+                .header("Access-Control-Max-Age", "600");
+        }
+        response
+    }
+
     /// The endpoint at `path` as this server and this connection see it: `None` for an unknown
     /// path, and for one this server does not serve here (no wire view, no page, the
     /// operator's figures on a public listener when they have one of their own).
@@ -259,7 +283,12 @@ impl HubServer {
         match self.topic(req) {
             Ok(topic) if !self.live(&topic) => {
                 let arrived = super::wire::unix_nanos();
-                self.await_sync(local, &topic, broker::Awaiting::Cursor { arrived }, cx)
+                self.await_sync(
+                    local,
+                    &topic,
+                    super::follow::Awaiting::Cursor { arrived },
+                    cx,
+                )
             }
             Ok(topic) => broker::cursor_answer(self.hub().last_seq(&topic)).into(),
             Err(response) => response.into(),

@@ -2,8 +2,8 @@
 //! sent a response-sized batch per write; text sent is published (to its one topic), or, with
 //! the subprotocol `pushwire.v1` (RFC 6455 §1.9, §4.2.2), read as commands (`commands.rs`).
 
-use super::broker::PENDING;
-use super::deliver::{Due, Followers, Owed};
+use super::follow::PENDING;
+use super::follow::{Due, Followers, Owed};
 use super::owed;
 use super::request::Ask;
 use super::stats::{Counters, WS_101_BYTES};

@@ -2,7 +2,16 @@
 //! close frame the application starts, encoded (masked for a client, RFC 6455 §5.3;
 //! compressed with permessage-deflate, RFC 7692 §7.2.1) into the caller's `out`.
 
-use super::*;
+#[cfg(feature = "deflate")]
+use super::RSV1;
+use super::{Connection, MessageKind};
+use crate::ws::close_code::CloseCode;
+use crate::ws::closing::{Close, CloseInput};
+use crate::ws::error::UsageError;
+use crate::ws::frame::{Header, OpCode};
+use crate::ws::handshake::Role;
+use crate::ws::mask::apply_mask;
+use alloc::vec::Vec;
 
 impl Connection {
     /// Sends a text message as one frame.
