@@ -13,8 +13,8 @@
 //! [`Subscribers`] keeps, per topic, who follows it and how far each has read; the server keeps
 //! one per worker, beside the shared `Hub`.
 
-pub mod broker;
 pub mod position;
+pub mod redis;
 mod subscribers;
 #[cfg(test)]
 mod tests;

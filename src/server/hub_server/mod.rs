@@ -92,6 +92,18 @@ pub enum Notice {
     Acked,
 }
 
+#[cfg(feature = "redis")]
+impl From<super::redis::Update> for Notice {
+    fn from(update: super::redis::Update) -> Notice {
+        use super::redis::Update;
+        match update {
+            Update::Published(topic) => Notice::Published(topic),
+            Update::Synced(topic) => Notice::Synced(topic),
+            Update::Acked => Notice::Acked,
+        }
+    }
+}
+
 /// The topic that carries wire samples for `GET /wire`.
 pub const WIRE_TOPIC: &str = "_wire";
 
@@ -198,7 +210,7 @@ impl HubServer {
     #[cfg(feature = "redis")]
     pub fn with_redis(mut self, link: Arc<super::redis::Link>) -> Self {
         self.hub().share_numbering();
-        link.attach_hub(self.hub.clone());
+        link.attach_hub(self.hub.clone(), event_bytes);
         self.broker = Some(link);
         self
     }

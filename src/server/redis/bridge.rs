@@ -1,12 +1,10 @@
 //! The broker thread: one connection to Redis, reconnected with capped exponential backoff and
 //! jitter, driven by a `mio::Poll`.
 
-use super::{Ack, Link, Request, lock};
+use super::{Ack, Link, Request, Update, lock};
 use crate::entropy::{Entropy, OsEntropy};
-use crate::hub::broker::{Broker, NotSent, Outcome};
-use crate::reactor::Handle;
+use crate::hub::redis::{Mirror, NotSent, Outcome};
 use crate::server::ConnId;
-use crate::server::hub_server::{Notice, event_bytes};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 use std::collections::BTreeMap;
@@ -36,11 +34,14 @@ enum Conn {
     Up(TcpStream),
 }
 
+/// How the bridge tells the server's workers of an [`Update`].
+pub(super) type Notify = Box<dyn Fn(Update) + Send>;
+
 pub(super) struct Bridge {
     link: Arc<Link>,
-    handle: Handle<Notice>,
+    notify: Notify,
     poll: Poll,
-    broker: Broker,
+    mirror: Mirror,
     conn: Conn,
     out: Vec<u8>,
     inbuf: Vec<u8>,
@@ -55,7 +56,7 @@ pub(super) struct Bridge {
 }
 
 impl Bridge {
-    pub(super) fn new(link: Arc<Link>, handle: Handle<Notice>) -> io::Result<Bridge> {
+    pub(super) fn new(link: Arc<Link>, notify: Notify) -> io::Result<Bridge> {
         let poll = Poll::new()?;
         let waker = Waker::new(poll.registry(), WAKE)?;
         link.waker
@@ -66,9 +67,9 @@ impl Bridge {
         }
         let now = Instant::now();
         Ok(Bridge {
-            broker: Broker::new(link.url.config.clone()),
+            mirror: Mirror::new(link.url.config.clone()),
             link,
-            handle,
+            notify,
             poll,
             conn: Conn::Down { retry_at: now },
             out: Vec::new(),
@@ -136,14 +137,14 @@ impl Bridge {
         match &self.conn {
             Conn::Down { retry_at } if now >= *retry_at => self.connect(),
             Conn::Up(_) => {
-                if self.broker.in_flight() > 0 && now.duration_since(self.last_progress) > STALL {
+                if self.mirror.in_flight() > 0 && now.duration_since(self.last_progress) > STALL {
                     self.lost("Redis stopped answering");
                 } else if now.duration_since(self.last_ping) >= PING_EVERY {
                     self.last_ping = now;
-                    if self.broker.in_flight() == 0 {
+                    if self.mirror.in_flight() == 0 {
                         self.last_progress = now;
                     }
-                    self.broker.ping(&mut self.out);
+                    self.mirror.ping(&mut self.out);
                 }
             }
             Conn::Connecting(_) if now.duration_since(self.last_progress) > STALL => {
@@ -204,7 +205,7 @@ impl Bridge {
         }
         self.inbuf.clear();
         self.last_progress = Instant::now();
-        self.broker.connected(&mut self.out);
+        self.mirror.connected(&mut self.out);
     }
 
     /// The connection is gone: fail what was in flight, mark every topic stale, retry later.
@@ -224,7 +225,7 @@ impl Bridge {
         lock(&self.link.synced).clear();
         self.out.clear();
         self.inbuf.clear();
-        let outcomes = self.broker.disconnected();
+        let outcomes = self.mirror.disconnected();
         self.dispatch(outcomes);
         // Capped exponential backoff with jitter: wait between half and all of it.
         let mut random = [0u8; 2];
@@ -257,14 +258,14 @@ impl Bridge {
         self.last_progress = Instant::now();
         let mut outcomes = Vec::new();
         let fed = {
-            let Some(hub) = self.link.hub.get() else {
+            let Some(attached) = self.link.hub.get() else {
                 return;
             };
-            let mut hub = lock(hub);
-            self.broker.feed(
+            let mut hub = lock(&attached.hub);
+            self.mirror.feed(
                 &self.inbuf,
                 &mut hub,
-                &event_bytes,
+                &attached.event,
                 &mut self.out,
                 &mut outcomes,
             )
@@ -305,13 +306,13 @@ impl Bridge {
                 }
                 Outcome::Synced(topic) => {
                     lock(&self.link.synced).insert(topic.clone());
-                    self.handle.notify(Notice::Synced(topic));
+                    (self.notify)(Update::Synced(topic));
                 }
-                Outcome::Events(topic) => self.handle.notify(Notice::Published(topic)),
+                Outcome::Events(topic) => (self.notify)(Update::Published(topic)),
             }
         }
         if acked {
-            self.handle.notify(Notice::Acked);
+            (self.notify)(Update::Acked);
         }
     }
 
@@ -341,7 +342,7 @@ impl Bridge {
                     self.next_ticket += 1;
                     self.tickets.insert(ticket, (worker, conn));
                     if let Err(e) = self
-                        .broker
+                        .mirror
                         .publish(ticket, &topic, ts, &text, &mut self.out)
                     {
                         let reason = match e {
@@ -349,15 +350,15 @@ impl Bridge {
                             NotSent::Busy => "too many publishes awaiting the broker",
                         };
                         if self.ack(ticket, Err(reason.into())) {
-                            self.handle.notify(Notice::Acked);
+                            (self.notify)(Update::Acked);
                         }
                     }
                 }
                 Request::Follow(topic) => {
                     self.followed_at.insert(topic.clone(), Instant::now());
-                    if let Some(hub) = self.link.hub.get() {
-                        let hub = lock(hub);
-                        self.broker.follow(&topic, &hub, &mut self.out);
+                    if let Some(attached) = self.link.hub.get() {
+                        let hub = lock(&attached.hub);
+                        self.mirror.follow(&topic, &hub, &mut self.out);
                     }
                 }
             }
@@ -384,7 +385,7 @@ impl Bridge {
         for topic in stale {
             self.followed_at.remove(&topic);
             lock(&self.link.synced).remove(&topic);
-            self.broker.unfollow(&topic, &mut self.out);
+            self.mirror.unfollow(&topic, &mut self.out);
         }
     }
 

@@ -1,17 +1,18 @@
 //! Several nodes over Redis: the link between a node's workers and its broker connection.
 //!
 //! One thread per node (`bridge.rs`) owns the connection to Redis, driven by its own
-//! `mio::Poll` like the reactor's workers, and runs the sans-IO [`Broker`] machine over it; it
+//! `mio::Poll` like the reactor's workers, and runs the sans-IO [`Mirror`] machine over it; it
 //! keeps the node's [`Hub`] a live cache of the topics the node's clients follow. Workers talk
 //! to it through the [`Link`]: publishes and follows go in a queue (and wake the thread);
-//! answers come back as hub server notices — `Published(topic)` for new events in the hub,
-//! `Synced(topic)` when a followed topic's cache is live, `Acked` when publishes were answered.
+//! answers come back as [`Update`]s, which the server that started the link receives as its
+//! own notices: `Published(topic)` for new events in the hub, `Synced(topic)` when a followed
+//! topic's cache is live, `Acked` when publishes were answered.
 //!
 //! Why a thread of its own rather than a socket in every worker: one connection per node
 //! means one subscription per topic per node (Redis sends each event to a node once) and one
 //! cache that every worker reads; the workers' loops never wait on Redis.
 //!
-//! [`Broker`]: crate::hub::broker::Broker
+//! [`Mirror`]: crate::hub::redis::Mirror
 
 mod bridge;
 mod url;
@@ -19,7 +20,6 @@ mod url;
 pub use url::{BadUrl, RedisUrl};
 
 use super::ConnId;
-use super::hub_server::Notice;
 use crate::hub::Hub;
 use crate::reactor::Handle;
 pub(crate) use crate::reactor::lock;
@@ -27,6 +27,29 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
+
+/// What the link tells the workers of the server it serves (through
+/// [`Handle::notify`], as the server's own notice type: see [`Link::start`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Update {
+    /// New events of this topic are in the hub.
+    Published(Arc<str>),
+    /// This node's cache of the topic is live: requests that waited for it can be served.
+    Synced(Arc<str>),
+    /// Answers to publishes are waiting for their workers ([`Link::take_acks`]).
+    Acked,
+}
+
+/// How the hub stores an event it did not publish itself: the bytes for (topic, number,
+/// publish time in ns, text).
+pub type EventBytes = fn(&str, u64, u64, &str) -> Arc<[u8]>;
+
+/// The hub a link keeps live, and how its events are stored.
+#[derive(Debug)]
+pub(crate) struct Attached {
+    pub hub: Arc<Mutex<Hub>>,
+    pub event: EventBytes,
+}
 
 /// A publish answered by Redis (or not).
 #[derive(Debug, Clone)]
@@ -59,7 +82,7 @@ struct Report {
 #[derive(Debug)]
 pub struct Link {
     url: RedisUrl,
-    hub: OnceLock<Arc<Mutex<Hub>>>,
+    hub: OnceLock<Attached>,
     requests: Mutex<Vec<Request>>,
     waker: OnceLock<mio::Waker>,
     acks: Mutex<BTreeMap<usize, Vec<Ack>>>,
@@ -91,12 +114,17 @@ impl Link {
     }
 
     /// Starts the broker thread, which connects (and reconnects) and notifies the workers
-    /// through `handle`. Call once, after the server is built.
+    /// through `handle`, each [`Update`] as the server's notice. Call once, after the server
+    /// is built.
     ///
     /// # Errors
     /// The thread or its poll could not be created, or the link has no hub server yet.
-    pub fn start(self: &Arc<Self>, handle: Handle<Notice>) -> std::io::Result<()> {
-        let bridge = bridge::Bridge::new(self.clone(), handle)?;
+    pub fn start<N>(self: &Arc<Self>, handle: Handle<N>) -> std::io::Result<()>
+    where
+        N: From<Update> + Send + Sync + 'static,
+    {
+        let notify = Box::new(move |update: Update| handle.notify(N::from(update)));
+        let bridge = bridge::Bridge::new(self.clone(), notify)?;
         let thread = std::thread::Builder::new()
             .name("pushwire-redis".into())
             .spawn(move || bridge.run())?;
@@ -128,8 +156,9 @@ impl Link {
         &self.url.addr
     }
 
-    pub(crate) fn attach_hub(&self, hub: Arc<Mutex<Hub>>) {
-        let _ = self.hub.set(hub);
+    /// The hub this link keeps live, and how it stores the events it learns from Redis.
+    pub(crate) fn attach_hub(&self, hub: Arc<Mutex<Hub>>, event: EventBytes) {
+        let _ = self.hub.set(Attached { hub, event });
     }
 
     /// Whether `topic`'s cache is live on this node.

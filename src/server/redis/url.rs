@@ -1,7 +1,7 @@
 //! `redis://[user[:password]@]host[:port][/db]` (the form Redis clients share; `rediss://`,
 //! TLS, is not served here).
 
-use crate::hub::broker::BrokerConfig;
+use crate::hub::redis::MirrorConfig;
 
 /// Where Redis is and how to log in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -9,7 +9,7 @@ pub struct RedisUrl {
     /// `host:port` (port 6379 when not given).
     pub addr: String,
     /// The handshake's settings (user, password, database).
-    pub config: BrokerConfig,
+    pub config: MirrorConfig,
 }
 
 /// A URL that is not `redis://…`.
@@ -53,9 +53,9 @@ impl core::str::FromStr for RedisUrl {
         } else {
             format!("{hostport}:6379")
         };
-        let mut config = BrokerConfig {
+        let mut config = MirrorConfig {
             db,
-            ..BrokerConfig::default()
+            ..MirrorConfig::default()
         };
         if let Some(login) = login {
             let (user, password) = match login.split_once(':') {

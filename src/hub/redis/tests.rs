@@ -1,7 +1,8 @@
-//! The broker machine against scripted Redis replies.
+//! The Redis mirror machine against scripted Redis replies.
 
 use super::*;
 use crate::Limits;
+use crate::resp::Value;
 use alloc::vec;
 
 fn make(_topic: &str, seq: u64, ts: u64, text: &str) -> Arc<[u8]> {
@@ -16,7 +17,7 @@ fn hub() -> Hub {
 }
 
 struct Rig {
-    broker: Broker,
+    broker: Mirror,
     hub: Hub,
     out: Vec<u8>,
 }
@@ -24,7 +25,7 @@ struct Rig {
 impl Rig {
     fn ready() -> Rig {
         let mut rig = Rig {
-            broker: Broker::new(BrokerConfig::default()),
+            broker: Mirror::new(MirrorConfig::default()),
             hub: hub(),
             out: Vec::new(),
         };
@@ -121,11 +122,11 @@ fn entries(items: &[(u64, &str)]) -> Vec<u8> {
 
 #[test]
 fn the_handshake_asks_for_resp3_with_credentials_and_a_database() {
-    let mut broker = Broker::new(BrokerConfig {
+    let mut broker = Mirror::new(MirrorConfig {
         user: Some("app".into()),
         password: Some("s3cret".into()),
         db: 2,
-        ..BrokerConfig::default()
+        ..MirrorConfig::default()
     });
     let mut out = Vec::new();
     broker.connected(&mut out);
@@ -148,7 +149,7 @@ fn the_handshake_asks_for_resp3_with_credentials_and_a_database() {
     assert_eq!(rig.feed(&script_loaded()), vec![]);
     // A wrong password is a refusal, not readiness.
     let mut refused = Rig {
-        broker: Broker::new(BrokerConfig::default()),
+        broker: Mirror::new(MirrorConfig::default()),
         hub: hub(),
         out: Vec::new(),
     };
@@ -261,9 +262,9 @@ fn a_publish_is_acknowledged_with_the_number_redis_gave() {
 
 #[test]
 fn nothing_is_sent_when_down_or_busy_and_in_flight_publishes_fail_on_disconnect() {
-    let mut broker = Broker::new(BrokerConfig {
+    let mut broker = Mirror::new(MirrorConfig {
         max_in_flight: 1,
-        ..BrokerConfig::default()
+        ..MirrorConfig::default()
     });
     let mut out = Vec::new();
     assert_eq!(broker.publish(1, "t", 0, "x", &mut out), Err(NotSent::Down));
@@ -387,9 +388,9 @@ fn a_reconnect_syncs_every_followed_topic_again_from_the_cache() {
 #[test]
 fn pushes_waiting_for_a_sync_are_bounded_by_the_history_length() {
     let mut rig = Rig {
-        broker: Broker::new(BrokerConfig {
+        broker: Mirror::new(MirrorConfig {
             history_events: 2,
-            ..BrokerConfig::default()
+            ..MirrorConfig::default()
         }),
         hub: hub(),
         out: Vec::new(),
