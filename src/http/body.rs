@@ -7,8 +7,8 @@
 //! The decoder reads framing a byte at a time and hands out data as slices of the caller's
 //! input, so a body is never copied. Every line it keeps track of has a length limit.
 
-use super::error::PeerError;
-use super::head::{is_tchar, push_hex};
+use super::error::{PeerError, UsageError};
+use super::head::{check_outgoing_fields, is_tchar, push_hex};
 use crate::clamp_len;
 use alloc::vec::Vec;
 
@@ -184,18 +184,7 @@ impl ChunkedDecoder {
             }
         }
         self.state = match (self.state, b) {
-            (Size { digits }, _) if b.is_ascii_hexdigit() => {
-                if self.size > u64::MAX >> 4 {
-                    return Err(PeerError::ChunkSizeOverflow);
-                }
-                let nibble = match b {
-                    b'0'..=b'9' => b - b'0',
-                    b'a'..=b'f' => b - b'a' + 10,
-                    _ => b - b'A' + 10,
-                };
-                self.size = (self.size << 4) | u64::from(nibble);
-                Size { digits: digits + 1 }
-            }
+            (Size { digits }, _) if b.is_ascii_hexdigit() => self.size_digit(digits, b)?,
             // RFC 9112 §7.1: chunk-size is 1*HEXDIG; an empty size is malformed.
             (Size { digits: 0 }, _) => return Err(PeerError::InvalidChunkSize),
             (Size { .. } | SizeSpace, b' ' | b'\t') => SizeSpace,
@@ -206,55 +195,8 @@ impl ChunkedDecoder {
             (Size { .. }, b'\r') => SizeLf,
             (Size { .. } | SizeSpace, b'\n') => return Err(PeerError::BareLf),
             (Size { .. } | SizeSpace, _) => return Err(PeerError::InvalidChunkSize),
-            (Extension { .. }, b'\n') => return Err(PeerError::BareLf),
-            (Extension { quoted: false, .. }, b'\r') => SizeLf,
-            (Extension { .. }, 0..=8 | 0x0a..=0x1f | 0x7f) => {
-                return Err(PeerError::InvalidChunkSize);
-            }
-            (
-                Extension {
-                    quoted: true,
-                    escaped: true,
-                },
-                _,
-            ) => Extension {
-                quoted: true,
-                escaped: false,
-            },
-            (
-                Extension {
-                    quoted: true,
-                    escaped: false,
-                },
-                b'\\',
-            ) => Extension {
-                quoted: true,
-                escaped: true,
-            },
-            (Extension { quoted, .. }, b'"') => Extension {
-                quoted: !quoted,
-                escaped: false,
-            },
-            (Extension { quoted, .. }, _) => Extension {
-                quoted,
-                escaped: false,
-            },
-            (SizeLf, b'\n') => {
-                self.line = 0;
-                let size = core::mem::take(&mut self.size);
-                if size == 0 {
-                    TrailerStart
-                } else {
-                    self.total = self
-                        .total
-                        .checked_add(size)
-                        .ok_or(PeerError::BodyTooLarge)?;
-                    if self.total > self.max_body {
-                        return Err(PeerError::BodyTooLarge);
-                    }
-                    Data { remaining: size }
-                }
-            }
+            (Extension { quoted, escaped }, _) => extension(quoted, escaped, b)?,
+            (SizeLf, b'\n') => self.size_line_done()?,
             (SizeLf, _) => return Err(PeerError::BareCr),
             (DataCr, b'\r') => DataLf,
             (DataCr, b'\n') => return Err(PeerError::BareLf),
@@ -292,6 +234,115 @@ impl ChunkedDecoder {
             }
         }
         Ok(())
+    }
+
+    /// One more hex digit of a chunk size.
+    fn size_digit(&mut self, digits: u32, b: u8) -> Result<Chunk, PeerError> {
+        if self.size > u64::MAX >> 4 {
+            return Err(PeerError::ChunkSizeOverflow);
+        }
+        let nibble = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => b - b'A' + 10,
+        };
+        self.size = (self.size << 4) | u64::from(nibble);
+        Ok(Chunk::Size { digits: digits + 1 })
+    }
+
+    /// The end of a chunk-size line: the chunk's data follows, or (size 0) the trailer section.
+    fn size_line_done(&mut self) -> Result<Chunk, PeerError> {
+        self.line = 0;
+        let size = core::mem::take(&mut self.size);
+        if size == 0 {
+            return Ok(Chunk::TrailerStart);
+        }
+        self.total = self
+            .total
+            .checked_add(size)
+            .ok_or(PeerError::BodyTooLarge)?;
+        if self.total > self.max_body {
+            return Err(PeerError::BodyTooLarge);
+        }
+        Ok(Chunk::Data { remaining: size })
+    }
+}
+
+/// One byte of a chunk extension (RFC 9112 §7.1.1: `;name=value`, the value a token or a
+/// quoted string): its end at CR outside quotes, no control bytes.
+fn extension(quoted: bool, escaped: bool, b: u8) -> Result<Chunk, PeerError> {
+    let escaped_next = quoted && !escaped && b == b'\\';
+    Ok(match b {
+        b'\n' => return Err(PeerError::BareLf),
+        b'\r' if !quoted => Chunk::SizeLf,
+        0..=8 | 0x0a..=0x1f | 0x7f => return Err(PeerError::InvalidChunkSize),
+        b'"' if !escaped => Chunk::Extension {
+            quoted: !quoted,
+            escaped: false,
+        },
+        _ => Chunk::Extension {
+            quoted,
+            escaped: escaped_next,
+        },
+    })
+}
+
+/// How a message body goes out (RFC 9112 §6): counted against its Content-Length, as chunks
+/// (§7.1), as it comes until the connection closes (a response, §6.3 item 8), or dropped (the
+/// body of a HEAD response, a 204 or a 304, RFC 9110 §6.4.1). One encoder for both sides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BodyEncoder {
+    /// Bytes still owed to the declared length.
+    Length(u64),
+    Chunked,
+    UntilClose,
+    /// Whatever the caller sends is dropped.
+    Omitted,
+}
+
+impl BodyEncoder {
+    /// Writes body bytes.
+    ///
+    /// # Errors
+    /// [`UsageError::BodyTooLong`] past the declared length (nothing is written).
+    pub fn write(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), UsageError> {
+        match self {
+            BodyEncoder::Length(remaining) => {
+                let n = data.len() as u64;
+                if n > *remaining {
+                    return Err(UsageError::BodyTooLong);
+                }
+                *remaining -= n;
+                out.extend_from_slice(data);
+            }
+            BodyEncoder::Chunked => encode_chunk(data, out),
+            BodyEncoder::UntilClose => out.extend_from_slice(data),
+            BodyEncoder::Omitted => {}
+        }
+        Ok(())
+    }
+
+    /// Ends the body: the last chunk with `trailers` for a chunked one (trailers are sent only
+    /// there, and checked for every body).
+    ///
+    /// # Errors
+    /// [`UsageError::BodyTooShort`] before the declared length was written; a bad trailer's
+    /// [`UsageError::InvalidHeader`] / [`UsageError::FramingHeader`].
+    pub fn finish(self, trailers: &[(&str, &[u8])], out: &mut Vec<u8>) -> Result<(), UsageError> {
+        check_outgoing_fields(trailers, false)?;
+        match self {
+            BodyEncoder::Length(remaining) if remaining > 0 => Err(UsageError::BodyTooShort),
+            BodyEncoder::Chunked => {
+                encode_last_chunk(trailers, out);
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether this is a counted body with every byte written (nothing more may follow).
+    pub fn is_spent(self) -> bool {
+        self == BodyEncoder::Length(0)
     }
 }
 
@@ -462,5 +513,41 @@ mod tests {
         assert!(out.starts_with(b"1a\r\nxxx"));
         encode_last_chunk(&[("Expires", b"never")], &mut out);
         assert!(out.ends_with(b"\r\n0\r\nExpires: never\r\n\r\n"));
+    }
+
+    #[test]
+    fn encoder_counts_a_length_body_and_refuses_past_or_short_of_it() {
+        let mut out = Vec::new();
+        let mut body = BodyEncoder::Length(5);
+        body.write(b"abc", &mut out).unwrap();
+        assert_eq!(body.write(b"def", &mut out), Err(UsageError::BodyTooLong));
+        assert_eq!(out, b"abc", "a refused write writes nothing");
+        assert_eq!(body.finish(&[], &mut out), Err(UsageError::BodyTooShort));
+        body.write(b"de", &mut out).unwrap();
+        assert!(body.is_spent());
+        assert_eq!(body.finish(&[], &mut out), Ok(()));
+        assert_eq!(out, b"abcde");
+    }
+
+    #[test]
+    fn encoder_frames_chunks_drops_an_omitted_body_and_checks_trailers() {
+        let mut out = Vec::new();
+        let mut chunked = BodyEncoder::Chunked;
+        chunked.write(b"hello", &mut out).unwrap();
+        assert!(!chunked.is_spent());
+        assert_eq!(
+            chunked.finish(&[("Bad\nName", b"x")], &mut out),
+            Err(UsageError::InvalidHeader)
+        );
+        chunked.finish(&[("Checksum", b"1")], &mut out).unwrap();
+        assert_eq!(out, b"5\r\nhello\r\n0\r\nChecksum: 1\r\n\r\n");
+        let mut out = Vec::new();
+        let mut omitted = BodyEncoder::Omitted;
+        omitted.write(b"for a HEAD request", &mut out).unwrap();
+        omitted.finish(&[], &mut out).unwrap();
+        assert!(out.is_empty());
+        let mut until_close = BodyEncoder::UntilClose;
+        until_close.write(b"raw", &mut out).unwrap();
+        assert_eq!(out, b"raw");
     }
 }

@@ -5,12 +5,12 @@
 //! (responses arrive in request order). It is what the WebSocket client handshake, the SSE
 //! client and the tests speak; it keeps no timers (a client driver owns its own patience).
 
-use super::body::{BodyDecoder, ChunkedDecoder, Piece, encode_chunk, encode_last_chunk};
+use super::body::{BodyDecoder, BodyEncoder, ChunkedDecoder, Piece};
 use super::error::{PeerError, UsageError};
 use super::head::HttpLimits;
 use super::head::{
-    BodyKind, Fields, HeadScan, MAX_HEADER_SLOTS, Version, check_fields, check_outgoing_fields,
-    classify, find_byte, is_token, push_decimal,
+    BodyKind, Fields, HeadScan, HeadSpan, MAX_HEADER_SLOTS, Version, check_fields,
+    check_outgoing_fields, classify, find_byte, is_token, push_decimal,
 };
 use crate::limits::Limits;
 use alloc::collections::VecDeque;
@@ -89,13 +89,6 @@ enum Read {
     Closed,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Write {
-    Idle,
-    Length(u64),
-    Chunked,
-}
-
 /// One client-side HTTP/1.1 connection.
 ///
 /// ```
@@ -115,7 +108,8 @@ pub struct Connection {
     /// For each request sent and not yet answered: whether it was HEAD.
     in_flight: VecDeque<bool>,
     read: Read,
-    write: Write,
+    /// The request body being written, if any.
+    write: Option<BodyEncoder>,
     /// An `End` produced by EOF, for [`Connection::poll_event`].
     eof_end: bool,
 }
@@ -127,7 +121,7 @@ impl Connection {
             limits: HttpLimits::from(limits),
             in_flight: VecDeque::new(),
             read: Read::Head(HeadScan::default()),
-            write: Write::Idle,
+            write: None,
             eof_end: false,
         }
     }
@@ -146,7 +140,7 @@ impl Connection {
         body: RequestBody,
         out: &mut Vec<u8>,
     ) -> Result<(), UsageError> {
-        if !matches!(self.write, Write::Idle) {
+        if self.write.is_some() {
             return Err(UsageError::HeadAlreadySent);
         }
         if matches!(self.read, Read::Closed | Read::Upgraded { .. }) {
@@ -164,20 +158,16 @@ impl Connection {
         out.extend_from_slice(b" HTTP/1.1\r\n");
         super::head::push_fields(out, headers);
         self.write = match body {
-            RequestBody::Empty => Write::Idle,
+            RequestBody::Empty => None,
             RequestBody::Length(n) => {
                 out.extend_from_slice(b"Content-Length: ");
                 push_decimal(out, n);
                 out.extend_from_slice(b"\r\n");
-                if n == 0 {
-                    Write::Idle
-                } else {
-                    Write::Length(n)
-                }
+                (n > 0).then_some(BodyEncoder::Length(n))
             }
             RequestBody::Chunked => {
                 out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-                Write::Chunked
+                Some(BodyEncoder::Chunked)
             }
         };
         out.extend_from_slice(b"\r\n");
@@ -190,20 +180,10 @@ impl Connection {
     /// # Errors
     /// [`UsageError::NoBodyInProgress`] or [`UsageError::BodyTooLong`].
     pub fn send_body(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<(), UsageError> {
-        match &mut self.write {
-            Write::Idle => return Err(UsageError::NoBodyInProgress),
-            Write::Length(remaining) => {
-                let n = data.len() as u64;
-                if n > *remaining {
-                    return Err(UsageError::BodyTooLong);
-                }
-                *remaining -= n;
-                out.extend_from_slice(data);
-                if *remaining == 0 {
-                    self.write = Write::Idle;
-                }
-            }
-            Write::Chunked => encode_chunk(data, out),
+        let body = self.write.as_mut().ok_or(UsageError::NoBodyInProgress)?;
+        body.write(data, out)?;
+        if body.is_spent() {
+            self.write = None;
         }
         Ok(())
     }
@@ -217,15 +197,11 @@ impl Connection {
         trailers: &[(&str, &[u8])],
         out: &mut Vec<u8>,
     ) -> Result<(), UsageError> {
-        match self.write {
-            Write::Idle => Ok(()),
-            Write::Length(_) => Err(UsageError::BodyTooShort),
-            Write::Chunked => {
-                check_outgoing_fields(trailers, false)?;
-                encode_last_chunk(trailers, out);
-                self.write = Write::Idle;
-                Ok(())
-            }
+        match self.write.take() {
+            None => Ok(()),
+            Some(body) => body
+                .finish(trailers, out)
+                .inspect_err(|_| self.write = Some(body)),
         }
     }
 
@@ -273,77 +249,7 @@ impl Connection {
                 else {
                     return Ok(idle);
                 };
-                let head = input
-                    .get(span.start..span.end)
-                    .ok_or(PeerError::MalformedHead)?;
-                let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
-                let slots = slots
-                    .get_mut(..limits.max_headers.clamp(1, MAX_HEADER_SLOTS))
-                    .unwrap_or_default();
-                let mut resp = httparse::Response::new(slots);
-                match resp.parse(head) {
-                    Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-                    Ok(_) => return Err(PeerError::MalformedHead),
-                    Err(httparse::Error::Status | httparse::Error::Version) => {
-                        return Err(PeerError::InvalidStatusLine);
-                    }
-                    Err(e) => return Err(classify(head, e)),
-                }
-                let (Some(minor), Some(status)) = (resp.version, resp.code) else {
-                    return Err(PeerError::InvalidStatusLine);
-                };
-                let version = if minor == 0 {
-                    Version::Http10
-                } else {
-                    Version::Http11
-                };
-                let framing = check_fields(resp.headers, version, false)?;
-                let Some(&head_request) = self.in_flight.front() else {
-                    return Err(PeerError::UnexpectedResponse);
-                };
-                // RFC 9112 §6.3 items 1-2: these responses never have a body.
-                let body = if head_request || status < 200 || status == 204 || status == 304 {
-                    BodyKind::None
-                } else {
-                    match framing.body {
-                        BodyKind::Length(0) => BodyKind::None,
-                        other => other,
-                    }
-                };
-                let keep_alive = match version {
-                    Version::Http11 => !framing.close,
-                    Version::Http10 => framing.keep_alive && !framing.close,
-                } && body != BodyKind::CloseDelimited;
-                let lines_start = find_byte(head, b'\n').map_or(head.len(), |i| i + 1);
-                let response = Response {
-                    status,
-                    reason: resp.reason.unwrap_or(""),
-                    version,
-                    body,
-                    keep_alive,
-                    lines: head.get(lines_start..).unwrap_or_default(),
-                };
-                self.read = if status == 101 {
-                    self.in_flight.pop_front();
-                    Read::Upgraded { handed_over: false }
-                } else if status < 200 {
-                    Read::Head(HeadScan::default())
-                } else {
-                    Read::Body(match body {
-                        BodyKind::None => BodyDecoder::Length { remaining: 0 },
-                        BodyKind::Length(n) => BodyDecoder::Length { remaining: n },
-                        BodyKind::Chunked => BodyDecoder::Chunked(ChunkedDecoder::new(
-                            limits.max_chunk_line_bytes,
-                            limits.max_trailer_bytes,
-                            u64::MAX,
-                        )),
-                        BodyKind::CloseDelimited => BodyDecoder::UntilClose,
-                    })
-                };
-                Ok(Step {
-                    consumed: span.end,
-                    event: Some(Event::Response(response)),
-                })
+                self.on_head(input, span)
             }
             Read::Body(decoder) => {
                 let until_close = matches!(decoder, BodyDecoder::UntilClose);
@@ -372,6 +278,80 @@ impl Connection {
                 }
             }
         }
+    }
+
+    /// A whole response head at `span` of `input`: the response, and how its body is read.
+    fn on_head<'a>(&mut self, input: &'a [u8], span: HeadSpan) -> Result<Step<'a>, PeerError> {
+        let limits = &self.limits;
+        let head = input
+            .get(span.start..span.end)
+            .ok_or(PeerError::MalformedHead)?;
+        let mut slots = [httparse::EMPTY_HEADER; MAX_HEADER_SLOTS];
+        let slots = &mut slots[..limits.max_headers.clamp(1, MAX_HEADER_SLOTS)];
+        let mut resp = httparse::Response::new(slots);
+        match resp.parse(head) {
+            Ok(httparse::Status::Complete(n)) if n == head.len() => {}
+            Ok(_) => return Err(PeerError::MalformedHead),
+            Err(httparse::Error::Status | httparse::Error::Version) => {
+                return Err(PeerError::InvalidStatusLine);
+            }
+            Err(e) => return Err(classify(head, e)),
+        }
+        let (Some(minor), Some(status)) = (resp.version, resp.code) else {
+            return Err(PeerError::InvalidStatusLine);
+        };
+        let version = if minor == 0 {
+            Version::Http10
+        } else {
+            Version::Http11
+        };
+        let framing = check_fields(resp.headers, version, false)?;
+        let Some(&head_request) = self.in_flight.front() else {
+            return Err(PeerError::UnexpectedResponse);
+        };
+        // RFC 9112 §6.3 items 1-2: these responses never have a body.
+        let body = if head_request || status < 200 || status == 204 || status == 304 {
+            BodyKind::None
+        } else {
+            match framing.body {
+                BodyKind::Length(0) => BodyKind::None,
+                other => other,
+            }
+        };
+        let keep_alive = match version {
+            Version::Http11 => !framing.close,
+            Version::Http10 => framing.keep_alive && !framing.close,
+        } && body != BodyKind::CloseDelimited;
+        let lines_start = find_byte(head, b'\n').map_or(head.len(), |i| i + 1);
+        let response = Response {
+            status,
+            reason: resp.reason.unwrap_or(""),
+            version,
+            body,
+            keep_alive,
+            lines: head.get(lines_start..).unwrap_or_default(),
+        };
+        self.read = if status == 101 {
+            self.in_flight.pop_front();
+            Read::Upgraded { handed_over: false }
+        } else if status < 200 {
+            Read::Head(HeadScan::default())
+        } else {
+            Read::Body(match body {
+                BodyKind::None => BodyDecoder::Length { remaining: 0 },
+                BodyKind::Length(n) => BodyDecoder::Length { remaining: n },
+                BodyKind::Chunked => BodyDecoder::Chunked(ChunkedDecoder::new(
+                    limits.max_chunk_line_bytes,
+                    limits.max_trailer_bytes,
+                    u64::MAX,
+                )),
+                BodyKind::CloseDelimited => BodyDecoder::UntilClose,
+            })
+        };
+        Ok(Step {
+            consumed: span.end,
+            event: Some(Event::Response(response)),
+        })
     }
 
     /// The server closed the connection.

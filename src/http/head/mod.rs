@@ -20,7 +20,7 @@ pub(crate) use framing::check_fields;
 pub(crate) use grammar::{is_tchar, is_token, list_contains, list_elements, trim_ows};
 pub use request::{Fields, OwnedRequest, Request};
 pub(crate) use request::{classify, parse_request, parse_request_whole};
-pub(crate) use scan::{HeadScan, find_byte};
+pub(crate) use scan::{HeadScan, HeadSpan, find_byte};
 
 use crate::limits::Limits;
 use core::time::Duration;

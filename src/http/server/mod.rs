@@ -13,7 +13,7 @@ use transition::Input;
 pub use write::BodyStream;
 use write::write_error_response;
 
-use super::body::{BodyDecoder, ChunkedDecoder, Piece};
+use super::body::{BodyDecoder, BodyEncoder, ChunkedDecoder, Piece};
 use super::error::PeerError;
 use super::head::HttpLimits;
 use super::head::{BodyKind, HeadScan, Request, Version, parse_request};
@@ -90,15 +90,6 @@ struct Exchange {
     continue_state: Continue,
 }
 
-#[derive(Clone, Copy, Debug)]
-enum OutBody {
-    Length(u64),
-    Chunked,
-    UntilClose,
-    /// HEAD, 204 and 304 carry no body: what the caller sends is dropped.
-    Omitted,
-}
-
 #[derive(Clone, Debug)]
 enum Read {
     /// Waiting for a request head. The idle clock runs from `idle_since` until the first byte;
@@ -132,7 +123,7 @@ enum Write {
     /// A request head arrived; its response head has not been sent.
     Awaiting(Exchange),
     /// The response head was sent; its body is in progress.
-    Body(Exchange, OutBody),
+    Body(Exchange, BodyEncoder),
 }
 
 /// One server-side HTTP/1.1 connection.
@@ -290,28 +281,14 @@ impl Connection {
                 }
             }
             Read::Discard { decoder } => {
-                let mut used = 0;
-                loop {
-                    let rest = input.get(used..).unwrap_or_default();
-                    let (consumed, piece) = decoder.decode(rest)?;
-                    used += consumed;
-                    match piece {
-                        Some(Piece::Data(_)) => {}
-                        Some(Piece::End) => {
-                            let _ = self.step(Input::DiscardEnded { now });
-                            return Ok(Step {
-                                consumed: used,
-                                event: None,
-                            });
-                        }
-                        None => {
-                            return Ok(Step {
-                                consumed: used,
-                                event: None,
-                            });
-                        }
-                    }
+                let (consumed, ended) = discard(decoder, input)?;
+                if ended {
+                    let _ = self.step(Input::DiscardEnded { now });
                 }
+                Ok(Step {
+                    consumed,
+                    event: None,
+                })
             }
         }
     }
@@ -496,6 +473,23 @@ impl Connection {
         }
         let _ = self.step(Input::Failed);
         error
+    }
+}
+
+/// Reads and drops body bytes from `input`: how many it consumed, and whether the body ended.
+fn discard(decoder: &mut BodyDecoder, input: &[u8]) -> Result<(usize, bool), PeerError> {
+    let mut used = 0;
+    loop {
+        let rest = input
+            .get(used..)
+            .expect("a decoder consumes at most the input it is given");
+        let (consumed, piece) = decoder.decode(rest)?;
+        used += consumed;
+        match piece {
+            Some(Piece::Data(_)) => {}
+            Some(Piece::End) => return Ok((used, true)),
+            None => return Ok((used, false)),
+        }
     }
 }
 

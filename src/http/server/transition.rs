@@ -3,8 +3,8 @@
 //! RFC 9112 / RFC 9110 beside each arm. (Progress inside a state — bytes scanned, a body
 //! window's count — is not a transition and stays with the code that reads.)
 
-use super::{Connection, Exchange, OutBody, Read, Write, fresh_head};
-use crate::http::body::BodyDecoder;
+use super::{Connection, Exchange, Read, Write, fresh_head};
+use crate::http::body::{BodyDecoder, BodyEncoder};
 use crate::http::error::PeerError;
 use crate::time::Instant;
 
@@ -30,7 +30,7 @@ pub(super) enum Input {
     /// An interim response (1xx other than 101) went out; the exchange as it now stands.
     Interim(Exchange),
     /// A final response head (or the 101) went out, with how its body is delimited.
-    ResponseHead(Exchange, OutBody),
+    ResponseHead(Exchange, BodyEncoder),
     /// The response is complete.
     ResponseEnded,
     /// The application asked for the connection to close after the current response.
@@ -74,7 +74,7 @@ impl Connection {
             Input::Interim(exchange) => self.write = Write::Awaiting(exchange),
             Input::ResponseHead(exchange, body) => {
                 self.write = Write::Body(exchange, body);
-                if matches!(body, OutBody::Length(0)) || exchange.upgrading {
+                if matches!(body, BodyEncoder::Length(0)) || exchange.upgrading {
                     // Nothing follows the head: a 101, or a body of length zero.
                     return self.step(Input::ResponseEnded);
                 }
@@ -140,7 +140,7 @@ impl Connection {
             return;
         }
         // RFC 9112 §9.3, §6.3: no persistence asked for, or a body that ends at close.
-        if !ex.keep_alive || matches!(body, Some(OutBody::UntilClose)) {
+        if !ex.keep_alive || matches!(body, Some(BodyEncoder::UntilClose)) {
             self.read = Read::Closed;
             return;
         }

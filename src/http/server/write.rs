@@ -3,8 +3,8 @@
 //! and what the connection does next (§9.3), and the error responses.
 
 use super::transition::Input;
-use super::{Connection, Continue, OutBody, Read, ResponseBody, Write};
-use crate::http::body::{BodyDecoder, encode_chunk, encode_last_chunk};
+use super::{Connection, Continue, Exchange, Read, ResponseBody, Write};
+use crate::http::body::{BodyDecoder, BodyEncoder, encode_chunk, encode_last_chunk};
 use crate::http::error::{PeerError, UsageError};
 use crate::http::head::HttpLimits;
 use crate::http::head::{Version, check_outgoing_fields, push_decimal, reason_phrase};
@@ -26,11 +26,11 @@ impl Connection {
                 }
         );
         match self.write {
-            Write::Body(ex, OutBody::Chunked) if request_done => Some(BodyStream {
+            Write::Body(ex, BodyEncoder::Chunked) if request_done => Some(BodyStream {
                 chunked: true,
                 keep_alive: ex.keep_alive,
             }),
-            Write::Body(_, OutBody::UntilClose) if request_done => Some(BodyStream {
+            Write::Body(_, BodyEncoder::UntilClose) if request_done => Some(BodyStream {
                 chunked: false,
                 keep_alive: false,
             }),
@@ -128,7 +128,7 @@ impl Connection {
             if status == 101 {
                 out.extend_from_slice(b"Connection: Upgrade\r\n\r\n");
                 ex.upgrading = true;
-                let _ = self.step(Input::ResponseHead(ex, OutBody::Omitted));
+                let _ = self.step(Input::ResponseHead(ex, BodyEncoder::Omitted));
             } else {
                 out.extend_from_slice(b"\r\n");
                 if status == 100 && ex.continue_state == Continue::Expected {
@@ -139,36 +139,7 @@ impl Connection {
             return Ok(());
         }
 
-        let out_body = match body {
-            _ if status == 204 => OutBody::Omitted,
-            ResponseBody::Empty if no_body => OutBody::Omitted,
-            ResponseBody::Empty => {
-                out.extend_from_slice(b"Content-Length: 0\r\n");
-                OutBody::Length(0)
-            }
-            ResponseBody::Length(n) => {
-                // A HEAD or 304 response may say how long the body would have been.
-                out.extend_from_slice(b"Content-Length: ");
-                push_decimal(out, n);
-                out.extend_from_slice(b"\r\n");
-                if no_body {
-                    OutBody::Omitted
-                } else {
-                    OutBody::Length(n)
-                }
-            }
-            ResponseBody::Stream if no_body => OutBody::Omitted,
-            ResponseBody::Stream if ex.version == Version::Http11 => {
-                out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-                OutBody::Chunked
-            }
-            ResponseBody::Stream => OutBody::UntilClose,
-        };
-        if !ex.keep_alive {
-            out.extend_from_slice(b"Connection: close\r\n");
-        } else if ex.version == Version::Http10 {
-            out.extend_from_slice(b"Connection: keep-alive\r\n");
-        }
+        let out_body = framing_fields(status, body, no_body, &ex, out);
         out.extend_from_slice(b"\r\n");
         let _ = self.step(Input::ResponseHead(ex, out_body));
         Ok(())
@@ -183,20 +154,7 @@ impl Connection {
         let Write::Body(_, body) = &mut self.write else {
             return Err(UsageError::NoBodyInProgress);
         };
-        match body {
-            OutBody::Length(remaining) => {
-                let n = data.len() as u64;
-                if n > *remaining {
-                    return Err(UsageError::BodyTooLong);
-                }
-                *remaining -= n;
-                out.extend_from_slice(data);
-            }
-            OutBody::Chunked => encode_chunk(data, out),
-            OutBody::UntilClose => out.extend_from_slice(data),
-            OutBody::Omitted => {}
-        }
-        Ok(())
+        body.write(data, out)
     }
 
     /// Ends the response body (with trailer fields, sent only for a chunked body).
@@ -212,12 +170,7 @@ impl Connection {
         let Write::Body(_, body) = self.write else {
             return Err(UsageError::NoBodyInProgress);
         };
-        check_outgoing_fields(trailers, false)?;
-        match body {
-            OutBody::Length(remaining) if remaining > 0 => return Err(UsageError::BodyTooShort),
-            OutBody::Chunked => encode_last_chunk(trailers, out),
-            _ => {}
-        }
+        body.finish(trailers, out)?;
         let _ = self.step(Input::ResponseEnded);
         Ok(())
     }
@@ -245,6 +198,48 @@ impl Connection {
         }
         Ok(())
     }
+}
+
+/// Writes the fields that frame a final response (Content-Length or Transfer-Encoding, RFC 9112
+/// §6; Connection, §9.3) and returns how its body goes out.
+fn framing_fields(
+    status: u16,
+    body: ResponseBody,
+    no_body: bool,
+    ex: &Exchange,
+    out: &mut Vec<u8>,
+) -> BodyEncoder {
+    let out_body = match body {
+        _ if status == 204 => BodyEncoder::Omitted,
+        ResponseBody::Empty if no_body => BodyEncoder::Omitted,
+        ResponseBody::Empty => {
+            out.extend_from_slice(b"Content-Length: 0\r\n");
+            BodyEncoder::Length(0)
+        }
+        ResponseBody::Length(n) => {
+            // A HEAD or 304 response may say how long the body would have been.
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
+            if no_body {
+                BodyEncoder::Omitted
+            } else {
+                BodyEncoder::Length(n)
+            }
+        }
+        ResponseBody::Stream if no_body => BodyEncoder::Omitted,
+        ResponseBody::Stream if ex.version == Version::Http11 => {
+            out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+            BodyEncoder::Chunked
+        }
+        ResponseBody::Stream => BodyEncoder::UntilClose,
+    };
+    if !ex.keep_alive {
+        out.extend_from_slice(b"Connection: close\r\n");
+    } else if ex.version == Version::Http10 {
+        out.extend_from_slice(b"Connection: keep-alive\r\n");
+    }
+    out_body
 }
 
 /// A streamed response body detached from its [`Connection`] (see
