@@ -77,7 +77,7 @@ pub(crate) fn seeded(mut state: u64) -> impl FnMut(&mut [u8]) + Send {
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^= z >> 31;
             let bytes = z.to_le_bytes();
-            chunk.copy_from_slice(bytes.get(..chunk.len()).unwrap_or_default());
+            chunk.copy_from_slice(bytes.get(..chunk.len()).expect("chunks of at most 8 bytes"));
         }
     }
 }

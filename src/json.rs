@@ -227,7 +227,10 @@ impl<'a> Reader<'a> {
             }
             self.required_digits()?;
         }
-        let text = self.text.get(start..self.at).unwrap_or_default();
+        let text = self
+            .text
+            .get(start..self.at)
+            .expect("a number is ASCII, so its ends are character boundaries");
         text.parse::<f64>()
             .ok()
             .filter(|n| n.is_finite())
@@ -260,7 +263,10 @@ impl<'a> Reader<'a> {
                 self.at += 1;
             }
             // The run ends at an ASCII byte, so it is whole UTF-8.
-            let text = self.text.get(run..self.at).unwrap_or_default();
+            let text = self
+                .text
+                .get(run..self.at)
+                .expect("the run starts and ends at ASCII bytes or the end");
             match self.peek() {
                 // No escape in the whole string: borrow it.
                 Some(b'"') if out.is_empty() => {
@@ -361,7 +367,10 @@ pub fn push_string(text: &str, out: &mut Vec<u8>) {
             _ => None,
         };
         let Some(escape) = escape else { continue };
-        out.extend_from_slice(text.get(plain_from..i).unwrap_or_default().as_bytes());
+        let plain = text
+            .get(plain_from..i)
+            .expect("both ends are character boundaries");
+        out.extend_from_slice(plain.as_bytes());
         if escape.is_empty() {
             const HEX: &[u8; 16] = b"0123456789abcdef";
             let code = u32::from(c) as usize;
@@ -373,7 +382,8 @@ pub fn push_string(text: &str, out: &mut Vec<u8>) {
         }
         plain_from = i + c.len_utf8();
     }
-    out.extend_from_slice(text.get(plain_from..).unwrap_or_default().as_bytes());
+    let plain = text.get(plain_from..).expect("a character boundary");
+    out.extend_from_slice(plain.as_bytes());
     out.push(b'"');
 }
 

@@ -139,7 +139,7 @@ impl ChunkedDecoder {
         let mut i = 0;
         loop {
             if let Chunk::Data { remaining } = self.state {
-                let rest = input.get(i..).unwrap_or_default();
+                let rest = input.get(i..).expect("i counts bytes of input");
                 let take = clamp_len(remaining, rest.len());
                 if take == 0 {
                     return Ok((i, None));
@@ -150,7 +150,7 @@ impl ChunkedDecoder {
                 } else {
                     Chunk::Data { remaining }
                 };
-                let data = rest.get(..take).unwrap_or_default();
+                let data = rest.get(..take).expect("take is clamped to rest");
                 return Ok((i + take, Some(Piece::Data(data))));
             }
             if self.state == Chunk::Done {

@@ -63,6 +63,7 @@ pub enum Event<'a> {
 
 /// The result of one [`Connection::feed`] call.
 #[derive(Debug)]
+#[must_use = "a step says how much input was consumed and what it produced"]
 pub struct Step<'a> {
     /// Bytes of input used; the caller keeps the rest.
     pub consumed: usize,
@@ -329,7 +330,9 @@ impl Connection {
             version,
             body,
             keep_alive,
-            lines: head.get(lines_start..).unwrap_or_default(),
+            lines: head
+                .get(lines_start..)
+                .expect("a line feed's index is inside the head"),
         };
         self.read = if status == 101 {
             self.in_flight.pop_front();

@@ -767,7 +767,7 @@ fn expect_continue_refused_answer_closes_connection() {
     let mut conn = Connection::new(Instant::ZERO, &Limits::default());
     let mut out = Vec::new();
     let head = b"PUT /f HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
-    conn.feed(Instant::ZERO, head, &mut out).unwrap();
+    let _ = conn.feed(Instant::ZERO, head, &mut out).unwrap();
     conn.respond(403, &[], b"no", &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(!text.contains("100 Continue"));
@@ -979,7 +979,7 @@ fn eof_between_requests_is_orderly() {
 fn eof_mid_head_or_body_is_incomplete_message() {
     let mut conn = Connection::new(Instant::ZERO, &Limits::default());
     let mut out = Vec::new();
-    conn.feed(Instant::ZERO, b"GET / HT", &mut out).unwrap();
+    let _ = conn.feed(Instant::ZERO, b"GET / HT", &mut out).unwrap();
     assert_eq!(
         conn.feed_eof(Instant::ZERO, &mut out),
         Err(PeerError::IncompleteMessage)
@@ -1043,9 +1043,10 @@ fn idle_keep_alive_connection_closes_silently() {
     };
     let mut conn = Connection::new(at(0), &limits);
     let mut out = Vec::new();
-    conn.feed(at(1), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut out)
+    let _ = conn
+        .feed(at(1), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut out)
         .unwrap();
-    conn.feed(at(1), b"", &mut out).unwrap();
+    let _ = conn.feed(at(1), b"", &mut out).unwrap();
     conn.respond(200, &[], b"", &mut out).unwrap();
     out.clear();
     // The idle clock starts at the next moment the connection learns the time.
@@ -1070,12 +1071,12 @@ fn slow_body_is_408() {
     let mut conn = Connection::new(at(0), &limits);
     let mut out = Vec::new();
     let head = b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n";
-    conn.feed(at(0), head, &mut out).unwrap();
-    conn.feed(at(1), &[b'x'; 12], &mut out).unwrap();
+    let _ = conn.feed(at(0), head, &mut out).unwrap();
+    let _ = conn.feed(at(1), &[b'x'; 12], &mut out).unwrap();
     assert_eq!(conn.poll_timeout(), Some(at(2)));
     conn.handle_timeout(at(2), &mut out);
     assert!(!conn.is_closed(), "12 bytes in the window is fast enough");
-    conn.feed(at(3), b"x", &mut out).unwrap();
+    let _ = conn.feed(at(3), b"x", &mut out).unwrap();
     conn.handle_timeout(at(4), &mut out);
     assert!(conn.is_closed());
     assert!(out.starts_with(b"HTTP/1.1 408 "));

@@ -105,7 +105,9 @@ impl Gather {
             self.buf.resize(grown.min(self.total), 0);
         }
         let end = self.buf.len().min(self.total);
-        self.buf.get_mut(self.filled..end).unwrap_or_default()
+        self.buf
+            .get_mut(self.filled..end)
+            .expect("what is filled never passes the buffer or the frame")
     }
 
     /// How many bytes of the frame have not arrived.

@@ -5,6 +5,7 @@ use alloc::vec::Vec;
 
 /// What one [`Parser::feed`] call did.
 #[derive(Clone, Debug, PartialEq)]
+#[must_use = "a step says how much input was consumed and what it produced"]
 pub struct Step {
     /// Bytes of the input consumed; offer the rest (and more) next time.
     pub consumed: usize,
@@ -62,7 +63,7 @@ impl Parser {
     pub fn feed(&mut self, input: &[u8]) -> Result<Step, RespError> {
         let mut pos = 0;
         loop {
-            let rest = input.get(pos..).unwrap_or_default();
+            let rest = input.get(pos..).expect("pos counts bytes of input");
             let Some((used, item)) = self.element(rest)? else {
                 return Ok(Step {
                     consumed: pos,
@@ -212,7 +213,7 @@ impl Parser {
 
     /// The line after the type byte, and where the next element starts.
     fn line<'a>(&self, input: &'a [u8]) -> Result<Option<(&'a [u8], usize)>, RespError> {
-        let window = input.get(1..).unwrap_or_default();
+        let window = input.get(1..).expect("called with the type byte in input");
         let searched = &window[..window.len().min(self.limits.max_line_bytes + 2)];
         match searched.iter().position(|&b| b == b'\r') {
             Some(cr) => match searched.get(cr + 1) {

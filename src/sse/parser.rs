@@ -35,6 +35,7 @@ pub enum Item {
 
 /// The result of one [`Parser::feed`] call.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use = "a step says how much input was consumed and what it produced"]
 pub struct Step {
     /// Bytes of input used; offer the rest again.
     pub consumed: usize,

@@ -141,7 +141,7 @@ impl Header {
     /// minimal number of bytes).
     pub fn encode(&self, out: &mut Vec<u8>) {
         let (bytes, len) = self.to_bytes();
-        out.extend_from_slice(bytes.get(..len).unwrap_or_default());
+        out.extend_from_slice(bytes.get(..len).expect("a header is at most 14 bytes"));
     }
 
     /// The encoded header and its length, without allocating.

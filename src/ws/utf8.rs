@@ -43,7 +43,9 @@ impl Utf8Validator {
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_some() => Err(InvalidUtf8),
             Err(e) => {
-                let tail = data.get(e.valid_up_to()..).unwrap_or_default();
+                let tail = data
+                    .get(e.valid_up_to()..)
+                    .expect("the valid prefix is inside data");
                 self.pending[..tail.len()].copy_from_slice(tail);
                 self.len = tail.len() as u8;
                 Ok(())

@@ -74,8 +74,12 @@ pub(crate) fn is_valid_host(value: &[u8]) -> bool {
     } else {
         match find_byte(value, b':') {
             Some(i) => (
-                value.get(..i).unwrap_or_default(),
-                value.get(i + 1..).unwrap_or_default(),
+                value
+                    .get(..i)
+                    .expect("a found byte's index is inside the value"),
+                value
+                    .get(i + 1..)
+                    .expect("a found byte's index is inside the value"),
             ),
             None => (value, &b""[..]),
         }

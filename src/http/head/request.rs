@@ -165,8 +165,8 @@ impl OwnedRequest {
         let (target, lines) = rest.split_at(self.target_len.min(rest.len()));
         Request {
             // Both were `&str` when copied in, so they are still UTF-8.
-            method: core::str::from_utf8(method).unwrap_or_default(),
-            target: core::str::from_utf8(target).unwrap_or_default(),
+            method: core::str::from_utf8(method).expect("copied from a str"),
+            target: core::str::from_utf8(target).expect("copied from a str"),
             version: self.version,
             body: self.body,
             keep_alive: self.keep_alive,
@@ -210,7 +210,7 @@ pub(crate) fn parse_request<'a>(
     let mut slots = [const { MaybeUninit::<httparse::Header<'a>>::uninit() }; MAX_HEADER_SLOTS];
     let slots = slots
         .get_mut(..limits.max_headers.clamp(1, MAX_HEADER_SLOTS))
-        .unwrap_or_default();
+        .expect("clamped to the slots there are");
     let mut req = httparse::Request::new(&mut []);
     match req.parse_with_uninit_headers(head, slots) {
         Ok(httparse::Status::Complete(len)) if len == head.len() => {}
@@ -306,7 +306,9 @@ fn finish_request<'a>(
         body: framing.body,
         keep_alive,
         expect_continue: framing.expect_continue,
-        lines: head.get(first_lf + 1..).unwrap_or_default(),
+        lines: head
+            .get(first_lf + 1..)
+            .expect("a line feed's index is inside the head"),
         upgrade: framing.upgrade,
     })
 }
@@ -358,7 +360,7 @@ fn start_line_version_is_well_formed(head: &[u8]) -> bool {
     let line = head
         .split(|&b| b == b'\r' || b == b'\n')
         .next()
-        .unwrap_or_default();
+        .expect("a split yields at least one piece");
     let mut parts = line.split(|&b| b == b' ');
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -42,6 +42,7 @@ pub enum Event<'a> {
 
 /// The result of one [`Connection::feed`] call.
 #[derive(Debug)]
+#[must_use = "a step says how much input was consumed and what it produced"]
 pub struct Step<'a> {
     /// How many bytes of the input were used. The caller keeps the rest and offers it again,
     /// with any new bytes appended.

@@ -27,9 +27,11 @@ impl Mirror {
     ) -> Result<usize, MirrorError> {
         let mut consumed = 0;
         loop {
-            let step = self
-                .parser
-                .feed(input.get(consumed..).unwrap_or_default())?;
+            let step = self.parser.feed(
+                input
+                    .get(consumed..)
+                    .expect("the parser consumes at most its input"),
+            )?;
             consumed += step.consumed;
             match step.value {
                 Some(Value::Push(items)) => self.on_push(&items, hub, make, out, outcomes)?,

@@ -75,6 +75,7 @@ pub enum Event<'a> {
 
 /// The result of one [`Connection::feed`] call.
 #[derive(Debug)]
+#[must_use = "a step says how much input was consumed and what it produced"]
 pub struct Step<'a> {
     /// Bytes of input used; the caller keeps the rest.
     pub consumed: usize,

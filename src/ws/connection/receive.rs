@@ -107,7 +107,9 @@ impl Connection {
                     let Some(frame) = input.get_mut(..total) else {
                         return Ok(idle);
                     };
-                    let payload = frame.get_mut(header_len..).unwrap_or_default();
+                    let payload = frame
+                        .get_mut(header_len..)
+                        .expect("a frame holds its header");
                     if let Some(key) = header.mask {
                         apply_mask(payload, key, 0);
                     }
@@ -130,7 +132,7 @@ impl Connection {
                 if take == 0 {
                     return Ok(idle);
                 }
-                let data = input.get_mut(..take).unwrap_or_default();
+                let data = input.get_mut(..take).expect("take is clamped to input");
                 if let Some(key) = mask {
                     apply_mask(data, key, usize::from(offset));
                 }
@@ -238,7 +240,9 @@ impl Connection {
         let whole = header_len.saturating_add(crate::clamp_len(h.len, usize::MAX));
         if !self.fragments && h.fin && h.opcode != OpCode::Continuation && !compressed {
             if let Some(frame) = input.get_mut(..whole) {
-                let payload = frame.get_mut(header_len..).unwrap_or_default();
+                let payload = frame
+                    .get_mut(header_len..)
+                    .expect("a frame holds its header");
                 if let Some(key) = h.mask {
                     apply_mask(payload, key, 0);
                 }
@@ -377,7 +381,7 @@ impl Connection {
                 InflateError::Corrupt => PeerError::InvalidCompressedData,
             })?;
         m.inflated = self.max_message - budget;
-        let fresh = out.get(start..).unwrap_or_default();
+        let fresh = out.get(start..).expect("inflating only appends");
         check_text(m.text, &mut m.utf8, fresh, last)?;
         if self.fragments {
             return Ok(self.fragment(Cow::Owned(piece), last));

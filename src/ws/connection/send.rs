@@ -362,5 +362,5 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s.get(..end).unwrap_or_default()
+    s.get(..end).expect("end is a character boundary")
 }

@@ -149,7 +149,7 @@ fn inflate_all(
             .min(STEP);
         let start = out.len();
         out.resize(start + room, 0);
-        let step = inflater.inflate(input, out.get_mut(start..).unwrap_or_default());
+        let step = inflater.inflate(input, &mut out[start..]);
         let p = match step {
             Ok(p) => p,
             Err(e) => {
@@ -158,7 +158,9 @@ fn inflate_all(
             }
         };
         out.truncate(start + p.written);
-        input = input.get(p.consumed..).unwrap_or_default();
+        input = input
+            .get(p.consumed..)
+            .expect("a codec consumes at most its input");
         *budget = budget
             .checked_sub(p.written as u64)
             .ok_or(InflateError::TooLarge)?;
@@ -329,9 +331,11 @@ fn deflate_all(deflater: &mut Deflater, mut input: &[u8], flush: Flush, out: &mu
         let room = (input.len() + input.len() / 8 + 64).max(256);
         let start = out.len();
         out.resize(start + room, 0);
-        let p = deflater.deflate(input, out.get_mut(start..).unwrap_or_default(), flush);
+        let p = deflater.deflate(input, &mut out[start..], flush);
         out.truncate(start + p.written);
-        input = input.get(p.consumed..).unwrap_or_default();
+        input = input
+            .get(p.consumed..)
+            .expect("a codec consumes at most its input");
         if (input.is_empty() && p.written < room) || (p.consumed == 0 && p.written == 0) {
             return;
         }

@@ -195,19 +195,19 @@ fn elements<'a>(values: impl Iterator<Item = &'a [u8]>) -> Vec<Element<'a>> {
             match b {
                 b'"' => quoted = !quoted,
                 b',' if !quoted => {
-                    let element = trim(value.get(start..i).unwrap_or_default());
+                    let element = trim(value.get(start..i).expect("start never passes i"));
                     start = i + 1;
                     if element.is_empty() {
                         continue;
                     }
                     let mut parts = element.split(|&c| c == b';').map(trim);
-                    let name = parts.next().unwrap_or_default();
+                    let name = parts.next().expect("a split yields at least one piece");
                     let params = parts
                         .map(|p| match p.iter().position(|&c| c == b'=') {
-                            Some(eq) => (
-                                trim(p.get(..eq).unwrap_or_default()),
-                                Some(trim(p.get(eq + 1..).unwrap_or_default())),
-                            ),
+                            Some(eq) => {
+                                let (name, value) = p.split_at(eq);
+                                (trim(name), value.get(1..).map(trim))
+                            }
                             None => (p, None),
                         })
                         .collect();
