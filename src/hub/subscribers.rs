@@ -1,40 +1,66 @@
 //! Who follows which topics, and how far each has read in each.
 
+use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::borrow::Borrow;
+use core::cmp::Ordering;
 
-/// The topics one subscriber follows: nearly always one, so that is kept without a `Vec`.
-#[derive(Clone, Debug)]
-enum Follows {
-    One(Arc<str>),
-    Many(Vec<Arc<str>>),
+/// A topic's name as the subscribers of it share it: one thin pointer (eight bytes, where an
+/// `Arc<str>` is sixteen), as every subscriber keeps one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Name(Arc<Box<str>>);
+
+impl Name {
+    fn new(topic: &str) -> Self {
+        Name(Arc::new(topic.into()))
+    }
+
+    fn as_str(&self) -> &str {
+        &self.0
+    }
 }
 
-impl Follows {
-    fn as_slice(&self) -> &[Arc<str>] {
-        match self {
-            Follows::One(topic) => core::slice::from_ref(topic),
-            Follows::Many(topics) => topics,
-        }
+impl Borrow<str> for Name {
+    fn borrow(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl Ord for Name {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl PartialOrd for Name {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
     }
 }
 
 /// Subscriber sets for fan-out: each subscriber `S` follows one or more topics, with a cursor
 /// in each.
+///
+/// A subscriber of one topic (nearly every one) costs an entry in that topic's set (its
+/// cursor) and one in `first` (the topic's name, shared); one of several topics also has its
+/// list in `many`.
 #[derive(Clone, Debug)]
 pub struct Subscribers<S: Ord + Copy> {
-    by_topic: BTreeMap<Arc<str>, BTreeMap<S, u64>>,
-    /// Each subscriber's topics, sharing the names with `by_topic` (no allocation per
-    /// subscriber of a topic that exists).
-    follows: BTreeMap<S, Follows>,
+    by_topic: BTreeMap<Name, BTreeMap<S, u64>>,
+    /// Each subscriber's first topic.
+    first: BTreeMap<S, Name>,
+    /// The topics of each subscriber that follows more than one, in the order it subscribed.
+    many: BTreeMap<S, Vec<Name>>,
 }
 
 impl<S: Ord + Copy> Default for Subscribers<S> {
     fn default() -> Self {
         Subscribers {
             by_topic: BTreeMap::new(),
-            follows: BTreeMap::new(),
+            first: BTreeMap::new(),
+            many: BTreeMap::new(),
         }
     }
 }
@@ -43,41 +69,56 @@ impl<S: Ord + Copy> Subscribers<S> {
     /// `id` follows `topic` from `cursor` (besides what it follows already; a topic it follows
     /// gets the new cursor).
     pub fn subscribe(&mut self, id: S, topic: &str, cursor: u64) {
-        let name: Arc<str> = match self.by_topic.get_key_value(topic) {
+        let name = match self.by_topic.get_key_value(topic) {
             Some((name, _)) => name.clone(),
-            None => topic.into(),
+            None => Name::new(topic),
         };
         self.by_topic
             .entry(name.clone())
             .or_default()
             .insert(id, cursor);
-        match self.follows.get_mut(&id) {
+        if self.names(id).iter().any(|t| t.as_str() == topic) {
+            return;
+        }
+        match self.first.get(&id) {
             None => {
-                self.follows.insert(id, Follows::One(name));
+                self.first.insert(id, name);
             }
-            Some(follows) if follows.as_slice().iter().any(|t| **t == *topic) => {}
-            Some(Follows::One(first)) => {
+            Some(first) => {
                 let first = first.clone();
-                self.follows
-                    .insert(id, Follows::Many(alloc::vec![first, name]));
+                self.many
+                    .entry(id)
+                    .or_insert_with(|| alloc::vec![first])
+                    .push(name);
             }
-            Some(Follows::Many(topics)) => topics.push(name),
+        }
+    }
+
+    /// The names of `id`'s topics, in the order it subscribed.
+    fn names(&self, id: S) -> &[Name] {
+        match self.many.get(&id) {
+            Some(all) => all,
+            None => self.first.get(&id).map_or(&[], core::slice::from_ref),
         }
     }
 
     /// `id` stops following `topic`; its cursor there.
     pub fn unsubscribe_topic(&mut self, id: S, topic: &str) -> Option<u64> {
         let cursor = self.remove_from(topic, id)?;
-        let follows = self.follows.get_mut(&id)?;
-        match follows {
-            Follows::One(_) => {
-                self.follows.remove(&id);
+        match self.many.get_mut(&id) {
+            None => {
+                self.first.remove(&id);
             }
-            Follows::Many(topics) => {
-                topics.retain(|t| **t != *topic);
-                if let [only] = topics.as_slice() {
-                    *follows = Follows::One(only.clone());
+            Some(all) => {
+                all.retain(|t| t.as_str() != topic);
+                let first = all
+                    .first()
+                    .expect("a subscriber in `many` followed two topics or more")
+                    .clone();
+                if all.len() == 1 {
+                    self.many.remove(&id);
                 }
+                self.first.insert(id, first);
             }
         }
         Some(cursor)
@@ -85,11 +126,16 @@ impl<S: Ord + Copy> Subscribers<S> {
 
     /// `id` stops following everything; whether it followed anything.
     pub fn unsubscribe(&mut self, id: S) -> bool {
-        let Some(follows) = self.follows.remove(&id) else {
+        let Some(first) = self.first.remove(&id) else {
             return false;
         };
-        for topic in follows.as_slice() {
-            self.remove_from(topic, id);
+        match self.many.remove(&id) {
+            Some(all) => all.iter().for_each(|t| {
+                self.remove_from(t.as_str(), id);
+            }),
+            None => {
+                self.remove_from(first.as_str(), id);
+            }
         }
         true
     }
@@ -105,21 +151,17 @@ impl<S: Ord + Copy> Subscribers<S> {
 
     /// Whether `id` follows anything.
     pub fn follows(&self, id: S) -> bool {
-        self.follows.contains_key(&id)
+        self.first.contains_key(&id)
     }
 
     /// The topics `id` follows, in the order it subscribed.
     pub fn topics_of(&self, id: S) -> impl Iterator<Item = &str> + '_ {
-        self.follows
-            .get(&id)
-            .map_or(&[][..], Follows::as_slice)
-            .iter()
-            .map(|t| &**t)
+        self.names(id).iter().map(Name::as_str)
     }
 
     /// How many topics `id` follows.
     pub fn count_of(&self, id: S) -> usize {
-        self.follows.get(&id).map_or(0, |f| f.as_slice().len())
+        self.names(id).len()
     }
 
     /// `id`'s cursor in `topic`.
@@ -159,22 +201,22 @@ impl<S: Ord + Copy> Subscribers<S> {
 
     /// The topics with at least one subscriber.
     pub fn topics(&self) -> impl Iterator<Item = &str> + '_ {
-        self.by_topic.keys().map(|t| &**t)
+        self.by_topic.keys().map(Name::as_str)
     }
 
     /// Every subscriber.
     pub fn ids(&self) -> impl Iterator<Item = S> + '_ {
-        self.follows.keys().copied()
+        self.first.keys().copied()
     }
 
     /// Number of subscribers.
     pub fn len(&self) -> usize {
-        self.follows.len()
+        self.first.len()
     }
 
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
-        self.follows.is_empty()
+        self.first.is_empty()
     }
 }
 
@@ -207,5 +249,32 @@ mod tests {
         assert_eq!(s.len(), 1);
         assert_eq!(s.unsubscribe_topic(2, "a"), Some(3));
         assert!(s.is_empty() && s.topics().next().is_none());
+    }
+
+    #[test]
+    fn the_first_topic_moves_on_when_it_is_left_and_names_are_shared() {
+        let mut s: Subscribers<u8> = Subscribers::default();
+        s.subscribe(1, "a", 1);
+        s.subscribe(1, "b", 2);
+        s.subscribe(1, "c", 3);
+        s.subscribe(1, "b", 4);
+        assert_eq!(s.topics_of(1).collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(s.unsubscribe_topic(1, "a"), Some(1));
+        assert_eq!(s.topics_of(1).collect::<Vec<_>>(), ["b", "c"]);
+        assert_eq!(s.unsubscribe_topic(1, "c"), Some(3));
+        assert_eq!(s.topics_of(1).collect::<Vec<_>>(), ["b"]);
+        assert_eq!(s.count_of(1), 1);
+        assert_eq!(s.cursor(1, "b"), Some(4));
+        assert_eq!(s.unsubscribe_topic(1, "x"), None);
+        assert!(s.unsubscribe(1));
+        assert!(s.is_empty() && s.many.is_empty() && s.by_topic.is_empty());
+        s.subscribe(2, "t", 0);
+        s.subscribe(3, "t", 0);
+        let (a, b) = (&s.first[&2], &s.first[&3]);
+        assert!(
+            Arc::ptr_eq(&a.0, &b.0),
+            "one name for every subscriber of a topic"
+        );
+        assert_eq!(core::mem::size_of::<Name>(), 8);
     }
 }

@@ -149,58 +149,78 @@ pub struct Connection {
     role: Role,
     max_frame: u64,
     max_message: u64,
-    /// `Limits::close_timeout`, in microseconds (kept small: every idle connection holds it).
-    close_timeout_us: u64,
-    /// `Limits::ping_interval` in microseconds; 0 for none.
-    ping_interval_us: u64,
+    /// `Limits::close_timeout`, in whole milliseconds (rounded up; four bytes, as every idle
+    /// connection holds it).
+    close_timeout_ms: u32,
+    /// `Limits::ping_interval` in whole milliseconds (rounded up); 0 for none.
+    ping_interval_ms: u32,
     fragments: bool,
     /// RSV bits an extension has claimed (none without one).
     allowed_rsv: u8,
     read: Read,
-    /// Boxed: an idle connection pays one pointer for it.
-    incoming: Option<Box<Incoming>>,
     close: Close,
     /// Kind of the outgoing fragmented message in progress.
     sending: Option<MessageKind>,
     now: Instant,
     last_heard: Instant,
     ping_outstanding: bool,
+    /// What only some connections need, behind one pointer that an idle server connection
+    /// without compression leaves empty.
+    extras: Option<Box<Extras>>,
+}
+
+/// The parts of a connection that most idle connections do not have.
+#[derive(Default)]
+struct Extras {
+    /// The message being received, until it is whole.
+    incoming: Option<Incoming>,
     /// A client's source of masking keys (§5.3), from its handshake; `None` for a server.
     masks: Option<MaskSource>,
-    /// permessage-deflate codecs, when the handshake agreed to it (boxed: one pointer otherwise).
+    /// permessage-deflate codecs, when the handshake agreed to it.
     #[cfg(feature = "deflate")]
-    deflate: Option<Box<PerMessage>>,
+    deflate: Option<PerMessage>,
+}
+
+impl Extras {
+    fn is_empty(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        if self.deflate.is_some() {
+            return false;
+        }
+        self.incoming.is_none() && self.masks.is_none()
+    }
 }
 
 impl Connection {
     /// A connection for the role the handshake established.
     pub fn new(upgrade: ValidatedUpgrade, limits: &Limits) -> Self {
+        let extras = Extras {
+            incoming: None,
+            masks: upgrade.masks,
+            #[cfg(feature = "deflate")]
+            deflate: upgrade
+                .deflate
+                .map(|(agreed, level)| PerMessage::new(&agreed, upgrade.role, level)),
+        };
         #[cfg(feature = "deflate")]
-        let deflate = upgrade
-            .deflate
-            .map(|(agreed, level)| Box::new(PerMessage::new(&agreed, upgrade.role, level)));
-        #[cfg(feature = "deflate")]
-        let allowed_rsv = if deflate.is_some() { RSV1 } else { 0 };
+        let allowed_rsv = if extras.deflate.is_some() { RSV1 } else { 0 };
         #[cfg(not(feature = "deflate"))]
         let allowed_rsv = 0;
         Connection {
             role: upgrade.role,
             max_frame: limits.max_frame_bytes,
             max_message: limits.max_message_bytes,
-            close_timeout_us: micros(limits.close_timeout),
-            ping_interval_us: limits.ping_interval.map_or(0, |i| micros(i).max(1)),
+            close_timeout_ms: millis(limits.close_timeout),
+            ping_interval_ms: limits.ping_interval.map_or(0, |i| millis(i).max(1)),
             fragments: false,
             allowed_rsv,
             read: Read::Header,
-            incoming: None,
             close: Close::Open,
             sending: None,
             now: Instant::ZERO,
             last_heard: Instant::ZERO,
             ping_outstanding: false,
-            masks: upgrade.masks,
-            #[cfg(feature = "deflate")]
-            deflate,
+            extras: (!extras.is_empty()).then(|| Box::new(extras)),
         }
     }
 
@@ -217,7 +237,7 @@ impl Connection {
     }
 
     fn ping_interval(&self) -> Option<Duration> {
-        (self.ping_interval_us > 0).then(|| Duration::from_micros(self.ping_interval_us))
+        (self.ping_interval_ms > 0).then(|| Duration::from_millis(self.ping_interval_ms.into()))
     }
 
     /// Which end we are.
@@ -228,14 +248,51 @@ impl Connection {
     /// Whether (compressor, inflater) are allocated: for tests of the memory rules.
     #[cfg(all(test, feature = "deflate"))]
     pub(crate) fn codecs_held(&self) -> (bool, bool) {
-        self.deflate.as_ref().map_or((false, false), |p| {
+        self.deflate().map_or((false, false), |p| {
             (p.tx.is_allocated(), p.rx.is_allocated())
         })
     }
 
+    /// The message being received, if one is unfinished.
+    fn incoming(&self) -> Option<&Incoming> {
+        self.extras.as_ref()?.incoming.as_ref()
+    }
+
+    fn incoming_mut(&mut self) -> Option<&mut Incoming> {
+        self.extras.as_mut()?.incoming.as_mut()
+    }
+
+    /// Ends the message being received (the extras go when nothing else is in them).
+    fn take_incoming(&mut self) -> Option<Incoming> {
+        let extras = self.extras.as_mut()?;
+        let taken = extras.incoming.take();
+        if extras.is_empty() {
+            self.extras = None;
+        }
+        taken
+    }
+
+    /// The message being received, begun with `start` if there is none.
+    fn incoming_or_begin(&mut self, start: impl FnOnce() -> Incoming) -> &mut Incoming {
+        self.extras
+            .get_or_insert_with(Box::default)
+            .incoming
+            .get_or_insert_with(start)
+    }
+
+    #[cfg(feature = "deflate")]
+    fn deflate(&self) -> Option<&PerMessage> {
+        self.extras.as_ref()?.deflate.as_ref()
+    }
+
+    #[cfg(feature = "deflate")]
+    fn deflate_mut(&mut self) -> Option<&mut PerMessage> {
+        self.extras.as_mut()?.deflate.as_mut()
+    }
+
     /// Moves the closing handshake (the only place the close state changes).
     fn step_close(&mut self, input: CloseInput) {
-        let deadline = self.now + Duration::from_micros(self.close_timeout_us);
+        let deadline = self.now + Duration::from_millis(self.close_timeout_ms.into());
         self.close = self.close.next(input, self.role, self.now, deadline);
     }
 
@@ -246,7 +303,7 @@ impl Connection {
             self.write_close(error.close_code(), error_reason(error), out);
         }
         self.read = Read::Broken;
-        self.incoming = None;
+        self.take_incoming();
         self.step_close(CloseInput::Failed);
     }
 
@@ -262,7 +319,7 @@ impl Connection {
         self.now = now;
         let was = self.close;
         self.step_close(CloseInput::TransportEnded);
-        self.incoming = None;
+        self.take_incoming();
         match was {
             Close::Open | Close::Sent { .. } => Err(PeerError::AbnormalClosure),
             Close::AwaitingEof { .. } | Close::Closed => Ok(()),
@@ -328,9 +385,10 @@ impl core::fmt::Debug for Connection {
     }
 }
 
-/// A duration in whole microseconds, saturating.
-fn micros(d: Duration) -> u64 {
-    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+/// A duration in whole milliseconds, rounded up, saturating at `u32::MAX` (49 days).
+fn millis(d: Duration) -> u32 {
+    let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+    u32::try_from(ms).unwrap_or(u32::MAX)
 }
 
 /// The close reason sent for a failure: the error's description.
@@ -341,5 +399,20 @@ fn error_reason(error: PeerError) -> &'static str {
         PeerError::FrameTooLarge | PeerError::MessageTooLarge => "message too big",
         PeerError::KeepaliveTimeout => "timeout",
         _ => "protocol error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::millis;
+    use core::time::Duration;
+
+    #[test]
+    fn timeouts_are_kept_in_whole_milliseconds_rounded_up() {
+        assert_eq!(millis(Duration::ZERO), 0);
+        assert_eq!(millis(Duration::from_micros(1)), 1);
+        assert_eq!(millis(Duration::from_millis(1500)), 1500);
+        assert_eq!(millis(Duration::from_micros(1_500_001)), 1501);
+        assert_eq!(millis(Duration::from_secs(u64::MAX)), u32::MAX);
     }
 }

@@ -15,7 +15,6 @@ use crate::ws::handshake::Role;
 use crate::ws::mask::apply_mask;
 use crate::ws::utf8::Utf8Validator;
 use alloc::borrow::Cow;
-use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 
@@ -189,7 +188,7 @@ impl Connection {
             return Ok(());
         }
         let closing = !matches!(self.close, Close::Open);
-        match (h.opcode, &self.incoming) {
+        match (h.opcode, self.incoming()) {
             (OpCode::Continuation, None) if !closing => {
                 return Err(PeerError::UnexpectedContinuation);
             }
@@ -202,7 +201,7 @@ impl Connection {
         if h.len > self.max_frame {
             return Err(PeerError::FrameTooLarge);
         }
-        let so_far = self.incoming.as_ref().map_or(0, |m| m.total);
+        let so_far = self.incoming().map_or(0, |m| m.total);
         if so_far.saturating_add(h.len) > self.max_message {
             return Err(PeerError::MessageTooLarge);
         }
@@ -259,16 +258,14 @@ impl Connection {
                 });
             }
         }
-        let incoming = self.incoming.get_or_insert_with(|| {
-            Box::new(Incoming {
-                text,
-                compressed,
-                total: 0,
-                inflated: 0,
-                first: true,
-                utf8: Utf8Validator::default(),
-                buf: Vec::new(),
-            })
+        let incoming = self.incoming_or_begin(|| Incoming {
+            text,
+            compressed,
+            total: 0,
+            inflated: 0,
+            first: true,
+            utf8: Utf8Validator::default(),
+            buf: Vec::new(),
         });
         incoming.total += h.len;
 
@@ -281,7 +278,7 @@ impl Connection {
             });
         }
         if !self.fragments {
-            if let Some(m) = self.incoming.as_mut().filter(|m| !m.compressed) {
+            if let Some(m) = self.incoming_mut().filter(|m| !m.compressed) {
                 // Reserve what the header announced, within the checked limits, capped so a
                 // lying header costs little.
                 m.buf.reserve(crate::clamp_len(h.len, 1 << 20));
@@ -306,14 +303,15 @@ impl Connection {
         data: &'a [u8],
         last: bool,
     ) -> Result<Option<Event<'a>>, PeerError> {
-        let Some(m) = self.incoming.as_mut() else {
+        let fragments = self.fragments;
+        let Some(m) = self.incoming_mut() else {
             return Ok(None);
         };
         if m.compressed {
             return self.on_compressed_payload(data, last);
         }
         check_text(m.text, &mut m.utf8, data, last)?;
-        if self.fragments {
+        if fragments {
             return Ok(self.fragment(Cow::Borrowed(data), last));
         }
         m.buf.extend_from_slice(data);
@@ -322,11 +320,11 @@ impl Connection {
 
     /// A piece of the current message as an [`Event::Fragment`] (fragment delivery mode).
     fn fragment<'a>(&mut self, data: Cow<'a, [u8]>, last: bool) -> Option<Event<'a>> {
-        let m = self.incoming.as_mut()?;
+        let m = self.incoming_mut()?;
         let first = core::mem::replace(&mut m.first, false);
         let text = m.text;
         if last {
-            self.incoming = None;
+            self.take_incoming();
         }
         Some(Event::Fragment {
             text,
@@ -341,10 +339,9 @@ impl Connection {
         if !last {
             return Ok(None);
         }
-        let Some(m) = self.incoming.take() else {
+        let Some(m) = self.take_incoming() else {
             return Ok(None);
         };
-        let m = *m;
         Ok(Some(if m.text {
             Event::Text(Cow::Owned(
                 String::from_utf8(m.buf).map_err(|_| PeerError::InvalidUtf8)?,
@@ -363,16 +360,16 @@ impl Connection {
         data: &[u8],
         last: bool,
     ) -> Result<Option<Event<'a>>, PeerError> {
-        let (Some(m), Some(pmd)) = (self.incoming.as_mut(), self.deflate.as_mut()) else {
+        let (fragments, max_message) = (self.fragments, self.max_message);
+        let Some(extras) = self.extras.as_deref_mut() else {
             return Err(PeerError::ReservedBits);
         };
-        let mut budget = self.max_message.saturating_sub(m.inflated);
-        let mut piece = Vec::new();
-        let out = if self.fragments {
-            &mut piece
-        } else {
-            &mut m.buf
+        let (Some(m), Some(pmd)) = (extras.incoming.as_mut(), extras.deflate.as_mut()) else {
+            return Err(PeerError::ReservedBits);
         };
+        let mut budget = max_message.saturating_sub(m.inflated);
+        let mut piece = Vec::new();
+        let out = if fragments { &mut piece } else { &mut m.buf };
         let start = out.len();
         pmd.rx
             .inflate(data, last, out, &mut budget)
@@ -380,10 +377,10 @@ impl Connection {
                 InflateError::TooLarge => PeerError::MessageTooLarge,
                 InflateError::Corrupt => PeerError::InvalidCompressedData,
             })?;
-        m.inflated = self.max_message - budget;
+        m.inflated = max_message - budget;
         let fresh = out.get(start..).expect("inflating only appends");
         check_text(m.text, &mut m.utf8, fresh, last)?;
-        if self.fragments {
+        if fragments {
             return Ok(self.fragment(Cow::Owned(piece), last));
         }
         self.finish_message(last)

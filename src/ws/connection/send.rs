@@ -46,7 +46,7 @@ impl Connection {
     ) -> Result<Option<([u8; crate::ws::frame::MAX_HEADER_LEN], usize)>, UsageError> {
         let opcode = self.start_message(kind)?;
         #[cfg(feature = "deflate")]
-        if self.deflate.is_some() {
+        if self.deflate().is_some() {
             return Ok(None);
         }
         if self.role == Role::Client {
@@ -91,7 +91,7 @@ impl Connection {
         if self.role != Role::Server || self.sending.is_some() {
             return None;
         }
-        self.deflate.as_ref().and_then(|pmd| pmd.tx.shared_key())
+        self.deflate().and_then(|pmd| pmd.tx.shared_key())
     }
 
     /// Sends a message that [`compress_shared`](crate::ws::deflate::compress_shared) compressed
@@ -266,7 +266,7 @@ impl Connection {
         out: &mut Vec<u8>,
     ) {
         use crate::ws::frame::MAX_HEADER_LEN;
-        let Some(pmd) = self.deflate.as_mut() else {
+        let Some(pmd) = self.deflate_mut() else {
             self.write_frame(opcode, fin, payload, out);
             return;
         };
@@ -349,7 +349,7 @@ impl Connection {
     /// client connection always holds the source its handshake gave it.
     pub(super) fn next_mask(&mut self) -> [u8; 4] {
         let mut key = [0u8; 4];
-        if let Some(source) = self.masks.as_mut() {
+        if let Some(source) = self.extras.as_mut().and_then(|e| e.masks.as_mut()) {
             source.fill(&mut key);
         }
         key
