@@ -2,9 +2,9 @@
 //! second measures this very process — requests per second, open connections per technique,
 //! events delivered per second, CPU, resident memory (from `/proc`) — and publishes the figures
 //! to the topic `metrics` through the server's own API (`POST /publish`, `GET /stats`). The page
-//! draws them as moving charts (SVG, drawn by hand); its `EventSource` asks for the last minute
-//! on opening and, after a drop, reconnects with `Last-Event-ID`: the gap in the chart is filled
-//! from the topic's history.
+//! draws them as moving charts (SVG, drawn by hand), following the topic with `pushwire.js` (an
+//! event stream first): it asks for the last minute on opening and, after a drop, resumes from
+//! its position, so the gap in the chart is filled from the topic's history.
 //!
 //! ```sh
 //! cargo run --release --example dashboard   # then open http://127.0.0.1:8082

@@ -5,8 +5,10 @@
 //! speaks HTTP/1.0 upstream (no keep-alive, no upgrade) and buffers each response until the
 //! server closes it. Through it a long-poll works — every answer is a complete response — while
 //! an event stream delivers nothing (the proxy waits for an end that never comes) and a
-//! WebSocket cannot start. The page shows the three side by side: that is why long-polling is
-//! the way to push through anything.
+//! WebSocket cannot start. The page shows the three side by side — that is why long-polling is
+//! the way to push through anything — and a fourth panel follows the topic with `pushwire.js`,
+//! which finds that out by itself: it falls back to long-polling and delivers every headline
+//! once.
 //!
 //! ```sh
 //! cargo run --release --example feed     # then open http://127.0.0.1:8084/ (through the proxy)

@@ -1,5 +1,5 @@
 // The dashboard example in a real browser: the charts gain a point a second; after the server
-// drops the stream, EventSource reconnects with Last-Event-ID and the chart has no hole.
+// drops the stream, pushwire.js reconnects from its position and the chart has no hole.
 //
 //   node tests/browser/dashboard.mjs <path to the dashboard binary> [screenshot path]
 
@@ -30,7 +30,7 @@ try {
     await page.evaluate(() => [...document.querySelectorAll("svg")].every(svg => svg.querySelector("path")?.getAttribute("d")?.includes("L"))));
   const last = await page.evaluate(() => dash.seqs[dash.seqs.length - 1]);
   await page.click("#drop");
-  check("EventSource reconnects after the server drops the stream",
+  check("pushwire.js reconnects after the server drops the stream",
     await until(page, () => dash.opens >= 2, null, "a second open"));
   check("…and the chart goes on past the drop",
     await until(page, n => dash.seqs[dash.seqs.length - 1] >= n + 3, last, "three more points"));

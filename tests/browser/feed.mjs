@@ -1,6 +1,7 @@
 // The feed example in a real browser, through its HTTP/1.0 buffering proxy: a headline posted
 // on the page arrives by long-polling; the event stream delivers nothing and the WebSocket
-// cannot start — the reason to choose long-polling, visible.
+// cannot start — the reason to choose long-polling, visible; pushwire.js finds that by itself
+// and delivers every headline once.
 //
 //   node tests/browser/feed.mjs <path to the feed binary> [screenshot path]
 
@@ -22,6 +23,10 @@ try {
   // Through the proxy.
   await page.goto(`http://127.0.0.1:${port + 1}/`);
   check("the long-poll is parked at the server", await until(page, () => feed.polls >= 1, null, "a poll"));
+  // pushwire.js learns where "now" is before its first transport; once past the WebSocket it
+  // knows, so what is posted next is what it must deliver.
+  check("pushwire.js gives up on the WebSocket it cannot open",
+    await until(page, () => feed.pwTransport && feed.pwTransport !== "websocket", null, "past the WebSocket", 20000));
   await page.fill("#text", "Markets rally on long-polling news");
   await page.press("#text", "Enter");
   check("a headline posted on the page arrives by long-polling through the proxy",
@@ -29,6 +34,12 @@ try {
   await page.fill("#text", "Second headline");
   await page.press("#text", "Enter");
   check("…and the next one", await until(page, () => feed.items.includes("Second headline"), null, "the second headline"));
+  check("pushwire.js settles on long-polling through the proxy",
+    await until(page, () => feed.pwTransport === "longpoll" && feed.pw.length >= 2, null, "pushwire.js on longpoll with both", 30000),
+    await page.evaluate(() => `${feed.pwTransport}: ${JSON.stringify(feed.pw)}`));
+  check("…and it delivered each headline exactly once",
+    await page.evaluate(() => JSON.stringify(feed.pw) === JSON.stringify(["Markets rally on long-polling news", "Second headline"])),
+    await page.evaluate(() => JSON.stringify(feed.pw)));
   check("the WebSocket cannot start through the proxy", await until(page, () => feed.wsState === "refused", null, "ws refused"));
   check("the event stream delivers nothing through the proxy", await page.evaluate(() => feed.sse === 0));
   await page.waitForTimeout(4200);
