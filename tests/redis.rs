@@ -547,3 +547,90 @@ fn a_drained_binary_node_tells_every_client_where_to_resume_on_another_missing_n
         assert_eq!(f.seqs, expected, "follower {i} resumed from {resume}");
     }
 }
+
+/// `pushwire sub` following two topics over two nodes, the first killed (`SIGKILL`, no drain)
+/// while events go on being published on the second: it reconnects to the second and resumes
+/// from its position there, so each topic's events are printed once each and in order.
+#[test]
+fn pushwire_sub_over_two_nodes_one_killed_misses_and_repeats_nothing() {
+    use common::binary::{BIN, Node as Binary};
+    use std::io::BufRead as _;
+    let redis = Redis::start(false);
+    let dir = std::env::temp_dir().join(format!("pushwire-redis-sub-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    for transport in ["ws", "sse", "poll"] {
+        let mut a = Binary::start(&dir, &["--redis", url.as_str()]);
+        let b = Binary::start(&dir, &["--redis", url.as_str()]);
+        let publish = move |topic: &str, text: &str| -> u64 {
+            let mut c = Client::new(b.addr);
+            c.send(
+                "POST",
+                &format!("/publish?topic={topic}"),
+                Some(text.as_bytes()),
+            );
+            let r = c.recv().unwrap();
+            assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
+            String::from_utf8(r.body).unwrap().parse().unwrap()
+        };
+        // Where both topics stand now: the subscriber starts there, on the node that dies.
+        let start = [publish("x", "start"), publish("y", "start")];
+        let mut position = String::new();
+        pushwire::hub::position::encode([("x", start[0]), ("y", start[1])], &mut position);
+        const EACH: u64 = 40;
+        let mut sub = Command::new(BIN)
+            .args([
+                "sub",
+                &format!("http://{}", a.addr),
+                &format!("http://{}", b.addr),
+            ])
+            .args(["--topic", "x", "--topic", "y", "--transport", transport])
+            .args(["--cursor", &position, "--count", &(2 * EACH).to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = std::io::BufReader::new(sub.stdout.take().unwrap()).lines();
+        let mut seen: Vec<(String, u64)> = Vec::new();
+        let mut lines = lines.map_while(Result::ok);
+        for i in 0..EACH {
+            publish("x", &format!("x{i}"));
+            publish("y", &format!("y{i}"));
+            if i == EACH / 2 {
+                // What was published so far reached the subscriber on A; then A dies.
+                while seen.len() < (2 * (i + 1)) as usize {
+                    seen.push(topic_seq(&lines.next().expect("sub prints on")));
+                }
+                a.child.kill().unwrap();
+                let _ = a.child.wait();
+            }
+        }
+        seen.extend(lines.map(|l| topic_seq(&l)));
+        assert!(
+            sub.wait().unwrap().success(),
+            "{transport}: sub exits after --count"
+        );
+        for (topic, first) in [("x", start[0]), ("y", start[1])] {
+            let got: Vec<u64> = seen
+                .iter()
+                .filter(|(t, _)| t == topic)
+                .map(|(_, s)| *s)
+                .collect();
+            let want: Vec<u64> = (first + 1..=first + EACH).collect();
+            assert_eq!(
+                got, want,
+                "{transport}: topic {topic}, each once and in order"
+            );
+        }
+    }
+}
+
+/// The topic and number of one NDJSON event line.
+fn topic_seq(line: &str) -> (String, u64) {
+    let topic = line
+        .split("\"topic\":\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("no topic in {line}"));
+    (topic.to_string(), seq_of(line))
+}
