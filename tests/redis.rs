@@ -446,6 +446,7 @@ fn a_drained_binary_node_tells_every_client_where_to_resume_on_another_missing_n
     let args = ["--redis", url.as_str(), "--drain-delay", "0s"];
     let mut a = Binary::start(&dir, &args);
     let b = Binary::start(&dir, &args);
+    wait_ready(&[a.addr, b.addr]);
     let publish = |addr: SocketAddr, text: &str| -> u64 {
         let mut c = Client::new(addr);
         c.send("POST", "/publish?topic=d", Some(text.as_bytes()));
@@ -562,6 +563,7 @@ fn pushwire_sub_over_two_nodes_one_killed_misses_and_repeats_nothing() {
     for transport in ["ws", "sse", "poll"] {
         let mut a = Binary::start(&dir, &["--redis", url.as_str()]);
         let b = Binary::start(&dir, &["--redis", url.as_str()]);
+        wait_ready(&[a.addr, b.addr]);
         let publish = move |topic: &str, text: &str| -> u64 {
             let mut c = Client::new(b.addr);
             c.send(
@@ -622,6 +624,13 @@ fn pushwire_sub_over_two_nodes_one_killed_misses_and_repeats_nothing() {
                 "{transport}: topic {topic}, each once and in order"
             );
         }
+    }
+}
+
+/// Waits until each node answers `/ready` with 200: its link to Redis is up.
+fn wait_ready(nodes: &[SocketAddr]) {
+    for &node in nodes {
+        wait_for(|| Client::new(node).get("/ready").status == 200);
     }
 }
 
