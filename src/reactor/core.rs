@@ -24,7 +24,7 @@ pub(crate) struct Core {
 impl Core {
     pub fn new(setup: Setup) -> Self {
         Core {
-            slab: Slab::new(),
+            slab: Slab::with_capacity(setup.limits.max_connections.min(1 << 16)),
             env: Env::new(setup),
         }
     }

@@ -4,12 +4,13 @@
 //! application, its per-worker state, the worker's connections and tools, and the handle.
 
 use super::app::App;
-use super::conn::{Change, Conn, Life, Pending, Proto};
+use super::conn::{Conn, Pending, Proto};
 use super::core::end_turn;
 use super::ctx::Ctx;
 use super::env::Env;
 use super::gather::{self, Gather};
 use super::handle::Handle;
+use super::life::{Change, Life};
 use super::record::End;
 use super::reply::{ConnId, Message, Reply};
 use super::slab::Slab;

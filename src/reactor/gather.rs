@@ -14,6 +14,7 @@
 //! [`ws::Connection::unfinished_frame`]: crate::ws::Connection::unfinished_frame
 
 use super::READ_CHUNK;
+use crate::time::Instant;
 
 /// Frames shorter than this are read in the usual pieces: they fit in one read anyway.
 pub(crate) const MIN_FRAME: usize = READ_CHUNK;
@@ -77,6 +78,10 @@ pub(crate) struct Gather {
     buf: Vec<u8>,
     filled: usize,
     total: usize,
+    /// Since when the connection's output has been over its bound, while it gathers: the
+    /// `behind` of `Life::Gathering`, kept in this box so that every connection's `Life` is
+    /// sixteen bytes.
+    pub behind: Option<Instant>,
 }
 
 impl Gather {
@@ -93,6 +98,7 @@ impl Gather {
             buf,
             filled: first.len(),
             total,
+            behind: None,
         }
     }
 

@@ -46,6 +46,7 @@ mod gather;
 mod handle;
 mod io;
 mod io_stats;
+mod life;
 mod per_address;
 mod pipe;
 mod read;

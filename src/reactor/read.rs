@@ -3,9 +3,10 @@
 //! what the machine left kept, and the peer's end of the stream.
 
 use super::app::App;
-use super::conn::{Change, Conn, Proto};
+use super::conn::{Conn, Proto};
 use super::core::end_turn;
 use super::dispatch::{Driver, gather_len};
+use super::life::Change;
 use super::record::End;
 use crate::time::Instant;
 use std::io;

@@ -7,8 +7,32 @@ use std::time::Duration;
 /// A connection, as the application names it. Valid on the worker that reported it; a stale
 /// id (its connection closed) is refused by every [`Ctx`](super::Ctx) method rather than reaching a new
 /// connection that reused the slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+///
+/// Ids order in a fixed but scattered way, not by age: sets of connections keyed by id fill
+/// their B-tree nodes as keys inserted at random do (about two thirds full), not half full as
+/// keys that only ever grow leave them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnId(pub(crate) u64);
+
+impl ConnId {
+    /// The key ids order by: a bijection of the id (an odd multiplier, then the halves
+    /// swapped), so no two ids compare equal.
+    fn scattered(self) -> u64 {
+        self.0.wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(32)
+    }
+}
+
+impl Ord for ConnId {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.scattered().cmp(&other.scattered())
+    }
+}
+
+impl PartialOrd for ConnId {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 /// A response with its whole body.
 #[derive(Clone, Debug)]

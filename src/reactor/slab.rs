@@ -23,8 +23,16 @@ pub(crate) struct Slab<T> {
 }
 
 impl<T> Slab<T> {
+    #[cfg(test)]
     pub fn new() -> Self {
-        let mut slots = Vec::new();
+        Self::with_capacity(0)
+    }
+
+    /// A slab with room for `n` values reserved: address space only until used (a large
+    /// reservation is mapped, not touched), and no copy of the whole slab at each doubling —
+    /// whose old block the allocator would keep.
+    pub fn with_capacity(n: usize) -> Self {
+        let mut slots = Vec::with_capacity(n + FIRST_INDEX);
         for _ in 0..FIRST_INDEX {
             slots.push(Slot {
                 generation: 0,

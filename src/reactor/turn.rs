@@ -4,8 +4,9 @@
 //! ([`super::core::Core::with`], or the end of a read) settles it once at the end: lingering,
 //! slow consumers, the timer.
 
-use super::conn::{Change, Conn, HttpConn, Pending, Proto};
+use super::conn::{Conn, HttpConn, Pending, Proto};
 use super::env::Env;
+use super::life::Change;
 use super::record::End;
 use super::reply::Response;
 use crate::http::{self, ResponseBody};
@@ -87,7 +88,7 @@ impl<'a> Turn<'a> {
         if self.conn.is_open() && self.conn.machine_closed() {
             self.change(Change::Finished);
         }
-        if matches!(self.conn.life(), super::conn::Life::Finishing { .. })
+        if matches!(self.conn.life(), super::life::Life::Finishing { .. })
             && self.conn.queued() == 0
         {
             // Our side is done: send FIN, and keep reading (and discarding) for a moment so the

@@ -132,25 +132,44 @@ impl HubServer {
             .collect()
     }
 
-    /// Encodes what a new stream is owed in every live topic after its cursor; the cursors
-    /// after it, and the number of events.
+    /// Encodes what a new stream is owed in every live topic after its cursor, in the order
+    /// the events were published across topics; the cursors after it, and the number of
+    /// events.
     fn catch_up_sse(
         &self,
         ask: &Ask<'_>,
         mut cursors: Vec<u64>,
         out: &mut Vec<u8>,
     ) -> (Vec<u64>, u64) {
-        let mut count = 0;
         let names = ask.names();
-        for i in 0..names.len() {
-            if !self.live(names[i]) || cursors[i] == PENDING {
-                continue;
-            }
-            let max = self.limits.max_events_per_response;
-            let chunks = owed::read(&self.hub(), names[i], cursors[i], max, usize::MAX);
+        let live: Vec<bool> = names.iter().map(|t| self.live(t)).collect();
+        let count = self.encode_merged(&names, &mut cursors, &live, out);
+        (cursors, count)
+    }
+
+    /// Encodes what a reader of `names` at `cursors` is owed in the topics `take` marks (and
+    /// whose cursor is not [`PENDING`]), in the order the events were published across them,
+    /// each event's id the position after it; moves `cursors` past it; the number of events.
+    fn encode_merged(
+        &self,
+        names: &[&str],
+        cursors: &mut [u64],
+        take: &[bool],
+        out: &mut Vec<u8>,
+    ) -> u64 {
+        let owed: Vec<usize> = (0..names.len())
+            .filter(|&i| take[i] && cursors[i] != PENDING)
+            .collect();
+        let asked: Vec<(&str, u64)> = owed.iter().map(|&i| (names[i], cursors[i])).collect();
+        let max = self.limits.max_events_per_response;
+        let merged = owed::read_merged(&self.hub(), &asked, max, usize::MAX);
+        let mut count = 0;
+        for (k, chunk) in merged {
+            let i = owed[k];
+            // Each event's id is the position after it: every topic's cursor as it stands.
             let known: Vec<(&str, u64)> = names
                 .iter()
-                .zip(&cursors)
+                .zip(cursors.iter())
                 .enumerate()
                 .filter(|&(j, (_, &c))| j != i && c != PENDING)
                 .map(|(_, (t, &c))| (*t, c))
@@ -159,10 +178,50 @@ impl HubServer {
                 others: &known,
                 topic: names[i],
             };
-            count += owed::encode_sse(&place, &chunks, out);
-            cursors[i] = owed::next(&chunks, cursors[i]);
+            count += owed::encode_sse(&place, std::slice::from_ref(&chunk), out);
+            cursors[i] = chunk.next;
         }
-        (cursors, count)
+        count
+    }
+
+    /// A follower of several topics, due an event of one: everything it is owed in all of them,
+    /// in publish order (a worker behind on its notices would otherwise send a topic's newer
+    /// events before another's older ones), in one write.
+    fn deliver_merged_sse(
+        &self,
+        local: &mut Local,
+        d: &Due,
+        topic: &str,
+        cx: &mut Ctx<'_, Notice>,
+    ) {
+        let mut names: Vec<&str> = vec![topic];
+        let mut cursors = vec![d.cursor];
+        for (t, c) in &d.others {
+            names.push(t);
+            cursors.push(*c);
+        }
+        let take = vec![true; names.len()];
+        let before = cursors.clone();
+        let mut out = Vec::new();
+        let count = self.encode_merged(&names, &mut cursors, &take, &mut out);
+        if out.is_empty() {
+            return;
+        }
+        match cx.stream_write(d.conn, &out) {
+            Ok(written) => {
+                Counters::add(&self.stats.sse.events, count);
+                Counters::add(&self.stats.sse.bytes_out, written as u64);
+                for ((t, was), now) in names.iter().zip(before).zip(cursors) {
+                    if now != was {
+                        local.sse.set(d.conn, t, now);
+                    }
+                }
+            }
+            Err(_) => {
+                cx.note_end(d.conn, End::SlowConsumer);
+                cx.close(d.conn);
+            }
+        }
     }
 }
 
@@ -196,27 +255,22 @@ impl Followers for Streams {
             clock.touch(cx.now());
         }
         // Followers of this topic alone at the same cursor (nearly all of them) share one
-        // encoding; a follower of several topics gets its own (its ids name all its cursors).
+        // encoding; a follower of several topics gets its own, of all its topics in publish
+        // order (its ids name all its cursors).
         let mut shared: BTreeMap<u64, (Vec<u8>, u64, u64)> = BTreeMap::new();
         for d in due {
+            if !d.others.is_empty() {
+                server.deliver_merged_sse(local, d, topic, cx);
+                continue;
+            }
             let chunks = owed.get(&d.cursor).map_or(&[][..], Vec::as_slice);
             let encode = || {
-                let others = d.others();
-                let place = Place {
-                    others: &others,
-                    topic,
-                };
+                let place = Place { others: &[], topic };
                 let mut out = Vec::new();
                 let count = owed::encode_sse(&place, chunks, &mut out);
                 (out, owed::next(chunks, d.cursor), count)
             };
-            let own;
-            let (bytes, next, count) = if d.others.is_empty() {
-                &*shared.entry(d.cursor).or_insert_with(encode)
-            } else {
-                own = encode();
-                &own
-            };
+            let (bytes, next, count) = &*shared.entry(d.cursor).or_insert_with(encode);
             if bytes.is_empty() {
                 continue;
             }

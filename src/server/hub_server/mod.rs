@@ -239,10 +239,11 @@ impl HubServer {
         cx: &mut Ctx<'_, Notice>,
     ) -> Result<u64, crate::reactor::Response> {
         let text = text_of(body)?;
-        let ts = wire::unix_nanos();
-        let seq = self
-            .hub()
-            .publish(topic, |seq| event_text(topic, seq, ts, text).into());
+        // The time is read under the hub's lock, so that publish times follow the numbering
+        // across topics (readers of several topics are served in publish order).
+        let seq = self.hub().publish(topic, |seq| {
+            event_text(topic, seq, wire::unix_nanos(), text).into()
+        });
         match seq {
             Ok(seq) => {
                 self.stats.published.fetch_add(1, Ordering::Relaxed);

@@ -3,7 +3,6 @@
 //! deadline. Every answer's `X-Cursor` is where to ask from next: the decimal cursor for one
 //! topic, a position for several.
 
-use super::event::event_ts;
 use super::follow::{Awaiting, PENDING, PollAsk};
 use super::follow::{Due, Followers, Owed};
 use super::owed::{self, Place};
@@ -160,38 +159,30 @@ impl HubServer {
         counters: &Counters,
     ) -> Option<Response> {
         let max = self.limits.max_events_per_response;
-        let hub = self.hub();
-        let mut lines: Vec<(u64, usize, Arc<[u8]>)> = Vec::new();
-        let mut next = cursors.to_vec();
-        let mut events = 0;
-        for (i, topic) in topics.iter().enumerate() {
-            let room = max.saturating_sub(events);
-            if room == 0 {
-                break;
-            }
-            let chunks = owed::read(&hub, topic, cursors[i], room, 1);
-            let Some(chunk) = chunks.first() else {
-                continue;
-            };
-            if let Some(gap) = chunk.gap {
-                lines.push((0, i, super::event::gap_json(topic, gap).into()));
-            }
-            for (_, text) in &chunk.events {
-                lines.push((event_ts(text).unwrap_or(0), i, text.clone()));
-            }
-            events += chunk.events.len();
-            next[i] = chunk.next;
-        }
-        drop(hub);
-        if lines.is_empty() {
+        let asked: Vec<(&str, u64)> = topics
+            .iter()
+            .copied()
+            .zip(cursors.iter().copied())
+            .collect();
+        // Across topics, in publish order; within a topic, in sequence order (gaps first).
+        let merged = owed::read_merged(&self.hub(), &asked, max, max);
+        if merged.is_empty() {
             return None;
         }
-        // Across topics, in publish order (gaps first); within a topic, in sequence order.
-        lines.sort_by_key(|&(ts, i, _)| (ts, i));
+        let mut next = cursors.to_vec();
+        let mut events = 0;
         let mut body = Vec::new();
-        for (_, _, line) in &lines {
-            body.extend_from_slice(line);
-            body.push(b'\n');
+        for (i, chunk) in &merged {
+            if let Some(gap) = chunk.gap {
+                body.extend_from_slice(&super::event::gap_json(topics[*i], gap));
+                body.push(b'\n');
+            }
+            for (_, text) in &chunk.events {
+                body.extend_from_slice(text);
+                body.push(b'\n');
+            }
+            events += chunk.events.len();
+            next[*i] = chunk.next;
         }
         let mut at = String::new();
         position::encode(topics.iter().copied().zip(next.iter().copied()), &mut at);

@@ -84,6 +84,7 @@ impl HubServer {
             .into_iter()
             .map(|(t, c)| (t.to_string(), c))
             .collect();
+        let mut owed = Vec::new();
         for (topic, cursor) in cursors {
             match (self.live(&topic), cursor) {
                 (false, _) => {}
@@ -92,7 +93,36 @@ impl HubServer {
                     let now = self.pending_now(local, conn, &topic);
                     local.ws.set(conn, &topic, now);
                 }
-                (true, cursor) => self.ws_catch_up(local, conn, &topic, cursor, cx),
+                (true, cursor) => owed.push((topic, cursor)),
+            }
+        }
+        self.ws_catch_up_all(local, conn, &owed, cx);
+    }
+
+    /// Sends a follower what it missed in several topics, in the order the events were
+    /// published across them.
+    pub(super) fn ws_catch_up_all(
+        &self,
+        local: &mut Local,
+        conn: ConnId,
+        owed: &[(String, u64)],
+        cx: &mut Ctx<'_, Notice>,
+    ) {
+        match owed {
+            [] => {}
+            [(topic, cursor)] => self.ws_catch_up(local, conn, topic, *cursor, cx),
+            _ => {
+                let asked: Vec<(&str, u64)> = owed.iter().map(|(t, c)| (&**t, *c)).collect();
+                let max = self.limits.max_events_per_response;
+                let merged = owed::read_merged(&self.hub(), &asked, max, usize::MAX);
+                // One write per `max` events, as a single topic's catch-up does.
+                for batch in merged.chunks(max.max(1)) {
+                    let pieces: Vec<(&str, &owed::Chunk)> =
+                        batch.iter().map(|(i, c)| (asked[*i].0, c)).collect();
+                    if !self.ws_send_batch(local, conn, &pieces, cx) {
+                        return;
+                    }
+                }
             }
         }
     }
@@ -122,32 +152,51 @@ impl HubServer {
         cx: &mut Ctx<'_, Notice>,
     ) {
         for chunk in chunks {
-            let messages = owed::ws_messages(topic, std::slice::from_ref(chunk));
-            let texts = messages
-                .iter()
-                .map(|m| std::str::from_utf8(m).expect("event text is UTF-8 JSON"));
-            let Ok(bytes) = cx.send_texts(conn, texts) else {
-                cx.note_end(conn, End::SlowConsumer);
-                let reason = format!("try again later; {}", self.resume_hint(local, conn));
-                let _ = cx.close_ws(conn, CloseCode::TRY_AGAIN_LATER, &reason);
-                // It follows nothing from here on; `closed` will not find it to count it.
-                if local.ws.unsubscribe(conn) {
-                    Counters::sub_connection(&self.stats.websocket);
-                }
+            if !self.ws_send_batch(local, conn, &[(topic, chunk)], cx) {
                 return;
-            };
-            Counters::add(&self.stats.websocket.events, messages.len() as u64);
-            Counters::add(&self.stats.websocket.bytes_out, bytes as u64);
-            if topic != WIRE_TOPIC {
-                if let Some(last) = messages.last() {
-                    let payload = std::str::from_utf8(last).expect("event text is UTF-8 JSON");
-                    let wire = Wire::WsText {
-                        from_client: false,
-                        payload,
-                    };
-                    self.wire(Technique::WebSocket, cx, &wire);
-                }
             }
+        }
+    }
+
+    /// Sends the events of `pieces` (each a topic's chunk) in one write, and moves the
+    /// follower's cursors past them; `false` if the follower could not take them and was
+    /// closed with 1013, told where to resume.
+    fn ws_send_batch(
+        &self,
+        local: &mut Local,
+        conn: ConnId,
+        pieces: &[(&str, &owed::Chunk)],
+        cx: &mut Ctx<'_, Notice>,
+    ) -> bool {
+        let messages: Vec<std::sync::Arc<[u8]>> = pieces
+            .iter()
+            .flat_map(|(topic, chunk)| owed::ws_messages(topic, std::slice::from_ref(*chunk)))
+            .collect();
+        let texts = messages
+            .iter()
+            .map(|m| std::str::from_utf8(m).expect("event text is UTF-8 JSON"));
+        let Ok(bytes) = cx.send_texts(conn, texts) else {
+            cx.note_end(conn, End::SlowConsumer);
+            let reason = format!("try again later; {}", self.resume_hint(local, conn));
+            let _ = cx.close_ws(conn, CloseCode::TRY_AGAIN_LATER, &reason);
+            // It follows nothing from here on; `closed` will not find it to count it.
+            if local.ws.unsubscribe(conn) {
+                Counters::sub_connection(&self.stats.websocket);
+            }
+            return false;
+        };
+        Counters::add(&self.stats.websocket.events, messages.len() as u64);
+        Counters::add(&self.stats.websocket.bytes_out, bytes as u64);
+        let sampled = pieces.last().filter(|(topic, _)| *topic != WIRE_TOPIC);
+        if let (Some(last), Some(_)) = (messages.last(), sampled) {
+            let payload = std::str::from_utf8(last).expect("event text is UTF-8 JSON");
+            let wire = Wire::WsText {
+                from_client: false,
+                payload,
+            };
+            self.wire(Technique::WebSocket, cx, &wire);
+        }
+        for (topic, chunk) in pieces {
             if matches!(chunk.gap, Some(crate::hub::Gap::Reset { .. })) {
                 // The topic began again below the follower's cursor: its cursor goes back.
                 local.ws.set(conn, topic, chunk.next);
@@ -155,6 +204,7 @@ impl HubServer {
                 local.ws.advance(conn, topic, chunk.next);
             }
         }
+        true
     }
 
     /// `resume from cursor N` (or `from position P`) for a close frame's reason, which holds at
@@ -264,8 +314,22 @@ impl Followers for Sockets {
         cx: &mut Ctx<'_, Notice>,
     ) {
         for d in due {
-            let chunks = owed.get(&d.cursor).map_or(&[][..], Vec::as_slice);
-            server.ws_send(local, d.conn, topic, chunks, cx);
+            if d.others.is_empty() {
+                let chunks = owed.get(&d.cursor).map_or(&[][..], Vec::as_slice);
+                server.ws_send(local, d.conn, topic, chunks, cx);
+            } else {
+                // A follower of several topics gets all it is owed in publish order (a worker
+                // behind on its notices would otherwise send a topic's newer events before
+                // another's older ones).
+                let mut all = vec![(topic.to_string(), d.cursor)];
+                all.extend(
+                    d.others
+                        .iter()
+                        .filter(|(_, c)| *c != PENDING)
+                        .map(|(t, c)| (t.to_string(), *c)),
+                );
+                server.ws_catch_up_all(local, d.conn, &all, cx);
+            }
         }
     }
 }

@@ -158,15 +158,27 @@ pub struct Connection {
     /// RSV bits an extension has claimed (none without one).
     allowed_rsv: u8,
     read: Read,
-    close: Close,
+    /// Where the closing handshake stands (with `clock`, the [`Close`] state).
+    stage: Stage,
     /// Kind of the outgoing fragmented message in progress.
     sending: Option<MessageKind>,
     now: Instant,
-    last_heard: Instant,
+    /// While open: when the peer was last heard (the keep-alive clock). While closing: the
+    /// closing deadline. One field for both, as every idle connection holds it.
+    clock: Instant,
     ping_outstanding: bool,
     /// What only some connections need, behind one pointer that an idle server connection
     /// without compression leaves empty.
     extras: Option<Box<Extras>>,
+}
+
+/// [`Close`] without its deadline (kept in `Connection::clock`): one byte.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    Open,
+    Sent,
+    AwaitingEof,
+    Closed,
 }
 
 /// The parts of a connection that most idle connections do not have.
@@ -215,10 +227,10 @@ impl Connection {
             fragments: false,
             allowed_rsv,
             read: Read::Header,
-            close: Close::Open,
+            stage: Stage::Open,
             sending: None,
             now: Instant::ZERO,
-            last_heard: Instant::ZERO,
+            clock: Instant::ZERO,
             ping_outstanding: false,
             extras: (!extras.is_empty()).then(|| Box::new(extras)),
         }
@@ -233,7 +245,7 @@ impl Connection {
     /// Sets the starting time, for the keep-alive clock (call once, before feeding).
     pub fn start(&mut self, now: Instant) {
         self.now = now;
-        self.last_heard = now;
+        self.heard(now);
     }
 
     fn ping_interval(&self) -> Option<Duration> {
@@ -290,16 +302,44 @@ impl Connection {
         self.extras.as_mut()?.deflate.as_mut()
     }
 
+    /// Where the closing handshake stands.
+    fn close(&self) -> Close {
+        match self.stage {
+            Stage::Open => Close::Open,
+            Stage::Sent => Close::Sent {
+                deadline: self.clock,
+            },
+            Stage::AwaitingEof => Close::AwaitingEof {
+                deadline: self.clock,
+            },
+            Stage::Closed => Close::Closed,
+        }
+    }
+
+    /// The peer was heard from at `now` (the keep-alive clock runs only while open).
+    fn heard(&mut self, now: Instant) {
+        if self.stage == Stage::Open {
+            self.clock = now;
+        }
+    }
+
     /// Moves the closing handshake (the only place the close state changes).
     fn step_close(&mut self, input: CloseInput) {
         let deadline = self.now + Duration::from_millis(self.close_timeout_ms.into());
-        self.close = self.close.next(input, self.role, self.now, deadline);
+        match self.close().next(input, self.role, self.now, deadline) {
+            Close::Open => self.stage = Stage::Open,
+            Close::Sent { deadline } => (self.stage, self.clock) = (Stage::Sent, deadline),
+            Close::AwaitingEof { deadline } => {
+                (self.stage, self.clock) = (Stage::AwaitingEof, deadline)
+            }
+            Close::Closed => self.stage = Stage::Closed,
+        }
     }
 
     /// §7.1.7 "Fail the WebSocket Connection": send a close frame with the error's code (once)
     /// and stop processing input.
     fn fail(&mut self, error: PeerError, out: &mut Vec<u8>) {
-        if self.close == Close::Open {
+        if self.close() == Close::Open {
             self.write_close(error.close_code(), error_reason(error), out);
         }
         self.read = Read::Broken;
@@ -317,7 +357,7 @@ impl Connection {
     /// peer's close frame arrived (§7.1.5), whether or not we had sent ours.
     pub fn feed_eof(&mut self, now: Instant) -> Result<(), PeerError> {
         self.now = now;
-        let was = self.close;
+        let was = self.close();
         self.step_close(CloseInput::TransportEnded);
         self.take_incoming();
         match was {
@@ -329,17 +369,17 @@ impl Connection {
     /// Enforces the closing-handshake timeout and the keep-alive pings.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut Vec<u8>) {
         self.now = now;
-        match self.close {
+        match self.close() {
             Close::Sent { .. } | Close::AwaitingEof { .. } => self.step_close(CloseInput::Timer),
             Close::Open => {
                 let Some(interval) = self.ping_interval() else {
                     return;
                 };
                 if self.ping_outstanding {
-                    if now >= self.last_heard + interval + interval {
+                    if now >= self.clock + interval + interval {
                         self.fail(PeerError::KeepaliveTimeout, out);
                     }
-                } else if now >= self.last_heard + interval {
+                } else if now >= self.clock + interval {
                     self.write_frame(OpCode::Ping, true, b"", out);
                     self.ping_outstanding = true;
                 }
@@ -350,13 +390,13 @@ impl Connection {
 
     /// The next deadline: closing-handshake timeout or keep-alive.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match self.close {
+        match self.close() {
             Close::Sent { deadline } | Close::AwaitingEof { deadline } => Some(deadline),
             Close::Open => self.ping_interval().map(|i| {
                 if self.ping_outstanding {
-                    self.last_heard + i + i
+                    self.clock + i + i
                 } else {
-                    self.last_heard + i
+                    self.clock + i
                 }
             }),
             Close::Closed => None,
@@ -365,12 +405,12 @@ impl Connection {
 
     /// Whether the transport should be closed once `out` is flushed.
     pub fn is_closed(&self) -> bool {
-        self.close == Close::Closed
+        self.close() == Close::Closed
     }
 
     /// Whether a close frame has been sent or received: no more data messages will flow.
     pub fn is_closing(&self) -> bool {
-        self.close != Close::Open
+        self.close() != Close::Open
     }
 }
 
@@ -379,7 +419,7 @@ impl core::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("role", &self.role)
             .field("read", &self.read)
-            .field("close", &self.close)
+            .field("close", &self.close())
             .field("sending", &self.sending)
             .finish_non_exhaustive()
     }

@@ -32,7 +32,7 @@ impl Connection {
     ) -> Result<Step<'a>, PeerError> {
         self.now = now;
         if !input.is_empty() {
-            self.last_heard = now;
+            self.heard(now);
             self.ping_outstanding = false;
         }
         match self.feed_inner(input, out) {
@@ -55,7 +55,7 @@ impl Connection {
     /// keep-alive clock knows the peer is talking.
     #[must_use]
     pub fn unfinished_frame(&self, input: &[u8]) -> Option<usize> {
-        if self.read != Read::Header || self.fragments || !matches!(self.close, Close::Open) {
+        if self.read != Read::Header || self.fragments || !matches!(self.close(), Close::Open) {
             return None;
         }
         let (header, header_len) = Header::decode(input).ok().flatten()?;
@@ -71,7 +71,7 @@ impl Connection {
     /// [`unfinished_frame`](Self::unfinished_frame)): the peer counts as heard at `now`.
     pub fn input_pending(&mut self, now: Instant) {
         self.now = now;
-        self.last_heard = now;
+        self.heard(now);
         self.ping_outstanding = false;
     }
 
@@ -84,7 +84,7 @@ impl Connection {
             consumed: 0,
             event: None,
         };
-        if matches!(self.close, Close::Closed | Close::AwaitingEof { .. })
+        if matches!(self.close(), Close::Closed | Close::AwaitingEof { .. })
             || self.read == Read::Broken
         {
             // RFC 6455 §5.5.1: nothing after the closing handshake is processed.
@@ -187,7 +187,7 @@ impl Connection {
             }
             return Ok(());
         }
-        let closing = !matches!(self.close, Close::Open);
+        let closing = !matches!(self.close(), Close::Open);
         match (h.opcode, self.incoming()) {
             (OpCode::Continuation, None) if !closing => {
                 return Err(PeerError::UnexpectedContinuation);
@@ -215,7 +215,7 @@ impl Connection {
         header_len: usize,
         input: &'a mut [u8],
     ) -> Result<Step<'a>, PeerError> {
-        if !matches!(self.close, Close::Open) {
+        if !matches!(self.close(), Close::Open) {
             // §5.5.1: after sending a close frame we read on only to find the peer's close.
             self.read = Read::Payload {
                 fin: h.fin,
@@ -409,7 +409,7 @@ impl Connection {
                 // §5.5.2: the pong goes out with the input that owed it — here, in input order,
                 // so two pings get two pongs and a ping between fragments is answered before the
                 // message it interrupts is echoed. After a close frame was sent, no more frames.
-                if self.close == Close::Open {
+                if self.close() == Close::Open {
                     self.write_frame(OpCode::Pong, true, payload, out);
                 }
                 Ok(Some(Event::Ping(payload)))
@@ -437,7 +437,7 @@ impl Connection {
                 (Some(code), reason)
             }
         };
-        if self.close == Close::Open {
+        if self.close() == Close::Open {
             // §5.5.1: answer with a close frame, echoing the code.
             let echo = code.map(|c| c.0.to_be_bytes());
             let body: &[u8] = echo.as_ref().map_or(&[], |e| &e[..]);

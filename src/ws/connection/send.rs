@@ -240,7 +240,7 @@ impl Connection {
     }
 
     pub(super) fn check_can_send(&self) -> Result<(), UsageError> {
-        if self.close == Close::Open {
+        if self.close() == Close::Open {
             Ok(())
         } else {
             Err(UsageError::Closing)
