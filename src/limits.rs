@@ -35,6 +35,11 @@ pub struct Limits {
     pub max_chunk_line_bytes: usize,
     /// Largest trailer section after a chunked body. Over it: `431`. Default 8 KiB.
     pub max_trailer_bytes: usize,
+    /// Most chunk-extension bytes in one chunked body, all its chunks together (RFC 9112
+    /// §7.1.1: a server ought to limit their total length). Extensions are read and ignored, so
+    /// without it a small body could carry any amount of them. Over it: `413`. Default 16 KiB
+    /// (Node's parser allows the same).
+    pub max_chunk_extension_bytes: usize,
     /// How long a client has, from accept (or from its first byte after a keep-alive pause), to
     /// send a complete request head. Not reset per byte, so one byte a second does not keep a
     /// connection alive. At the deadline: `408` and close. Default 20 s.
@@ -124,6 +129,7 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             max_chunk_line_bytes: 4 * 1024,
             max_trailer_bytes: 8 * 1024,
+            max_chunk_extension_bytes: 16 * 1024,
             header_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(10),
             body_rate_window: Duration::from_secs(10),

@@ -8,7 +8,7 @@
 //! input, so a body is never copied. Every line it keeps track of has a length limit.
 
 use super::error::{PeerError, UsageError};
-use super::head::{check_outgoing_fields, is_tchar, push_hex};
+use super::head::{HttpLimits, check_outgoing_fields, is_tchar, push_hex};
 use crate::clamp_len;
 use alloc::vec::Vec;
 
@@ -109,21 +109,28 @@ pub(crate) struct ChunkedDecoder {
     trailer: usize,
     /// Data bytes decoded so far.
     total: u64,
+    /// Chunk-extension bytes read so far, all chunks together.
+    extensions: usize,
     max_line: usize,
     max_trailer: usize,
+    max_extensions: usize,
     max_body: u64,
 }
 
 impl ChunkedDecoder {
-    pub fn new(max_line: usize, max_trailer: usize, max_body: u64) -> Self {
+    /// A decoder bounded by `limits` (its lines, trailer section and extensions), for a body
+    /// of at most `max_body` data bytes.
+    pub fn new(limits: &HttpLimits, max_body: u64) -> Self {
         ChunkedDecoder {
             state: Chunk::Size { digits: 0 },
             size: 0,
             line: 0,
             trailer: 0,
             total: 0,
-            max_line,
-            max_trailer,
+            extensions: 0,
+            max_line: limits.max_chunk_line_bytes,
+            max_trailer: limits.max_trailer_bytes,
+            max_extensions: limits.max_chunk_extension_bytes,
             max_body,
         }
     }
@@ -172,6 +179,13 @@ impl ChunkedDecoder {
             self.line += 1;
             if self.line > self.max_line {
                 return Err(PeerError::ChunkLineTooLong);
+            }
+        }
+        if let Extension { .. } = self.state {
+            // RFC 9112 §7.1.1: the total of a body's extensions is bounded, not only each line.
+            self.extensions += 1;
+            if self.extensions > self.max_extensions {
+                return Err(PeerError::ChunkExtensionsTooLarge);
             }
         }
         if matches!(
@@ -369,10 +383,20 @@ pub fn encode_last_chunk(trailers: &[(&str, &[u8])], out: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::Limits;
     use alloc::vec;
 
+    /// The defaults, with the line and trailer bounds these tests were written for.
+    fn limits() -> HttpLimits {
+        HttpLimits::from(&Limits {
+            max_chunk_line_bytes: 4096,
+            max_trailer_bytes: 8192,
+            ..Limits::default()
+        })
+    }
+
     fn decode_all(input: &[u8], step: usize) -> Result<(Vec<u8>, usize), PeerError> {
-        let mut d = ChunkedDecoder::new(4096, 8192, u64::MAX);
+        let mut d = ChunkedDecoder::new(&limits(), u64::MAX);
         let mut body = Vec::new();
         let mut offered = 0;
         let mut pos = 0;
@@ -434,7 +458,7 @@ mod tests {
             Err(PeerError::ChunkSizeOverflow)
         );
         // Sixteen digits fit; leading zeros do not count against that.
-        let mut d = ChunkedDecoder::new(4096, 8192, u64::MAX);
+        let mut d = ChunkedDecoder::new(&limits(), u64::MAX);
         assert!(d.decode(b"0000000000000000000fffffffffffffff\r\n").is_ok());
     }
 
@@ -495,7 +519,7 @@ mod tests {
 
     #[test]
     fn chunked_body_limit_counts_decoded_bytes() {
-        let mut d = ChunkedDecoder::new(4096, 8192, 5);
+        let mut d = ChunkedDecoder::new(&limits(), 5);
         assert_eq!(d.decode(b"3\r\nabc"), Ok((6, Some(Piece::Data(b"abc")))));
         let mut d2 = d.clone();
         assert_eq!(d2.decode(b"\r\n3\r\n"), Err(PeerError::BodyTooLarge));
@@ -549,5 +573,33 @@ mod tests {
         let mut until_close = BodyEncoder::UntilClose;
         until_close.write(b"raw", &mut out).unwrap();
         assert_eq!(out, b"raw");
+    }
+
+    #[test]
+    fn chunk_extensions_are_bounded_in_total_not_only_per_line() {
+        // 64 one-byte chunks, each with a 300-byte extension: every line is under the line
+        // limit (4 KiB), the body is 64 bytes, and the extensions add up to 19,200 bytes.
+        let mut input = Vec::new();
+        for _ in 0..64 {
+            input.extend_from_slice(b"1;e=");
+            input.extend_from_slice(&[b'x'; 296]);
+            input.extend_from_slice(b"\r\nz\r\n");
+        }
+        input.extend_from_slice(b"0\r\n\r\n");
+        assert_eq!(
+            decode_all(&input, 7),
+            Err(PeerError::ChunkExtensionsTooLarge)
+        );
+        assert_eq!(PeerError::ChunkExtensionsTooLarge.status(), 413);
+        // The same body with 16 KiB of extensions in all passes.
+        let per = 16 * 1024 / 64;
+        let mut input = Vec::new();
+        for _ in 0..64 {
+            input.extend_from_slice(b"1;");
+            input.extend_from_slice(&vec![b'x'; per - 1]);
+            input.extend_from_slice(b"\r\nz\r\n");
+        }
+        input.extend_from_slice(b"0\r\n\r\n");
+        assert_eq!(decode_all(&input, 7).map(|(b, _)| b.len()), Ok(64));
     }
 }

@@ -343,11 +343,7 @@ impl Connection {
             Read::Body(match body {
                 BodyKind::None => BodyDecoder::Length { remaining: 0 },
                 BodyKind::Length(n) => BodyDecoder::Length { remaining: n },
-                BodyKind::Chunked => BodyDecoder::Chunked(ChunkedDecoder::new(
-                    limits.max_chunk_line_bytes,
-                    limits.max_trailer_bytes,
-                    u64::MAX,
-                )),
+                BodyKind::Chunked => BodyDecoder::Chunked(ChunkedDecoder::new(limits, u64::MAX)),
                 BodyKind::CloseDelimited => BodyDecoder::UntilClose,
             })
         };

@@ -83,6 +83,10 @@ pub enum PeerError {
     /// `Limits::max_chunk_line_bytes`.
     #[error("chunk line too long")]
     ChunkLineTooLong,
+    /// RFC 9112 §7.1.1: the chunk extensions of one body, together, over
+    /// `Limits::max_chunk_extension_bytes`.
+    #[error("chunk extensions too large")]
+    ChunkExtensionsTooLarge,
     /// RFC 9112 §7.1: chunk data not followed by CRLF.
     #[error("chunk data not followed by CRLF")]
     MissingChunkCrlf,
@@ -117,7 +121,7 @@ impl PeerError {
             RequestLineTooLong => 414,
             HeadTooLarge | TooManyHeaders | TrailerTooLarge => 431,
             UnsupportedVersion => 505,
-            BodyTooLarge => 413,
+            BodyTooLarge | ChunkExtensionsTooLarge => 413,
             UnsupportedExpectation => 417,
             UnsupportedTransferCoding => 501,
             HeadTimeout | BodyTooSlow => 408,

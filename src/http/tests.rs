@@ -791,6 +791,46 @@ fn expect_continue_over_limit_is_413_without_100() {
     assert!(r.out.starts_with(b"HTTP/1.1 413 "));
 }
 
+#[test]
+fn an_http10_expectation_of_100_continue_is_ignored() {
+    // RFC 9110 §10.1.1: ignored, so no 100 is ever written, and the body is read as usual.
+    let mut conn = Connection::new(Instant::ZERO, &Limits::default());
+    let mut out = Vec::new();
+    let head = b"PUT /f HTTP/1.0\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc";
+    let s = conn.feed(Instant::ZERO, head, &mut out).unwrap();
+    let Some(Event::Request(r)) = s.event else {
+        panic!("a request")
+    };
+    assert!(!r.expect_continue);
+    let consumed = s.consumed;
+    conn.accept_body(&mut out).unwrap();
+    assert!(out.is_empty(), "no 100 Continue for an HTTP/1.0 client");
+    let s = conn
+        .feed(Instant::ZERO, &head[consumed..], &mut out)
+        .unwrap();
+    assert!(matches!(s.event, Some(Event::Data(b"abc"))));
+}
+
+#[test]
+fn a_bodys_chunk_extensions_over_their_total_are_413_naming_the_limit() {
+    let limits = Limits {
+        max_chunk_extension_bytes: 100,
+        ..Limits::default()
+    };
+    let mut wire = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..20 {
+        wire.extend_from_slice(b"1;ext=0123456789\r\nx\r\n");
+    }
+    wire.extend_from_slice(b"0\r\n\r\n");
+    for step in [wire.len(), 1] {
+        let r = run_with(&limits, &wire, step, true);
+        assert_eq!(r.error, Some(PeerError::ChunkExtensionsTooLarge));
+        let text = String::from_utf8(r.out).unwrap();
+        assert!(text.starts_with("HTTP/1.1 413 "), "{text}");
+        assert!(text.contains("the limit is 100 bytes"), "{text}");
+    }
+}
+
 // ----- responses -----
 
 fn answered(request: &[u8]) -> Connection {

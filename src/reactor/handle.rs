@@ -68,7 +68,7 @@ impl<N> Clone for Handle<N> {
 }
 
 impl<N: Send + Sync + 'static> Handle<N> {
-    /// Delivers `notice` to [`App::notice`] on every worker (including the caller's).
+    /// Delivers `notice` to [`App::notice`](super::App::notice) on every worker (including the caller's).
     pub fn notify(&self, notice: N) {
         let notice = Arc::new(notice);
         for (queue, waker) in self.shared.queues.iter().zip(&self.shared.wakers) {
@@ -83,7 +83,7 @@ impl<N: Send + Sync + 'static> Handle<N> {
     }
 
     /// Starts a graceful shutdown: stop accepting, finish in-flight responses, close
-    /// WebSockets with 1001, drain writes; [`Server::run`] then returns.
+    /// WebSockets with 1001, drain writes; [`Server::run`](super::Server::run) then returns.
     pub fn shutdown(&self) {
         self.shared.shutdown.store(true, Ordering::Release);
         for waker in &self.shared.wakers {

@@ -94,7 +94,7 @@ pub struct MemClient {
 }
 
 impl MemClient {
-    /// Sends bytes to the server (read at the next [`Harness::turn`]).
+    /// Sends bytes to the server (read at the next [`Harness::turn`](super::testing::Harness::turn)).
     pub fn send(&self, bytes: &[u8]) {
         lock(&self.pipe).to_server.extend_from_slice(bytes);
     }

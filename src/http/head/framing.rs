@@ -61,7 +61,9 @@ pub(crate) fn check_fields(
         close: seen.close,
         keep_alive: seen.keep_alive,
         upgrade: seen.connection_upgrade && seen.has_upgrade,
-        expect_continue: seen.expect_continue,
+        // RFC 9110 §10.1.1: a server that receives a 100-continue expectation in an HTTP/1.0
+        // request MUST ignore it (an HTTP/1.0 client does not wait for a 100).
+        expect_continue: seen.expect_continue && version == Version::Http11,
     })
 }
 

@@ -302,8 +302,7 @@ impl Connection {
             BodyKind::None | BodyKind::Length(0) | BodyKind::CloseDelimited => None,
             BodyKind::Length(n) => Some(BodyDecoder::Length { remaining: n }),
             BodyKind::Chunked => Some(BodyDecoder::Chunked(ChunkedDecoder::new(
-                limits.max_chunk_line_bytes,
-                limits.max_trailer_bytes,
+                limits,
                 limits.max_body_bytes,
             ))),
         };

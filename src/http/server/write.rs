@@ -59,7 +59,7 @@ impl Connection {
     /// `headers` must not include Content-Length, Transfer-Encoding or Connection: the connection
     /// writes those from `body` and from whether it will stay open. A 1xx status (other than 101)
     /// is interim: the final response still follows. `101` completes the exchange and hands the
-    /// connection over (see [`Event::Upgraded`]). Responses to HEAD, and 204 and 304 responses,
+    /// connection over (see [`Event::Upgraded`](super::Event::Upgraded)). Responses to HEAD, and 204 and 304 responses,
     /// carry no body; body bytes sent for them are dropped.
     ///
     /// # Errors
@@ -285,6 +285,9 @@ pub(super) fn write_error_response(error: PeerError, limits: &HttpLimits, out: &
         PeerError::RequestLineTooLong => Some((limits.max_request_line_bytes as u64, "bytes")),
         PeerError::TooManyHeaders => Some((limits.max_headers as u64, "fields")),
         PeerError::TrailerTooLarge => Some((limits.max_trailer_bytes as u64, "bytes")),
+        PeerError::ChunkExtensionsTooLarge => {
+            Some((limits.max_chunk_extension_bytes as u64, "bytes"))
+        }
         _ => None,
     };
     let _ = match limit {

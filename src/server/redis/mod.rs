@@ -36,7 +36,7 @@ pub enum Update {
     Published(Arc<str>),
     /// This node's cache of the topic is live: requests that waited for it can be served.
     Synced(Arc<str>),
-    /// Answers to publishes are waiting for their workers ([`Link::take_acks`]).
+    /// Answers to publishes are waiting for their workers.
     Acked,
 }
 
