@@ -33,6 +33,10 @@ pub struct Limits {
     /// Longest chunk-size line, extensions included, and longest trailer field line. Over it:
     /// `400`. Default 4 KiB: nothing legitimate needs more, and it bounds what the decoder scans.
     pub max_chunk_line_bytes: usize,
+    /// The most a server holds on behalf of its clients, all of them together: write queues
+    /// and the hub server's history (see `reactor::Memory` for what gives way first). Default
+    /// 1 GiB.
+    pub memory_budget: usize,
     /// Largest trailer section after a chunked body. Over it: `431`. Default 8 KiB.
     pub max_trailer_bytes: usize,
     /// Most chunk-extension bytes in one chunked body, all its chunks together (RFC 9112
@@ -129,6 +133,7 @@ impl Default for Limits {
             max_body_bytes: 1024 * 1024,
             max_chunk_line_bytes: 4 * 1024,
             max_trailer_bytes: 8 * 1024,
+            memory_budget: 1 << 30,
             max_chunk_extension_bytes: 16 * 1024,
             header_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(10),

@@ -467,3 +467,56 @@ fn a_follower_ahead_of_a_restarted_topic_gets_the_reset_and_then_every_event() {
         assert_eq!(seq_of(&sse.next().unwrap().1), i);
     }
 }
+
+/// Under a memory budget, history gives way oldest first over all topics (a reader learns of
+/// the loss as a gap), what counts against the budget never passes it, and an event that
+/// cannot fit is refused `507` naming the budget.
+#[test]
+fn the_memory_budget_evicts_the_oldest_history_of_all_topics_then_refuses_507() {
+    let budget = 64 * 1024;
+    let s = server(Limits {
+        memory_budget: budget,
+        history_bytes: 1 << 20,
+        ..Limits::default()
+    });
+    let event = "x".repeat(1000);
+    for i in 0..200 {
+        publish(s.addr, &format!("t{}", i % 10), &event);
+    }
+    let mut c = Client::new(s.addr);
+    let stats = String::from_utf8(c.get("/stats").body).unwrap();
+    let field = |name: &str| -> u64 {
+        let at = stats.find(&format!("\"{name}\":")).unwrap() + name.len() + 3;
+        stats[at..]
+            .split([',', '}'])
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(field("history") <= budget as u64, "{stats}");
+    assert!(
+        field("history") > budget as u64 / 2,
+        "history is used up to the budget: {stats}"
+    );
+    assert!(field("evicted_events") > 100, "{stats}");
+    // The first topic lost its oldest events: a reader from the start is told.
+    let r = c.get("/poll?topic=t0&cursor=0&wait=0");
+    assert_eq!(r.status, 200);
+    let body = String::from_utf8(r.body).unwrap();
+    assert!(
+        body.starts_with("{\"topic\":\"t0\",\"gap\":{\"from\":1,"),
+        "{body}"
+    );
+    // An event larger than the whole budget cannot fit.
+    let huge = "y".repeat(budget + 1);
+    c.send("POST", "/publish?topic=big", Some(huge.as_bytes()));
+    let refused = c.recv().unwrap();
+    assert_eq!(refused.status, 507);
+    let why = String::from_utf8(refused.body).unwrap();
+    assert!(why.contains(&format!("budget is {budget} bytes")), "{why}");
+    let metrics = String::from_utf8(c.get("/metrics").body).unwrap();
+    assert!(metrics.contains(&format!("pushwire_memory_budget_bytes {budget}")));
+    assert!(metrics.contains("pushwire_memory_used_bytes{kind=\"history\"}"));
+    assert!(metrics.contains("pushwire_history_evicted_events_total"));
+}

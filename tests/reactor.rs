@@ -58,6 +58,15 @@ impl App for TestApp {
             },
             "/hold" => Reply::Defer { timeout: None },
             "/big" => Response::new(200).body(vec![b'x'; 4 << 20]).into(),
+            // What the application says it holds against the memory budget.
+            "/fill" => {
+                cx.handle().memory().set_held(usize::MAX / 2);
+                Response::new(204).into()
+            }
+            "/empty" => {
+                cx.handle().memory().set_held(0);
+                Response::new(204).into()
+            }
             _ => Response::new(404).into(),
         }
     }
@@ -433,11 +442,14 @@ fn max_connections_refuses_the_extra_one() {
     for c in &mut held {
         assert_eq!(c.get("/").status, 200);
     }
-    let mut extra = connect(s.addr);
-    let _ = extra.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-    let mut buf = Vec::new();
-    let _ = extra.read_to_end(&mut buf);
-    assert!(buf.is_empty(), "the fifth connection was served");
+    // The fifth: an explicit answer, then the end of the connection.
+    let mut extra = Client::new(s.addr);
+    extra.send("GET", "/", None);
+    let refused = extra.recv().expect("a 503");
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), Some(&b"1"[..]));
+    assert!(String::from_utf8_lossy(&refused.body).contains("at its limit"));
+    assert!(closed_by_peer(&mut extra.stream));
     drop(held.pop());
     // A freed slot is usable again, once the server has seen the close.
     common::wait_for(|| {
@@ -588,6 +600,24 @@ fn ended_stream_lets_the_connection_serve_the_next_request() {
         b"Hello, World!",
         "keep-alive after the stream"
     );
+}
+
+#[test]
+fn over_the_memory_budget_new_connections_are_answered_503_and_open_ones_go_on() {
+    let s = server(Limits::default());
+    let mut open = Client::new(s.addr);
+    assert_eq!(open.get("/fill").status, 204);
+    let mut refused = Client::new(s.addr);
+    refused.send("GET", "/", None);
+    let answer = refused.recv().expect("a 503");
+    assert_eq!(answer.status, 503);
+    assert_eq!(answer.header("retry-after"), Some(&b"1"[..]));
+    assert!(String::from_utf8_lossy(&answer.body).contains("memory budget"));
+    assert!(closed_by_peer(&mut refused.stream));
+    // A connection already open is served; once memory is back, new ones are too.
+    assert_eq!(open.get("/").status, 200);
+    assert_eq!(open.get("/empty").status, 204);
+    assert_eq!(Client::new(s.addr).get("/").status, 200);
 }
 
 #[test]

@@ -10,6 +10,10 @@
 //! The hub speaks to no peer: it produces no wire bytes (see the crate's rule for the
 //! machines that do, [crate#what-the-peer-is-owed-goes-out-with-the-input-that-owed-it]).
 //!
+//! Besides each topic's bounds, the whole history has a budget ([`Hub::set_budget`]): past it,
+//! the oldest events of all topics go first, whatever their topic (readers get the usual
+//! [`Gap`]), and an event that cannot fit even then is refused.
+//!
 //! [`Subscribers`] keeps, per topic, who follows it and how far each has read; the server keeps
 //! one per worker, beside the shared `Hub`.
 
@@ -21,7 +25,6 @@ mod tests;
 
 pub use subscribers::Subscribers;
 
-use alloc::boxed::Box;
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::sync::Arc;
 
@@ -78,7 +81,16 @@ pub enum UsageError {
     /// One event larger than the whole history budget (`Limits::history_bytes`).
     #[error("event larger than the history")]
     EventTooLarge,
+    /// The event does not fit in what the hub may hold in all ([`Hub::set_budget`]), even with
+    /// every other event evicted.
+    #[error("no memory left for the event")]
+    OverBudget,
 }
+
+/// What the hub keeps per event besides its bytes: the event in its topic's history, and its
+/// place in the order of publication. Counted against the budget with the bytes.
+pub const EVENT_OVERHEAD: usize =
+    core::mem::size_of::<Event>() + core::mem::size_of::<(Arc<str>, u64)>();
 
 #[derive(Clone, Debug, Default)]
 struct Topic {
@@ -96,7 +108,18 @@ struct Topic {
 /// Topics with their sequence numbers and history.
 #[derive(Clone, Debug)]
 pub struct Hub {
-    topics: BTreeMap<Box<str>, Topic>,
+    topics: BTreeMap<Arc<str>, Topic>,
+    /// Every event in history, in the order it was published (entries for events a topic's
+    /// own bounds trimmed are skipped, and swept out when they are half of it).
+    order: VecDeque<(Arc<str>, u64)>,
+    /// Events in history, all topics.
+    events: usize,
+    /// Bytes held for history: event bytes plus [`EVENT_OVERHEAD`] each.
+    held: usize,
+    /// The most `held` may be ([`Hub::set_budget`]).
+    budget: usize,
+    /// Events evicted to stay within the budget, since the start.
+    evicted: u64,
     /// Numbers come from elsewhere and never restart: a cursor ahead of this hub means the
     /// hub is behind, not that the topic began again.
     shared_numbering: bool,
@@ -111,6 +134,11 @@ impl Hub {
     pub fn new(limits: &crate::Limits) -> Self {
         Hub {
             topics: BTreeMap::new(),
+            order: VecDeque::new(),
+            events: 0,
+            held: 0,
+            budget: usize::MAX,
+            evicted: 0,
             shared_numbering: false,
             max_events: limits.history_events.max(1),
             max_bytes: limits.history_bytes.max(1),
@@ -132,14 +160,34 @@ impl Hub {
         make: impl FnOnce(u64) -> Arc<[u8]>,
     ) -> Result<u64, UsageError> {
         self.check_topic(topic)?;
-        let t = self.topics.entry(topic.into()).or_default();
-        let seq = t.last_seq + 1;
+        let seq = self.topics.get(topic).map_or(0, |t| t.last_seq) + 1;
         let data = make(seq);
         if data.len() > self.max_bytes {
             return Err(UsageError::EventTooLarge);
         }
-        Self::append(t, Event { seq, data }, self.max_events, self.max_bytes);
+        if data.len() + EVENT_OVERHEAD > self.budget {
+            return Err(UsageError::OverBudget);
+        }
+        self.append(topic, Event { seq, data });
         Ok(seq)
+    }
+
+    /// Sets the most the history may hold, all topics together (event bytes plus
+    /// [`EVENT_OVERHEAD`] each): the oldest events go at once if it holds more. Unbounded
+    /// until set.
+    pub fn set_budget(&mut self, bytes: usize) {
+        self.budget = bytes;
+        self.fit();
+    }
+
+    /// Bytes held for history, per the budget's count.
+    pub fn held_bytes(&self) -> usize {
+        self.held
+    }
+
+    /// Events evicted to stay within the budget since the start.
+    pub fn evicted(&self) -> u64 {
+        self.evicted
     }
 
     /// Makes this hub a cache of numbers issued elsewhere (a broker every node shares), which
@@ -160,11 +208,11 @@ impl Hub {
         if data.len() > self.max_bytes {
             return Err(UsageError::EventTooLarge);
         }
-        let t = self.topics.entry(topic.into()).or_default();
-        if seq <= t.last_seq {
+        if seq <= self.last_seq(topic) {
             return Ok(false);
         }
-        Self::append(t, Event { seq, data }, self.max_events, self.max_bytes);
+        // Numbered elsewhere, it cannot be refused: the oldest events make room for it.
+        self.append(topic, Event { seq, data });
         Ok(true)
     }
 
@@ -176,23 +224,86 @@ impl Hub {
     /// [`UsageError`] for a bad topic name or too many topics.
     pub fn align(&mut self, topic: &str, base: u64, last: u64) -> Result<(), UsageError> {
         self.check_topic(topic)?;
-        let t = self.topics.entry(topic.into()).or_default();
+        let t = self.topic_mut(topic);
         t.base = base;
         t.last_seq = t.last_seq.max(last).max(base);
         Ok(())
     }
 
-    fn append(t: &mut Topic, event: Event, max_events: usize, max_bytes: usize) {
-        t.last_seq = event.seq;
-        t.bytes += event.data.len();
+    /// `topic`'s state, created empty if it is new (the caller checked the name and count).
+    fn topic_mut(&mut self, topic: &str) -> &mut Topic {
+        if !self.topics.contains_key(topic) {
+            self.topics.insert(Arc::from(topic), Topic::default());
+        }
+        self.topics
+            .get_mut(topic)
+            .expect("the topic exists: it was just inserted if it did not")
+    }
+
+    /// Adds `event` to `topic`'s history: the topic's own bounds trim its oldest, then the
+    /// budget the oldest of all topics.
+    fn append(&mut self, topic: &str, event: Event) {
+        let (max_events, max_bytes) = (self.max_events, self.max_bytes);
+        let (seq, size) = (event.seq, event.data.len());
+        let t = self.topic_mut(topic);
+        t.last_seq = seq;
+        t.bytes += size;
         t.history.push_back(event);
+        let mut trimmed = (0, 0);
         // Trim the oldest until both bounds hold (the newest always stays).
         while t.history.len() > max_events || t.bytes > max_bytes {
             match t.history.pop_front() {
-                Some(old) => t.bytes -= old.data.len(),
+                Some(old) => {
+                    t.bytes -= old.data.len();
+                    trimmed = (trimmed.0 + 1, trimmed.1 + old.data.len());
+                }
                 None => break,
             }
         }
+        let name = self
+            .topics
+            .get_key_value(topic)
+            .map(|(name, _)| name.clone())
+            .expect("the topic was just appended to");
+        self.order.push_back((name, seq));
+        self.events = self.events + 1 - trimmed.0;
+        self.held = self.held + size + EVENT_OVERHEAD - trimmed.1 - trimmed.0 * EVENT_OVERHEAD;
+        self.fit();
+        if self.order.len() > 2 * self.events + 64 {
+            self.sweep();
+        }
+    }
+
+    /// Evicts the oldest events, whatever their topic, until the history is within budget.
+    fn fit(&mut self) {
+        while self.held > self.budget {
+            let Some((topic, seq)) = self.order.pop_front() else {
+                break;
+            };
+            let Some(t) = self.topics.get_mut(&topic) else {
+                continue;
+            };
+            // An entry for an event the topic's own bounds trimmed already: nothing to do.
+            if t.history.front().is_none_or(|e| e.seq != seq) {
+                continue;
+            }
+            let old = t.history.pop_front().expect("the front was just looked at");
+            t.bytes -= old.data.len();
+            self.events -= 1;
+            self.held -= old.data.len() + EVENT_OVERHEAD;
+            self.evicted += 1;
+        }
+    }
+
+    /// Drops the order's entries for events no longer in history.
+    fn sweep(&mut self) {
+        let topics = &self.topics;
+        self.order.retain(|(topic, seq)| {
+            topics
+                .get(topic)
+                .and_then(|t| t.history.front())
+                .is_some_and(|first| *seq >= first.seq)
+        });
     }
 
     fn check_topic(&self, topic: &str) -> Result<(), UsageError> {
@@ -282,6 +393,6 @@ impl Hub {
 
     /// Bytes of event data held in history, over all topics.
     pub fn history_bytes(&self) -> usize {
-        self.topics.values().map(|t| t.bytes).sum()
+        self.held - self.events * EVENT_OVERHEAD
     }
 }

@@ -283,3 +283,104 @@ fn a_cursor_ahead_of_a_shared_numbering_waits_instead_of_resetting() {
     let s = h.since("u", 7, 10);
     assert_eq!((s.gap, seqs(&s), s.next), (None, vec![], 7));
 }
+
+fn sized(n: usize) -> impl FnOnce(u64) -> Arc<[u8]> {
+    move |_| alloc::vec![b'x'; n].into()
+}
+
+#[test]
+fn over_budget_the_oldest_events_of_all_topics_go_first() {
+    let mut h = hub(100, 100_000);
+    let each = 100 + EVENT_OVERHEAD;
+    h.set_budget(4 * each);
+    // a1 b1 a2 c1: four events fit.
+    for topic in ["a", "b", "a", "c"] {
+        h.publish(topic, sized(100)).unwrap();
+    }
+    assert_eq!((h.held_bytes(), h.evicted()), (4 * each, 0));
+    // b2 and c2 push out the two oldest, a1 and b1, whatever their topic.
+    h.publish("b", sized(100)).unwrap();
+    h.publish("c", sized(100)).unwrap();
+    assert_eq!((h.held_bytes(), h.evicted()), (4 * each, 2));
+    assert_eq!(h.history_bytes(), 400);
+    // A reader of `a` from the start learns of the loss; of `b`, too; `c` lost nothing.
+    let a = h.since("a", 0, 10);
+    assert_eq!(a.gap, Some(Gap::Lost { from: 1, to: 1 }));
+    assert_eq!(seqs(&a), [2]);
+    let b = h.since("b", 0, 10);
+    assert_eq!(b.gap, Some(Gap::Lost { from: 1, to: 1 }));
+    assert_eq!(seqs(&b), [2]);
+    assert_eq!(seqs(&h.since("c", 0, 10)), [1, 2]);
+    // Numbering goes on: nothing is reused.
+    assert_eq!(h.publish("a", sized(100)), Ok(3));
+}
+
+#[test]
+fn an_event_that_cannot_fit_is_refused_and_a_smaller_budget_evicts_at_once() {
+    let mut h = hub(100, 100_000);
+    h.publish("a", sized(500)).unwrap();
+    h.publish("b", sized(500)).unwrap();
+    h.set_budget(600 + EVENT_OVERHEAD);
+    assert_eq!(h.evicted(), 1, "the budget shrank below what was held");
+    assert_eq!(seqs(&h.since("b", 0, 10)), [1]);
+    assert_eq!(h.publish("c", sized(700)), Err(UsageError::OverBudget));
+    assert_eq!(h.last_seq("c"), 0, "nothing of a refused event stays");
+    // One that fits only without the others: they go.
+    assert_eq!(h.publish("c", sized(600)), Ok(1));
+    assert_eq!(seqs(&h.since("b", 0, 10)), [] as [u64; 0]);
+}
+
+#[test]
+fn the_order_of_publication_is_swept_of_what_topics_trimmed_themselves() {
+    // Two events per topic at most: the topics trim themselves, and the order's entries for
+    // what they trimmed must not pile up.
+    let mut h = hub(2, 100_000);
+    for i in 0..10_000u64 {
+        h.publish(if i % 2 == 0 { "a" } else { "b" }, text).unwrap();
+    }
+    assert_eq!(h.events, 4);
+    assert!(
+        h.order.len() <= 2 * 4 + 64 + 1,
+        "order holds {}",
+        h.order.len()
+    );
+    assert_eq!(h.held_bytes(), h.history_bytes() + 4 * EVENT_OVERHEAD);
+}
+
+proptest! {
+    /// Whatever is published where, under whatever budget: the count of what is held is the
+    /// sum of what the topics hold, within the budget, and every reader still sees its topic's
+    /// numbers in order with explicit gaps.
+    #[test]
+    fn the_budget_holds_and_readers_see_gaps_not_disorder(
+        ops in proptest::collection::vec((0u8..4, 1usize..300), 1..200),
+        budget in 200usize..5_000,
+    ) {
+        let mut h = hub(8, 2_000);
+        h.set_budget(budget);
+        for (topic, size) in ops {
+            let name = ["a", "b", "c", "d"][usize::from(topic)];
+            let _ = h.publish(name, sized(size));
+            prop_assert!(h.held_bytes() <= budget);
+            let total: usize = h.topics.values().map(|t| t.bytes + t.history.len() * EVENT_OVERHEAD).sum();
+            prop_assert_eq!(total, h.held_bytes());
+        }
+        for name in ["a", "b", "c", "d"] {
+            let mut cursor = 0;
+            loop {
+                let s = h.since(name, cursor, 3);
+                let got = seqs(&s);
+                if let Some(Gap::Lost { from, to }) = s.gap {
+                    prop_assert_eq!(from, cursor + 1);
+                    prop_assert!(to >= from);
+                }
+                for pair in got.windows(2) {
+                    prop_assert_eq!(pair[1], pair[0] + 1);
+                }
+                if s.next == cursor { break; }
+                cursor = s.next;
+            }
+            prop_assert_eq!(cursor, h.last_seq(name));
+        }
+    }
+}

@@ -7,6 +7,7 @@ use super::core::Core;
 use super::env::Setup;
 use super::handle::{Handle, Shared, WAKER};
 use super::io_stats::IoCounters;
+use super::memory::Memory;
 use super::per_address::PerAddress;
 use super::worker::{Listener, Worker, listener_token};
 use crate::http::forwarded::Cidr;
@@ -192,7 +193,9 @@ impl Builder {
         let per_address = (self.limits.max_connections_per_address != usize::MAX)
             .then(|| Arc::new(PerAddress::new(self.limits.max_connections_per_address)));
         let io: Vec<Arc<IoCounters>> = (0..self.threads).map(|_| Arc::default()).collect();
+        let memory = Arc::new(Memory::new(self.limits.memory_budget, io.clone()));
         let shared = Arc::new(Shared {
+            memory: memory.clone(),
             queues: (0..self.threads).map(|_| Mutex::new(Vec::new())).collect(),
             wakers,
             shutdown: AtomicBool::new(false),
@@ -221,6 +224,7 @@ impl Builder {
                     open: open.clone(),
                     deflate: self.deflate,
                     io: io[index].clone(),
+                    memory: memory.clone(),
                     per_address: per_address.clone(),
                     // The per-address limit counts by the address a record keeps.
                     record: self.record || per_address.is_some() || !trusted.is_empty(),

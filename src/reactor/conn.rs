@@ -371,6 +371,13 @@ impl Conn {
     /// Sends `bytes` (and empties it): straight to the socket when nothing is queued, the rest
     /// (or all) to the write queue. A lingering connection sends nothing more.
     pub fn send(&mut self, bytes: &mut Vec<u8>, counters: &IoCounters) -> Result<(), Broken> {
+        let before = self.spills.len(Side::Out);
+        let sent = self.send_now(bytes, counters);
+        counters.queue(before, self.spills.len(Side::Out));
+        sent
+    }
+
+    fn send_now(&mut self, bytes: &mut Vec<u8>, counters: &IoCounters) -> Result<(), Broken> {
         if bytes.is_empty() {
             return Ok(());
         }
@@ -413,6 +420,18 @@ impl Conn {
         payload: &[u8],
         counters: &IoCounters,
     ) -> Result<bool, Broken> {
+        let before = self.spills.len(Side::Out);
+        let sent = self.send_direct_now(header, payload, counters);
+        counters.queue(before, self.spills.len(Side::Out));
+        sent
+    }
+
+    fn send_direct_now(
+        &mut self,
+        header: &[u8],
+        payload: &[u8],
+        counters: &IoCounters,
+    ) -> Result<bool, Broken> {
         if self.queued() != 0 || !self.is_open() {
             return Ok(false);
         }
@@ -430,6 +449,19 @@ impl Conn {
 
     /// Writes queued output (the socket is writable).
     pub fn write_queued(&mut self, counters: &IoCounters) -> Result<(), Broken> {
+        let before = self.spills.len(Side::Out);
+        let written = self.write_queued_now(counters);
+        counters.queue(before, self.spills.len(Side::Out));
+        written
+    }
+
+    /// The connection leaves: its write queue no longer counts.
+    pub fn release_output(&mut self, counters: &IoCounters) {
+        counters.queue(self.spills.len(Side::Out), 0);
+        self.spills.clear(Side::Out);
+    }
+
+    fn write_queued_now(&mut self, counters: &IoCounters) -> Result<(), Broken> {
         match self.socket.io().flush_held() {
             Ok(true) => {}
             Ok(false) => return Ok(()),

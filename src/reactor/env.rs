@@ -8,6 +8,7 @@
 use super::conn::Conn;
 use super::gather::Pool;
 use super::io_stats::IoCounters;
+use super::memory::Memory;
 use super::per_address::PerAddress;
 use super::record::{End, Ended};
 use super::reply::ConnId;
@@ -55,6 +56,8 @@ pub(crate) struct Env {
     pub open: Arc<AtomicUsize>,
     /// This worker's system-call counters.
     pub io: Arc<IoCounters>,
+    /// The server's memory budget and what counts against it.
+    pub memory: Arc<Memory>,
     /// Connections per client address, when limited (shared by the workers).
     pub per_address: Option<Arc<PerAddress>>,
     /// permessage-deflate configuration for upgrades, if enabled (`deflate` feature).
@@ -77,8 +80,17 @@ impl Env {
         *self.date.at(self.unix_secs)
     }
 
+    /// Whether a connection with `queued` bytes of output waiting may be given no more: over
+    /// twice `Limits::write_queue_bytes`, or behind at all while the server is over its memory
+    /// budget (the consumers that keep up have nothing queued, and keep going).
+    pub fn is_full(&self, queued: usize) -> bool {
+        queued > self.limits.write_queue_bytes.saturating_mul(2)
+            || (queued > 0 && self.memory.is_over())
+    }
+
     /// A connection left the slab: it no longer counts, and its application hears of it.
     pub fn forget(&mut self, key: u64, conn: &mut Conn) {
+        conn.release_output(&self.io);
         self.open.fetch_sub(1, Ordering::Relaxed);
         self.follow.ended.push(Ended {
             conn: ConnId(key),
@@ -103,6 +115,7 @@ pub(crate) struct Setup {
     pub open: Arc<AtomicUsize>,
     pub deflate: Option<crate::ws::deflate::ServerConfig>,
     pub io: Arc<IoCounters>,
+    pub memory: Arc<Memory>,
     pub per_address: Option<Arc<PerAddress>>,
     pub record: bool,
     pub trusted: Arc<[Cidr]>,
@@ -115,6 +128,7 @@ impl Env {
             open,
             deflate,
             io,
+            memory,
             per_address,
             record,
             trusted,
@@ -129,6 +143,7 @@ impl Env {
             follow: FollowUps::default(),
             open,
             io,
+            memory,
             per_address,
             deflate,
             record,

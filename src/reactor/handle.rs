@@ -2,6 +2,7 @@
 //! graceful shutdown, its addresses and counters.
 
 use super::io_stats::{IoCounters, IoStats};
+use super::memory::Memory;
 use mio::{Poll, Token, Waker};
 use std::io;
 use std::net::SocketAddr;
@@ -26,14 +27,17 @@ pub(crate) struct Shared<N> {
     pub(crate) io: Vec<Arc<IoCounters>>,
     /// Open connections over all workers.
     pub(crate) open: Arc<std::sync::atomic::AtomicUsize>,
+    /// The memory budget and what counts against it.
+    pub(crate) memory: Arc<Memory>,
 }
 
 impl<N> Handle<N> {
     /// The handle of one worker with `poll`'s waker and no listening socket (the testing
     /// harness), and that worker's counters.
-    pub(crate) fn single(poll: &Poll) -> io::Result<(Handle<N>, Arc<IoCounters>)> {
+    pub(crate) fn single(poll: &Poll, budget: usize) -> io::Result<(Handle<N>, Arc<IoCounters>)> {
         let io: Arc<IoCounters> = Arc::default();
         let shared = Arc::new(Shared {
+            memory: Arc::new(Memory::new(budget, vec![io.clone()])),
             queues: vec![Mutex::new(Vec::new())],
             wakers: vec![Waker::new(poll.registry(), WAKER)?],
             shutdown: AtomicBool::new(false),
@@ -80,6 +84,11 @@ impl<N: Send + Sync + 'static> Handle<N> {
                 let _ = waker.wake();
             }
         }
+    }
+
+    /// The memory budget and what counts against it (`Limits::memory_budget`).
+    pub fn memory(&self) -> &Memory {
+        &self.shared.memory
     }
 
     /// Starts a graceful shutdown: stop accepting, finish in-flight responses, close

@@ -2,7 +2,7 @@
 //! worker on its own cache lines, and summed when asked ([`super::Handle::io_stats`],
 //! [`super::Handle::statuses`]): what a server spends per message, and what it answered.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// The status codes counted one by one (RFC 9110 §15: 100–599).
 const STATUSES: core::ops::Range<u16> = 100..600;
@@ -16,6 +16,8 @@ pub(crate) struct IoCounters {
     writes: AtomicU64,
     /// Responses sent, by status code (index: code − 100).
     statuses: Box<[AtomicU64]>,
+    /// Bytes in this worker's write queues (`super::memory`).
+    queued: AtomicUsize,
 }
 
 impl Default for IoCounters {
@@ -25,6 +27,7 @@ impl Default for IoCounters {
             empty_reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             statuses: STATUSES.map(|_| AtomicU64::new(0)).collect(),
+            queued: AtomicUsize::new(0),
         }
     }
 }
@@ -51,6 +54,20 @@ impl IoCounters {
     /// A `write` or `writev` on a connection.
     pub fn write(&self) {
         self.writes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection's write queue went from `before` to `after` bytes.
+    pub fn queue(&self, before: usize, after: usize) {
+        if after > before {
+            self.queued.fetch_add(after - before, Ordering::Relaxed);
+        } else {
+            self.queued.fetch_sub(before - after, Ordering::Relaxed);
+        }
+    }
+
+    /// Bytes in this worker's write queues.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 }
 

@@ -59,9 +59,17 @@ impl PerAddress {
 
 /// The answer to a connection over the limit.
 pub(crate) fn refusal(limit: usize, date: &[u8]) -> Vec<u8> {
-    let body = format!("too many connections from this address (the limit is {limit})\n");
+    let why = format!("too many connections from this address (the limit is {limit})");
+    refusal_at_accept(429, &why, date)
+}
+
+/// The answer to a connection refused as it is accepted (`429`, or `503` when the server is
+/// at its connection limit or its memory budget), with `Retry-After` and `why`.
+pub(crate) fn refusal_at_accept(status: u16, why: &str, date: &[u8]) -> Vec<u8> {
+    let body = format!("{why}\n");
+    let reason = crate::http::reason_phrase(status);
     let mut out = format!(
-        "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\n\
+        "HTTP/1.1 {status} {reason}\r\nRetry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\n\
          Content-Length: {}\r\nConnection: close\r\nDate: ",
         body.len()
     )

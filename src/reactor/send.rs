@@ -24,7 +24,7 @@ impl Turn<'_> {
         if conn.is_closed() {
             return Err(SendError::Gone);
         }
-        if conn.queued() > env.limits.write_queue_bytes.saturating_mul(2) {
+        if env.is_full(conn.queued()) {
             return Err(SendError::Full);
         }
         if !matches!(conn.proto(), Proto::Ws(_)) {

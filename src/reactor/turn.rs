@@ -149,12 +149,12 @@ impl<'a> Turn<'a> {
         }
     }
 
-    /// Answers a new connection over its address's limit with `bytes` (a `429`) and closes
-    /// it once the answer is out, reading and discarding meanwhile so that the client gets it
-    /// rather than a reset.
-    pub fn refuse(&mut self, bytes: &[u8]) {
+    /// Answers a new connection refused at accept with `bytes` (a response with `status`: `429`
+    /// over its address's limit, `503` over the server's) and closes it once the answer is
+    /// out, reading and discarding meanwhile so that the client gets it rather than a reset.
+    pub fn refuse(&mut self, status: u16, bytes: &[u8]) {
         self.conn.note_end(End::Refused);
-        self.note_status(429);
+        self.note_status(status);
         self.change(Change::Finished);
         self.env.scratch.extend_from_slice(bytes);
         self.flush();
@@ -266,7 +266,7 @@ impl<'a> Turn<'a> {
         if self.conn.is_closed() {
             return Err(SendError::Gone);
         }
-        if self.conn.queued() > self.env.limits.write_queue_bytes.saturating_mul(2) {
+        if self.env.is_full(self.conn.queued()) {
             return Err(SendError::Full);
         }
         if !self.conn.is_open() {

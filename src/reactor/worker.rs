@@ -41,6 +41,10 @@ fn listener_of(token: Token) -> Option<usize> {
 /// Listeners a server may have (their tokens lie between connection keys and the waker's).
 const MAX_LISTENERS: usize = 1024;
 
+/// Connections accepted past `Limits::max_connections` only to be answered `503`; beyond them,
+/// a flood is closed without an answer.
+const REFUSAL_MARGIN: usize = 64;
+
 /// A listening socket, and the TLS configuration its connections speak, if any.
 pub(crate) struct Listener {
     pub socket: TcpListener,
@@ -133,13 +137,14 @@ impl<A: App> Running<A> {
         clock: Arc<dyn Clock>,
     ) -> io::Result<Self> {
         let poll = Poll::new()?;
-        let (handle, io) = Handle::single(&poll)?;
+        let (handle, io) = Handle::single(&poll, limits.memory_budget)?;
         let shutdown_timeout = limits.linger_timeout;
         let core = Core::new(super::env::Setup {
             limits,
             open: handle.shared.open.clone(),
             deflate: None,
             io,
+            memory: handle.shared.memory.clone(),
             per_address: None,
             record: false,
             trusted: Arc::from([]),
@@ -317,10 +322,10 @@ impl<A: App> Running<A> {
     }
 
     fn accept(&mut self, which: usize) {
-        let Some(listener) = self.listeners.get(which) else {
-            return;
-        };
         loop {
+            let Some(listener) = self.listeners.get(which) else {
+                return;
+            };
             let (tcp, peer) = match listener.socket.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -343,7 +348,16 @@ impl<A: App> Running<A> {
             };
             let env = self.core.env();
             let open = env.open.fetch_add(1, Ordering::Relaxed) + 1;
-            if open > env.limits.max_connections {
+            let overloaded = if open > env.limits.max_connections {
+                Some("too many connections: the server is at its limit")
+            } else if env.memory.is_over() {
+                Some("the server is at its memory budget")
+            } else {
+                None
+            };
+            if overloaded.is_some() && open > env.limits.max_connections + REFUSAL_MARGIN {
+                // A flood past the margin is closed without an answer: answering costs a
+                // descriptor and a connection's state for a moment each.
                 env.open.fetch_sub(1, Ordering::Relaxed);
                 continue;
             }
@@ -362,32 +376,48 @@ impl<A: App> Running<A> {
                 conn.set_record(record);
             }
             let key = self.core.insert(conn);
-            let registry = self.poll.registry();
-            self.core.with(key, |turn| {
-                let (conn, env) = turn.parts();
-                let registered = conn.socket_mut().tcp().map_or(Ok(()), |tcp| {
-                    registry.register(
-                        tcp,
-                        Token(key as usize),
-                        Interest::READABLE | Interest::WRITABLE,
-                    )
-                });
-                if registered.is_err() {
-                    return turn.close(super::record::End::Reset);
-                }
-                // Behind a trusted proxy, the client is counted at its first request.
-                if let (Some(table), false) = (env.per_address.clone(), proxied) {
-                    if !table.admit(peer.ip()) {
-                        let date = env.date();
-                        let refusal = super::per_address::refusal(table.limit(), &date);
-                        return turn.refuse(&refusal);
-                    }
-                    if let Some(record) = conn.record_mut() {
-                        record.counted = Some(peer.ip());
-                    }
-                }
-            });
+            self.admit(key, peer, proxied, overloaded);
         }
+    }
+
+    /// Registers a connection just accepted, and answers it at once if it is refused: the
+    /// server over its limits (`503`), its address over its own (`429`).
+    fn admit(
+        &mut self,
+        key: u64,
+        peer: std::net::SocketAddr,
+        proxied: bool,
+        overloaded: Option<&str>,
+    ) {
+        let registry = self.poll.registry();
+        self.core.with(key, |turn| {
+            let (conn, env) = turn.parts();
+            let registered = conn.socket_mut().tcp().map_or(Ok(()), |tcp| {
+                registry.register(
+                    tcp,
+                    Token(key as usize),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+            });
+            if registered.is_err() {
+                return turn.close(super::record::End::Reset);
+            }
+            if let Some(why) = overloaded {
+                let refusal = super::per_address::refusal_at_accept(503, why, &env.date());
+                return turn.refuse(503, &refusal);
+            }
+            // Behind a trusted proxy, the client is counted at its first request.
+            if let (Some(table), false) = (env.per_address.clone(), proxied) {
+                if !table.admit(peer.ip()) {
+                    let date = env.date();
+                    let refusal = super::per_address::refusal(table.limit(), &date);
+                    return turn.refuse(429, &refusal);
+                }
+                if let Some(record) = conn.record_mut() {
+                    record.counted = Some(peer.ip());
+                }
+            }
+        });
     }
 
     pub(super) fn on_writable(&mut self, key: u64) {

@@ -54,7 +54,7 @@ if (mint) {
   const secret = join(mkdtempSync(join(tmpdir(), "pushwire-")), "secret");
   writeFileSync(secret, randomBytes(32).toString("base64") + "\n");
   extra = ["--token-secret-file", secret];
-  token = execFileSync(bin, ["token", "--secret-file", secret, "--sub", "browser", "--subscribe", "*", "--publish", "*"]).toString().trim();
+  token = execFileSync(bin, ["token", "--secret-file", secret, "--sub", "browser", "--subscribe", "*", "--publish", "*", "--admin"]).toString().trim();
 }
 const auth = token ? { Authorization: `Bearer ${token}` } : {};
 const startServer = async () => {
@@ -125,7 +125,7 @@ try {
     `long ${JSON.stringify(seqs.long)} short ${JSON.stringify(seqs.short)}`);
   const data = await page.evaluate(() => Object.values(pushwire.state).map(s => JSON.stringify(s.data)));
   check("all four panels show the same events in the same order", data.every(d => d === data[0]));
-  const stats = await (await fetch(`${base}/stats`)).json();
+  const stats = await (await fetch(`${base}/stats`, { headers: auth })).json();
   check("the server saw the EventSource reconnect", stats.sse.requests >= 2, `sse requests ${stats.sse.requests}`);
   check("the wire panel shows raw protocol text",
     await until(page, () => ["sse", "websocket", "short-poll"].every(t => document.getElementById(`wire-${t}`).textContent.length > 0), null, "wire samples"));

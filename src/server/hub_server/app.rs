@@ -65,6 +65,7 @@ impl App for HubServer {
 
     fn tick(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
         self.report_followed(local);
+        self.fit_memory(cx);
         // Keep-alive comments on the streams of topics quiet for the interval: one
         // `sse::EventStream` clock per topic, its comment written to every stream of the topic.
         let now = cx.now();

@@ -239,11 +239,20 @@ impl HubServer {
         cx: &mut Ctx<'_, Notice>,
     ) -> Result<u64, crate::reactor::Response> {
         let text = text_of(body)?;
-        // The time is read under the hub's lock, so that publish times follow the numbering
-        // across topics (readers of several topics are served in publish order).
-        let seq = self.hub().publish(topic, |seq| {
-            event_text(topic, seq, wire::unix_nanos(), text).into()
-        });
+        let memory = cx.handle().memory();
+        let seq = {
+            let mut hub = self.hub();
+            // History may hold what the budget leaves beside the write queues: past it, the
+            // oldest events of all topics go first.
+            hub.set_budget(memory.room_for_held());
+            // The time is read under the hub's lock, so that publish times follow the
+            // numbering across topics (readers of several topics are served in publish order).
+            let seq = hub.publish(topic, |seq| {
+                event_text(topic, seq, wire::unix_nanos(), text).into()
+            });
+            memory.set_held(hub.held_bytes());
+            seq
+        };
         match seq {
             Ok(seq) => {
                 self.stats.published.fetch_add(1, Ordering::Relaxed);
@@ -253,6 +262,15 @@ impl HubServer {
             Err(crate::hub::UsageError::TooManyTopics) => Err(refusal(
                 409,
                 &format!("too many topics: the limit is {}", self.limits.max_topics),
+            )),
+            Err(crate::hub::UsageError::OverBudget) => Err(refusal(
+                507,
+                &format!(
+                    "no memory left for the event: the server's budget is {} bytes, and write \
+                     queues hold {} of it",
+                    self.limits.memory_budget,
+                    cx.handle().memory().usage().queues
+                ),
             )),
             Err(crate::hub::UsageError::InvalidTopic) => Err(refusal(
                 400,
@@ -269,6 +287,15 @@ impl HubServer {
                 ),
             )),
         }
+    }
+
+    /// Keeps history within what the memory budget leaves beside the write queues (events a
+    /// broker brought count too), and reports what it holds.
+    pub(super) fn fit_memory(&self, cx: &Ctx<'_, Notice>) {
+        let memory = cx.handle().memory();
+        let mut hub = self.hub();
+        hub.set_budget(memory.room_for_held());
+        memory.set_held(hub.held_bytes());
     }
 
     pub(super) fn parking<'a>(&self, local: &'a mut Local) -> &'a mut Parking<ConnId> {

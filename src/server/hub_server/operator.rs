@@ -70,11 +70,22 @@ impl HubServer {
         json.push_str(",\"websocket\":");
         self.stats.websocket.json(&mut json);
         let io = cx.handle().io_stats();
+        let memory = cx.handle().memory().usage();
         let _ = write!(
             json,
-            ",\"published\":{},\"io\":{},\"broker\":{}}}",
+            ",\"published\":{},\"io\":{},",
             self.stats.published.load(Ordering::Relaxed),
             io.json(),
+        );
+        let _ = write!(
+            json,
+            "\"memory\":{{\"budget\":{},\"history\":{},\"write_queues\":{},",
+            memory.budget, memory.held, memory.queues,
+        );
+        let _ = write!(
+            json,
+            "\"evicted_events\":{}}},\"broker\":{}}}",
+            self.hub().evicted(),
             String::from_utf8_lossy(&self.health().body),
         );
         Response::new(200)
@@ -113,7 +124,7 @@ impl HubServer {
             "counter",
             io.writes,
         );
-        self.hub_metrics(&mut out);
+        self.hub_metrics(&mut out, cx.handle().memory().usage());
         super::process::write(&mut out);
         Response::new(200)
             .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -189,11 +200,33 @@ impl HubServer {
     }
 
     /// Topics, history and the broker.
-    fn hub_metrics(&self, out: &mut String) {
-        let (topics, history) = {
+    fn hub_metrics(&self, out: &mut String, memory: crate::reactor::MemoryUse) {
+        let (topics, history, evicted) = {
             let hub = self.hub();
-            (hub.topic_count(), hub.history_bytes())
+            (hub.topic_count(), hub.history_bytes(), hub.evicted())
         };
+        metrics::single(
+            out,
+            "pushwire_memory_budget_bytes",
+            "The most the server holds for its clients (memory_budget).",
+            "gauge",
+            memory.budget,
+        );
+        metrics::labelled(
+            out,
+            "pushwire_memory_used_bytes",
+            "What counts against the memory budget, by kind.",
+            "gauge",
+            "kind",
+            [("history", memory.held), ("write_queues", memory.queues)],
+        );
+        metrics::single(
+            out,
+            "pushwire_history_evicted_events_total",
+            "Events evicted from history, oldest first over all topics, to stay within the memory budget.",
+            "counter",
+            evicted,
+        );
         metrics::single(
             out,
             "pushwire_topics",
