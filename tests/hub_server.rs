@@ -520,3 +520,57 @@ fn the_memory_budget_evicts_the_oldest_history_of_all_topics_then_refuses_507() 
     assert!(metrics.contains("pushwire_memory_used_bytes{kind=\"history\"}"));
     assert!(metrics.contains("pushwire_history_evicted_events_total"));
 }
+
+/// Over the memory budget, a consumer that is behind is cut at once (not after
+/// `slow_consumer_timeout`), told where to resume, while one that keeps up gets everything.
+#[test]
+fn over_the_memory_budget_a_consumer_behind_is_cut_with_where_to_resume() {
+    // Neither its own queue's bound nor the slow-consumer timeout can cut it here: only the
+    // budget.
+    let limits = Limits {
+        memory_budget: 4 << 20,
+        write_queue_bytes: 64 << 20,
+        slow_consumer_timeout: Duration::from_secs(3600),
+        ..Limits::default()
+    };
+    let s = server(limits);
+    let mut slow = WsClient::connect(s.addr, "/ws?topic=m");
+    let mut fast = WsClient::connect(s.addr, "/ws?topic=m");
+    let body = "x".repeat(64 * 1024);
+    let mut c = Client::new(s.addr);
+    // Enough to fill the slow one's socket buffers, and then the budget.
+    for i in 0..300 {
+        c.send("POST", "/publish?topic=m", Some(body.as_bytes()));
+        assert_eq!(c.recv().unwrap().status, 200, "publish {i}");
+        assert!(matches!(fast.recv(), Some(WsEv::Text(_))), "fast got {i}");
+    }
+    wait_for(|| stat(s.addr, "websocket", "connections") == 1);
+    slow.stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut last = None;
+    let mut read = 0;
+    while let Some(e) = slow.recv() {
+        read += 1;
+        last = Some(e);
+        if read > 1000 {
+            break;
+        }
+    }
+    assert!(read < 300, "the slow consumer was not cut off");
+    // Its close (1013, with where to resume) follows what it had not read; a client that does
+    // not read may see the connection end first.
+    if let Some(WsEv::Close(code, reason)) = last {
+        assert_eq!(code, Some(1013));
+        assert!(reason.contains("resume from cursor"), "{reason}");
+    }
+    let metrics = String::from_utf8(c.get("/metrics").body).unwrap();
+    let queued = metrics
+        .lines()
+        .find(|l| l.starts_with("pushwire_memory_used_bytes{kind=\"write_queues\"}"))
+        .unwrap();
+    assert!(
+        queued.ends_with(" 0"),
+        "the cut consumer's queue was released: {queued}"
+    );
+}

@@ -81,11 +81,12 @@ impl Env {
     }
 
     /// Whether a connection with `queued` bytes of output waiting may be given no more: over
-    /// twice `Limits::write_queue_bytes`, or behind at all while the server is over its memory
-    /// budget (the consumers that keep up have nothing queued, and keep going).
+    /// twice `Limits::write_queue_bytes`, or behind at all while the write queues take more
+    /// than their share of the memory budget (the consumers that keep up have nothing queued,
+    /// and keep going).
     pub fn is_full(&self, queued: usize) -> bool {
         queued > self.limits.write_queue_bytes.saturating_mul(2)
-            || (queued > 0 && self.memory.is_over())
+            || (queued > 0 && self.memory.queues_over())
     }
 
     /// A connection left the slab: it no longer counts, and its application hears of it.

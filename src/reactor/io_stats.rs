@@ -58,6 +58,9 @@ impl IoCounters {
 
     /// A connection's write queue went from `before` to `after` bytes.
     pub fn queue(&self, before: usize, after: usize) {
+        if after == before {
+            return;
+        }
         if after > before {
             self.queued.fetch_add(after - before, Ordering::Relaxed);
         } else {

@@ -4,10 +4,11 @@
 //! server's history). Read with [`Handle::memory`](super::Handle::memory).
 //!
 //! Under pressure, in this order: the application makes room in what it holds (the hub server
-//! evicts the oldest history of all topics, and refuses an event that cannot fit with `507`);
-//! a connection that already has output waiting is refused more (`SendError::Full`: the hub
-//! server closes a WebSocket with `1013` and where to resume, ends an event stream); a new
-//! connection is answered `503` with `Retry-After` and closed.
+//! evicts the oldest history of all topics); write queues may take half the budget, and past
+//! that a connection that already has output waiting is refused more (`SendError::Full`: the
+//! hub server closes a WebSocket with `1013` and where to resume, ends an event stream); an
+//! event that cannot fit even so is refused (`507`); and while more is counted than the
+//! budget, a new connection is answered `503` with `Retry-After` and closed.
 
 use super::io_stats::IoCounters;
 use std::sync::Arc;
@@ -65,6 +66,12 @@ impl Memory {
         self.usage().used() > self.budget
     }
 
+    /// Whether the write queues take more than their share, half the budget: consumers that
+    /// are behind are then given no more.
+    pub fn queues_over(&self) -> bool {
+        self.usage().queues > self.budget / 2
+    }
+
     /// What the application may hold now: the budget less the write queues.
     pub fn room_for_held(&self) -> usize {
         self.budget.saturating_sub(self.usage().queues)
@@ -91,8 +98,10 @@ mod tests {
         assert_eq!((usage.queues, usage.held, usage.used()), (500, 400, 900));
         assert!(!memory.is_over());
         assert_eq!(memory.room_for_held(), 500);
+        assert!(!memory.queues_over());
         workers[1].queue(200, 350);
         assert!(memory.is_over());
+        assert!(memory.queues_over(), "650 queued of a 1000 budget");
         workers[1].queue(350, 0);
         workers[0].queue(300, 0);
         assert_eq!(memory.usage().queues, 0);
