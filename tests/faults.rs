@@ -131,10 +131,9 @@ fn half_close_after_a_complete_request_still_gets_the_answer() {
 }
 
 /// The demo binary next to this test binary (cargo builds examples for `cargo test`).
-fn demo_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    dir.join("examples").join("demo")
+/// The server binary (`pushwire`), which cargo builds for the integration tests.
+fn server_binary() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_BIN_EXE_pushwire"))
 }
 
 /// CPU time (ticks) of a process.
@@ -147,14 +146,13 @@ fn cpu_ticks(pid: u32) -> u64 {
 
 #[test]
 fn out_of_file_descriptors_backs_off_keeps_history_and_recovers() {
-    let bin = demo_binary();
-    assert!(bin.exists(), "{} not built", bin.display());
+    let bin = server_binary();
     let port = 24000 + (std::process::id() % 1000) as u16;
     // A process with room for 40 descriptors: a few for itself, the rest for connections.
     let mut child = std::process::Command::new("sh")
         .arg("-c")
         .arg(format!(
-            "ulimit -n 40 && exec {} --port {port} --threads 1",
+            "ulimit -n 40 && exec {} --port {port} --threads 1 --log-level warn",
             bin.display()
         ))
         .stdout(std::process::Stdio::piped())
@@ -165,7 +163,7 @@ fn out_of_file_descriptors_backs_off_keeps_history_and_recovers() {
     while TcpStream::connect(addr).is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(10),
-            "demo did not start"
+            "the server did not start"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
