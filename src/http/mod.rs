@@ -32,6 +32,8 @@ mod tests;
 pub use body::{encode_chunk, encode_last_chunk};
 #[cfg(feature = "std")]
 pub(crate) use date::HttpDate;
+#[cfg(feature = "std")]
+pub use date::civil_date;
 pub use error::{PeerError, UsageError};
 pub use head::{BodyKind, Fields, OwnedRequest, Request, Version, reason_phrase};
 pub use server::{BodyStream, Connection, Event, ResponseBody, Step};
