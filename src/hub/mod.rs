@@ -26,7 +26,13 @@ mod tests;
 pub use subscribers::Subscribers;
 
 use alloc::collections::{BTreeMap, VecDeque};
-use alloc::sync::Arc;
+/// How the hub shares event bytes and topic names: `Arc` where the target has atomic pointers,
+/// and `Rc` on the few that have none (single-core microcontrollers such as RV32IMC), where
+/// nothing is shared between threads anyway.
+#[cfg(not(target_has_atomic = "ptr"))]
+pub(crate) use alloc::rc::Rc as Arc;
+#[cfg(target_has_atomic = "ptr")]
+pub(crate) use alloc::sync::Arc;
 
 /// One published event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -120,6 +126,9 @@ pub struct Hub {
     budget: usize,
     /// Events evicted to stay within the budget, since the start.
     evicted: u64,
+    /// Always empty: what `since` iterates for a topic with nothing (a `static` would need the
+    /// events to be `Sync`, which they are not where the hub shares with `Rc`).
+    empty: VecDeque<Event>,
     /// Numbers come from elsewhere and never restart: a cursor ahead of this hub means the
     /// hub is behind, not that the topic began again.
     shared_numbering: bool,
@@ -139,6 +148,7 @@ impl Hub {
             held: 0,
             budget: usize::MAX,
             evicted: 0,
+            empty: VecDeque::new(),
             shared_numbering: false,
             max_events: limits.history_events.max(1),
             max_bytes: limits.history_bytes.max(1),
@@ -324,12 +334,11 @@ impl Hub {
     /// Every event of `topic` after `cursor`, at most `max`, in order; with a [`Gap`] first if
     /// some of them are no longer in history.
     pub fn since(&self, topic: &str, cursor: u64, max: usize) -> Since<'_> {
-        static EMPTY: VecDeque<Event> = VecDeque::new();
         let Some(t) = self.topics.get(topic) else {
             let gap = (cursor > 0 && !self.shared_numbering).then_some(Gap::Reset { cursor });
             return Since {
                 gap,
-                events: EMPTY.iter(),
+                events: self.empty.iter(),
                 more: false,
                 next: if self.shared_numbering { cursor } else { 0 },
             };
@@ -340,7 +349,7 @@ impl Hub {
             // This hub has not heard of the reader's cursor yet: nothing new for it.
             return Since {
                 gap: None,
-                events: EMPTY.iter(),
+                events: self.empty.iter(),
                 more: false,
                 next: cursor,
             };

@@ -1,8 +1,8 @@
 //! Who follows which topics, and how far each has read in each.
 
+use crate::hub::Arc;
 use alloc::boxed::Box;
 use alloc::collections::BTreeMap;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::borrow::Borrow;
 use core::cmp::Ordering;

@@ -25,11 +25,11 @@
 //! pushes then arrive on the same connection as command replies.
 
 use super::Hub;
+use crate::hub::Arc;
 use crate::resp::{self, RespError, RespLimits, encode_command};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 /// The publish script (Lua, run by `EVAL`): KEYS = counter, base, stream; ARGV = publish time,

@@ -4,11 +4,11 @@
 //! is delivered.
 
 use super::{Expect, Follow, MakeEvent, Message, Mirror, MirrorError, Outcome, Phase};
+use crate::hub::Arc;
 use crate::hub::Hub;
 use crate::resp::{Value, encode_command};
 use alloc::format;
 use alloc::string::String;
-use alloc::sync::Arc;
 use alloc::vec::Vec;
 
 impl Mirror {
