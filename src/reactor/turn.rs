@@ -6,7 +6,7 @@
 
 use super::conn::{Conn, HttpConn, Pending, Proto};
 use super::env::Env;
-use super::life::Change;
+use super::life::{Change, Life};
 use super::record::End;
 use super::reply::Response;
 use crate::http::{self, ResponseBody};
@@ -88,9 +88,17 @@ impl<'a> Turn<'a> {
         if self.conn.is_open() && self.conn.machine_closed() {
             self.change(Change::Finished);
         }
-        if matches!(self.conn.life(), super::life::Life::Finishing { .. })
-            && self.conn.queued() == 0
+        if self.conn.end() == Some(End::SlowConsumer)
+            && self.conn.queued() > 0
+            && self.env.memory.queues_over()
         {
+            // A consumer cut off for falling behind does not keep its backlog while the write
+            // queues are over their share of the memory budget: it closes now (without the
+            // close frame queued behind that backlog), and its queue goes with it.
+            self.close(End::SlowConsumer);
+            return;
+        }
+        if matches!(self.conn.life(), Life::Finishing { .. }) && self.conn.queued() == 0 {
             // Our side is done: send FIN, and keep reading (and discarding) for a moment so the
             // peer gets everything we sent rather than a reset.
             self.conn.socket_mut().io().shutdown_write();

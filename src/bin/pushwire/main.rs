@@ -10,6 +10,7 @@
 //! pushwire pub http://127.0.0.1:8080 --topic news hello
 //! ```
 
+mod allocator;
 mod cert;
 mod cli;
 mod config;
@@ -40,6 +41,7 @@ Commands:
 ";
 
 fn main() -> ExitCode {
+    allocator::fix_mmap_threshold();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let rest = args.get(1..).unwrap_or_default();
     match args.first().map(String::as_str) {
