@@ -130,7 +130,6 @@ fn half_close_after_a_complete_request_still_gets_the_answer() {
     assert!(text.ends_with("Hello, World!"), "{text}");
 }
 
-/// The demo binary next to this test binary (cargo builds examples for `cargo test`).
 /// The server binary (`pushwire`), which cargo builds for the integration tests.
 fn server_binary() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_BIN_EXE_pushwire"))

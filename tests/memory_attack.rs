@@ -6,6 +6,8 @@
 //! A short run by default (120 rounds, a few seconds); `MEMORY_ATTACK_ROUNDS=5000 cargo test
 //! --release --test memory_attack -- --nocapture` runs a long one.
 
+#![cfg(feature = "cli")]
+
 mod common;
 
 use common::binary::Node;
