@@ -37,6 +37,11 @@ pub struct Limits {
     /// and the hub server's history (see `reactor::Memory` for what gives way first). Default
     /// 1 GiB.
     pub memory_budget: usize,
+    /// A topic nobody follows and nobody has published to for this long is dropped with its
+    /// history (between one and two of these after its last use); a reader that comes back
+    /// with a cursor is told its numbering began again. `None`: topics stay until `max_topics`.
+    /// Default one hour.
+    pub topic_idle_ttl: Option<Duration>,
     /// Largest trailer section after a chunked body. Over it: `431`. Default 8 KiB.
     pub max_trailer_bytes: usize,
     /// Most chunk-extension bytes in one chunked body, all its chunks together (RFC 9112
@@ -134,6 +139,7 @@ impl Default for Limits {
             max_chunk_line_bytes: 4 * 1024,
             max_trailer_bytes: 8 * 1024,
             memory_budget: 1 << 30,
+            topic_idle_ttl: Some(Duration::from_secs(3600)),
             max_chunk_extension_bytes: 16 * 1024,
             header_timeout: Duration::from_secs(20),
             idle_timeout: Duration::from_secs(10),

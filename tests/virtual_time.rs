@@ -108,3 +108,65 @@ fn a_quiet_event_stream_gets_a_keepalive_comment_after_15_seconds() {
     }
     assert_eq!(stat(s.addr, "sse", "connections"), 1);
 }
+
+/// Publishes one event to `topic`; the sequence number it got.
+fn publish(s: &TestServer<Notice>, topic: &str) -> u64 {
+    let mut c = Client::new(s.addr);
+    c.send("POST", &format!("/publish?topic={topic}"), Some(b"x"));
+    let r = c.recv().expect("publish answered");
+    assert_eq!(r.status, 200);
+    String::from_utf8(r.body).unwrap().parse().unwrap()
+}
+
+/// Moves time by `total` in steps of the tick (5 s), each one run by the worker before the
+/// next (a request served after the step shows it ran).
+fn pass(s: &TestServer<Notice>, clock: &ManualClock, total: Duration) {
+    let step = Duration::from_secs(5);
+    for _ in 0..total.as_secs() / 5 {
+        advance(s, clock, step);
+        assert_eq!(Client::new(s.addr).get("/plaintext").status, 200);
+    }
+}
+
+#[test]
+fn a_topic_nobody_follows_or_publishes_to_is_dropped_after_its_idle_time() {
+    let (s, clock) = hub_with(Limits {
+        topic_idle_ttl: Some(Duration::from_secs(60)),
+        ..Limits::default()
+    });
+    assert_eq!((publish(&s, "idle"), publish(&s, "idle")), (1, 2));
+    assert_eq!(publish(&s, "kept"), 1);
+    let mut follower = Sse::open(s.addr, "/events?topic=kept", None);
+    // Within the first period (the clock starts it at the first tick) nothing goes.
+    pass(&s, &clock, Duration::from_secs(60));
+    assert_eq!(stat(s.addr, "memory", "dropped_idle_topics"), 0);
+    // Unused for a whole period: dropped, with its history; the followed one stays.
+    pass(&s, &clock, Duration::from_secs(65));
+    wait_for(|| stat(s.addr, "memory", "dropped_idle_topics") == 1);
+    let mut c = Client::new(s.addr);
+    let metrics = String::from_utf8(c.get("/metrics").body).unwrap();
+    assert!(metrics.contains("\npushwire_topics 1\n"), "{metrics}");
+    assert!(metrics.contains("\npushwire_topics_dropped_idle_total 1\n"));
+    // A reader coming back to the dropped topic is told its numbering began again.
+    let r = c.get("/poll?topic=idle&cursor=2&wait=0");
+    assert_eq!(r.status, 200);
+    let body = String::from_utf8(r.body).unwrap();
+    assert!(body.contains("\"reset\""), "{body}");
+    assert_eq!(publish(&s, "idle"), 1);
+    // The followed topic kept its numbering, and its follower gets the next event.
+    assert_eq!(publish(&s, "kept"), 2);
+    let (_, _, id) = follower.next().expect("the next event");
+    assert_eq!(id, "2");
+}
+
+#[test]
+fn without_an_idle_time_topics_stay() {
+    let (s, clock) = hub_with(Limits {
+        topic_idle_ttl: None,
+        ..Limits::default()
+    });
+    publish(&s, "idle");
+    pass(&s, &clock, Duration::from_secs(600));
+    assert_eq!(stat(s.addr, "memory", "dropped_idle_topics"), 0);
+    assert_eq!(publish(&s, "idle"), 2);
+}

@@ -14,6 +14,10 @@
 //! the oldest events of all topics go first, whatever their topic (readers get the usual
 //! [`Gap`]), and an event that cannot fit even then is refused.
 //!
+//! A topic nobody publishes to or follows can be dropped with its history
+//! ([`Hub::drop_idle`]): the hub reads no clock, so the caller calls it once per idle period and
+//! reports in between which topics are followed ([`Hub::touch`]).
+//!
 //! [`Subscribers`] keeps, per topic, who follows it and how far each has read; the server keeps
 //! one per worker, beside the shared `Hub`.
 
@@ -109,6 +113,8 @@ struct Topic {
     /// holes, reported to a reader as a [`Gap::Lost`].
     history: VecDeque<Event>,
     bytes: usize,
+    /// Published to, or reported followed, since the last [`Hub::drop_idle`].
+    touched: bool,
 }
 
 /// Topics with their sequence numbers and history.
@@ -126,6 +132,8 @@ pub struct Hub {
     budget: usize,
     /// Events evicted to stay within the budget, since the start.
     evicted: u64,
+    /// Topics dropped for being idle ([`Hub::drop_idle`]), since the start.
+    dropped: u64,
     /// Always empty: what `since` iterates for a topic with nothing (a `static` would need the
     /// events to be `Sync`, which they are not where the hub shares with `Rc`).
     empty: VecDeque<Event>,
@@ -148,6 +156,7 @@ impl Hub {
             held: 0,
             budget: usize::MAX,
             evicted: 0,
+            dropped: 0,
             empty: VecDeque::new(),
             shared_numbering: false,
             max_events: limits.history_events.max(1),
@@ -235,6 +244,7 @@ impl Hub {
     pub fn align(&mut self, topic: &str, base: u64, last: u64) -> Result<(), UsageError> {
         self.check_topic(topic)?;
         let t = self.topic_mut(topic);
+        t.touched = true;
         t.base = base;
         t.last_seq = t.last_seq.max(last).max(base);
         Ok(())
@@ -256,6 +266,7 @@ impl Hub {
         let (max_events, max_bytes) = (self.max_events, self.max_bytes);
         let (seq, size) = (event.seq, event.data.len());
         let t = self.topic_mut(topic);
+        t.touched = true;
         t.last_seq = seq;
         t.bytes += size;
         t.history.push_back(event);
@@ -303,6 +314,46 @@ impl Hub {
             self.held -= old.data.len() + EVENT_OVERHEAD;
             self.evicted += 1;
         }
+    }
+
+    /// Marks `topic` as in use (someone follows it): the next [`Hub::drop_idle`] keeps it. An
+    /// unknown topic is ignored.
+    pub fn touch(&mut self, topic: &str) {
+        if let Some(t) = self.topics.get_mut(topic) {
+            t.touched = true;
+        }
+    }
+
+    /// Drops every topic neither published to nor touched since the previous call, with its
+    /// history, and starts a new period. Called once per idle period, a topic goes between one
+    /// and two periods after its last use. Returns the number of topics dropped.
+    ///
+    /// A reader that comes back to a dropped topic with a cursor gets [`Gap::Reset`], as after
+    /// a restart: its numbering begins again (without a shared numbering).
+    pub fn drop_idle(&mut self) -> usize {
+        let before = self.topics.len();
+        let (mut events, mut bytes) = (0, 0);
+        self.topics.retain(|_, t| {
+            if !core::mem::take(&mut t.touched) {
+                events += t.history.len();
+                bytes += t.bytes;
+                return false;
+            }
+            true
+        });
+        self.events -= events;
+        self.held -= bytes + events * EVENT_OVERHEAD;
+        if events > 0 {
+            self.sweep();
+        }
+        let dropped = before - self.topics.len();
+        self.dropped += dropped as u64;
+        dropped
+    }
+
+    /// Topics dropped for being idle since the start.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Drops the order's entries for events no longer in history.

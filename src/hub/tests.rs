@@ -384,3 +384,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn idle_topics_go_after_one_full_period_with_their_history() {
+    let mut h = hub(100, 100_000);
+    h.publish("quiet", sized(10)).unwrap();
+    h.publish("busy", sized(10)).unwrap();
+    h.publish("followed", sized(10)).unwrap();
+    // Everything was published in this period: nothing goes.
+    assert_eq!(h.drop_idle(), 0);
+    assert_eq!(h.topic_count(), 3);
+    // Next period: one topic is published to, one is followed, one is left alone.
+    h.publish("busy", sized(10)).unwrap();
+    h.touch("followed");
+    h.touch("never-created");
+    assert_eq!(h.drop_idle(), 1);
+    assert_eq!(h.topic_count(), 2);
+    assert_eq!(h.last_seq("quiet"), 0);
+    assert_eq!(h.held_bytes(), 3 * (10 + EVENT_OVERHEAD));
+    // A reader coming back to the dropped topic is told its numbering began again.
+    assert_eq!(h.since("quiet", 1, 10).gap, Some(Gap::Reset { cursor: 1 }));
+    // The order of publication forgot the dropped events: the budget evicts only live ones.
+    h.set_budget(10 + EVENT_OVERHEAD);
+    assert_eq!(h.evicted(), 2);
+    assert_eq!(seqs(&h.since("busy", 0, 10)), [2]);
+    // A period with no use at all drops the rest.
+    assert_eq!(h.drop_idle(), 2);
+    assert_eq!((h.topic_count(), h.held_bytes()), (0, 0));
+}

@@ -64,11 +64,11 @@ impl App for HubServer {
     }
 
     fn tick(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
-        self.report_followed(local);
+        let now = cx.now();
+        self.keep_followed(local, now);
         self.fit_memory(cx);
         // Keep-alive comments on the streams of topics quiet for the interval: one
         // `sse::EventStream` clock per topic, its comment written to every stream of the topic.
-        let now = cx.now();
         local
             .sse_clocks
             .retain(|topic, _| local.sse.of_topic(topic).next().is_some());

@@ -9,6 +9,7 @@ use super::follow::{Awaiting, PENDING};
 use super::{HubServer, Local, Notice};
 use crate::reactor::{ConnId, Ctx, Reply, Response};
 use crate::ws::CloseCode;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -336,26 +337,13 @@ impl HubServer {
     }
 
     /// Tells the broker which topics this worker follows (it unfollows the rest).
-    pub(super) fn report_followed(&self, local: &Local) {
+    pub(super) fn report_followed(&self, local: &Local, topics: BTreeSet<Arc<str>>) {
         #[cfg(feature = "redis")]
         if let Some(link) = &self.broker {
-            let mut topics = std::collections::BTreeSet::<Arc<str>>::new();
-            topics.extend(local.sse.topics().map(Arc::from));
-            topics.extend(local.ws.topics().map(Arc::from));
-            if let Some(parking) = &local.parking {
-                topics.extend(parking.topics().map(Arc::from));
-            }
-            for (topic, waiting) in &local.awaiting {
-                topics.insert(topic.clone());
-                for (_, awaiting) in waiting {
-                    if let Awaiting::Poll(ask) = awaiting {
-                        topics.extend(ask.topics.iter().cloned());
-                    }
-                }
-            }
             link.report(local.worker, topics);
+            return;
         }
-        let _ = local;
+        let _ = (local, topics);
     }
 
     /// Whether publishes can be stored now (always, without a broker).

@@ -58,6 +58,7 @@ mod event;
 mod events;
 mod follow;
 mod guard;
+mod idle;
 mod operator;
 mod owed;
 mod poll;
@@ -135,6 +136,9 @@ pub struct HubServer {
     metrics: super::metrics::Metrics,
     /// Whether a graceful shutdown has begun.
     lifecycle: Arc<Lifecycle>,
+    /// When the current idle period ends (µs of the reactor's clock; 0 before the first
+    /// tick): see `Limits::topic_idle_ttl`.
+    idle_sweep: AtomicU64,
     /// The listener that serves `/metrics` and `/stats` to operators, if they have their own.
     admin_listener: Option<usize>,
 }
@@ -201,6 +205,7 @@ impl HubServer {
             workers: AtomicUsize::new(0),
             metrics: super::metrics::Metrics::default(),
             lifecycle: Arc::default(),
+            idle_sweep: AtomicU64::new(0),
             admin_listener: None,
         }
     }

@@ -82,10 +82,13 @@ impl HubServer {
             "\"memory\":{{\"budget\":{},\"history\":{},\"write_queues\":{},",
             memory.budget, memory.held, memory.queues,
         );
+        let (evicted, dropped) = {
+            let hub = self.hub();
+            (hub.evicted(), hub.dropped())
+        };
         let _ = write!(
             json,
-            "\"evicted_events\":{}}},\"broker\":{}}}",
-            self.hub().evicted(),
+            "\"evicted_events\":{evicted},\"dropped_idle_topics\":{dropped}}},\"broker\":{}}}",
             String::from_utf8_lossy(&self.health().body),
         );
         Response::new(200)
@@ -201,9 +204,10 @@ impl HubServer {
 
     /// Topics, history and the broker.
     fn hub_metrics(&self, out: &mut String, memory: crate::reactor::MemoryUse) {
-        let (topics, history, evicted) = {
+        let (topics, history, evicted, dropped) = {
             let hub = self.hub();
-            (hub.topic_count(), hub.history_bytes(), hub.evicted())
+            let figures = (hub.topic_count(), hub.history_bytes());
+            (figures.0, figures.1, hub.evicted(), hub.dropped())
         };
         metrics::single(
             out,
@@ -226,6 +230,13 @@ impl HubServer {
             "Events evicted from history, oldest first over all topics, to stay within the memory budget.",
             "counter",
             evicted,
+        );
+        metrics::single(
+            out,
+            "pushwire_topics_dropped_idle_total",
+            "Topics dropped with their history: nobody followed or published to them for topic_idle_ttl.",
+            "counter",
+            dropped,
         );
         metrics::single(
             out,
