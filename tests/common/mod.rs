@@ -3,6 +3,7 @@
 
 #[cfg(feature = "cli")]
 pub mod binary;
+pub mod proxy;
 
 use pushwire::http::{self, BodyKind, Event, Version};
 use pushwire::{Instant, Limits};
@@ -463,6 +464,20 @@ impl WsClient {
         target: &str,
         handshake: pushwire::ws::ClientHandshake,
     ) -> Self {
+        Self::try_connect_with(addr, target, handshake).expect("a WebSocket handshake")
+    }
+
+    /// [`WsClient::connect`], or `None` if the connection fails before the handshake ends.
+    pub fn try_connect(addr: SocketAddr, target: &str) -> Option<Self> {
+        let handshake = pushwire::ws::ClientHandshake::new(pushwire::entropy::OsEntropy);
+        Self::try_connect_with(addr, target, handshake)
+    }
+
+    fn try_connect_with(
+        addr: SocketAddr,
+        target: &str,
+        handshake: pushwire::ws::ClientHandshake,
+    ) -> Option<Self> {
         use pushwire::ws;
         let mut stream = connect(addr);
         let mut http = http::client::Connection::new(&Limits::default());
@@ -470,23 +485,19 @@ impl WsClient {
         handshake
             .send_request("test", target, &[], &[], &mut http, &mut out)
             .unwrap();
-        stream.write_all(&out).unwrap();
+        stream.write_all(&out).ok()?;
         let mut buf = Vec::new();
-        let proof;
-        loop {
+        let proof = loop {
             let mut chunk = [0u8; 4096];
-            let n = stream.read(&mut chunk).expect("handshake read");
-            assert!(n > 0, "closed during the handshake");
+            let n = stream.read(&mut chunk).ok().filter(|&n| n > 0)?;
             buf.extend_from_slice(&chunk[..n]);
-            let step = http.feed(&buf).unwrap();
+            let step = http.feed(&buf).ok()?;
             if let Some(http::client::Event::Response(r)) = step.event {
-                let (p, _) = handshake.verify(&r, &[]).expect("101");
-                proof = Some(p);
+                let (proof, _) = handshake.verify(&r, &[]).expect("101");
                 buf.drain(..step.consumed);
-                break;
+                break proof;
             }
-        }
-        let proof = proof.unwrap();
+        };
         let deflate = proof.deflate();
         let conn = ws::Connection::new(
             proof,
@@ -496,12 +507,12 @@ impl WsClient {
                 ..Limits::default()
             },
         );
-        WsClient {
+        Some(WsClient {
             stream,
             conn,
             buf,
             deflate,
-        }
+        })
     }
 
     pub fn send_text(&mut self, text: &str) {
