@@ -158,17 +158,6 @@ fn follow_through(technique: Technique, proxy: &Proxy, topic: &str, n: u64) {
     assert_eq!(got, want, "{technique:?} through {proxy:?}");
 }
 
-impl std::fmt::Debug for Proxy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "proxy ({} connections, {} resets)",
-            self.accepted(),
-            self.resets()
-        )
-    }
-}
-
 #[test]
 fn resets_in_the_middle_of_responses_lose_and_repeat_nothing() {
     let s = server();

@@ -4,6 +4,8 @@
 #[cfg(feature = "cli")]
 pub mod binary;
 pub mod proxy;
+#[cfg(feature = "redis-tests")]
+pub mod redis;
 
 use pushwire::http::{self, BodyKind, Event, Version};
 use pushwire::{Instant, Limits};

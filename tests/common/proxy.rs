@@ -118,6 +118,17 @@ impl Proxy {
     }
 }
 
+impl std::fmt::Debug for Proxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "proxy ({} connections, {} resets)",
+            self.accepted(),
+            self.resets()
+        )
+    }
+}
+
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
