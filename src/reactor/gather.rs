@@ -14,6 +14,7 @@
 //! [`ws::Connection::unfinished_frame`]: crate::ws::Connection::unfinished_frame
 
 use super::READ_CHUNK;
+use super::io_stats::IoCounters;
 use crate::time::Instant;
 
 /// Frames shorter than this are read in the usual pieces: they fit in one read anyway.
@@ -78,6 +79,8 @@ pub(crate) struct Gather {
     buf: Vec<u8>,
     filled: usize,
     total: usize,
+    /// The buffer's size as counted in the worker's `IoCounters::gathering`.
+    counted: usize,
     /// Since when the connection's output has been over its bound, while it gathers: the
     /// `behind` of `Life::Gathering`, kept in this box so that every connection's `Life` is
     /// sixteen bytes.
@@ -98,6 +101,7 @@ impl Gather {
             buf,
             filled: first.len(),
             total,
+            counted: 0,
             behind: None,
         }
     }
@@ -131,7 +135,15 @@ impl Gather {
     }
 
     /// The whole frame, and the buffer it lives in (to go back to the pool).
-    pub fn into_frame(self) -> (Vec<u8>, usize) {
+    /// Counts the buffer's present size in `io` (it grows as the frame arrives).
+    pub fn count(&mut self, io: &IoCounters) {
+        io.gather(self.counted, self.buf.len());
+        self.counted = self.buf.len();
+    }
+
+    /// The buffer and the frame's length; the buffer no longer counts in `io`.
+    pub fn into_frame(self, io: &IoCounters) -> (Vec<u8>, usize) {
+        io.gather(self.counted, 0);
         (self.buf, self.total)
     }
 }
@@ -153,7 +165,7 @@ mod tests {
             g.filled(n);
             most = most.max(g.buf.len());
         }
-        let (buf, total) = g.into_frame();
+        let (buf, total) = g.into_frame(&IoCounters::default());
         assert_eq!(&buf[..total], frame);
         (buf, most)
     }
@@ -216,7 +228,7 @@ mod tests {
         pool.give(vec![0; 1000]);
         let g = Gather::start(&mut pool, &[1; 10], 100_000);
         pool.trim_if_idle();
-        pool.give(g.into_frame().0);
+        pool.give(g.into_frame(&IoCounters::default()).0);
         pool.trim_if_idle();
         assert_eq!(
             pool.len(),

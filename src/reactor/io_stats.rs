@@ -18,6 +18,8 @@ pub(crate) struct IoCounters {
     statuses: Box<[AtomicU64]>,
     /// Bytes in this worker's write queues (`super::memory`).
     queued: AtomicUsize,
+    /// Bytes of the buffers large frames are being read into (`super::gather`).
+    gathering: AtomicUsize,
 }
 
 impl Default for IoCounters {
@@ -28,6 +30,7 @@ impl Default for IoCounters {
             writes: AtomicU64::new(0),
             statuses: STATUSES.map(|_| AtomicU64::new(0)).collect(),
             queued: AtomicUsize::new(0),
+            gathering: AtomicUsize::new(0),
         }
     }
 }
@@ -58,19 +61,31 @@ impl IoCounters {
 
     /// A connection's write queue went from `before` to `after` bytes.
     pub fn queue(&self, before: usize, after: usize) {
-        if after == before {
-            return;
-        }
-        if after > before {
-            self.queued.fetch_add(after - before, Ordering::Relaxed);
-        } else {
-            self.queued.fetch_sub(before - after, Ordering::Relaxed);
-        }
+        adjust(&self.queued, before, after);
     }
 
     /// Bytes in this worker's write queues.
     pub fn queued(&self) -> usize {
         self.queued.load(Ordering::Relaxed)
+    }
+
+    /// A buffer a large frame is read into went from `before` to `after` bytes.
+    pub fn gather(&self, before: usize, after: usize) {
+        adjust(&self.gathering, before, after);
+    }
+
+    /// Bytes of the buffers this worker's large frames are being read into.
+    pub fn gathering(&self) -> usize {
+        self.gathering.load(Ordering::Relaxed)
+    }
+}
+
+/// Moves `counter` by the change from `before` to `after`.
+fn adjust(counter: &AtomicUsize, before: usize, after: usize) {
+    if after > before {
+        counter.fetch_add(after - before, Ordering::Relaxed);
+    } else if after < before {
+        counter.fetch_sub(before - after, Ordering::Relaxed);
     }
 }
 

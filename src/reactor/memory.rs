@@ -1,14 +1,16 @@
 //! One memory budget for what a server holds on behalf of its clients
-//! (`Limits::memory_budget`): the output its connections have not taken (each worker counts its
-//! own, on its own cache line), and what the application reports it holds for them (the hub
-//! server's history). Read with [`Handle::memory`](super::Handle::memory).
+//! (`Limits::memory_budget`): the output its connections have not taken and the buffers large
+//! WebSocket frames are being read into (each worker counts its own, on its own cache line),
+//! and what the application reports it holds for them (the hub server's history). Read with
+//! [`Handle::memory`](super::Handle::memory).
 //!
 //! Under pressure, in this order: the application makes room in what it holds (the hub server
-//! evicts the oldest history of all topics); write queues may take half the budget, and past
-//! that a connection that already has output waiting is refused more (`SendError::Full`: the
-//! hub server closes a WebSocket with `1013` and where to resume, ends an event stream); an
-//! event that cannot fit even so is refused (`507`); and while more is counted than the
-//! budget, a new connection is answered `503` with `Retry-After` and closed.
+//! evicts the oldest history of all topics); what is in flight — write queues and frames being
+//! read — may take half the budget, and past that a connection that already has output waiting
+//! is refused more (`SendError::Full`: the hub server closes a WebSocket with `1013` and where
+//! to resume, ends an event stream) and a frame still arriving is refused (close `1013`, its
+//! buffer freed); an event that cannot fit even so is refused (`507`); and while more is
+//! counted than the budget, a new connection is answered `503` with `Retry-After` and closed.
 
 use super::io_stats::IoCounters;
 use std::sync::Arc;
@@ -32,6 +34,8 @@ pub struct MemoryUse {
     pub budget: usize,
     /// Output written by the application and not yet taken by the sockets.
     pub queues: usize,
+    /// Buffers large WebSocket frames are being read into.
+    pub frames: usize,
     /// What the application reports it holds (the hub server's history).
     pub held: usize,
 }
@@ -39,7 +43,12 @@ pub struct MemoryUse {
 impl MemoryUse {
     /// Everything counted.
     pub fn used(&self) -> usize {
-        self.queues.saturating_add(self.held)
+        self.in_flight().saturating_add(self.held)
+    }
+
+    /// What is in flight: write queues and frames being read.
+    pub fn in_flight(&self) -> usize {
+        self.queues.saturating_add(self.frames)
     }
 }
 
@@ -57,6 +66,7 @@ impl Memory {
         MemoryUse {
             budget: self.budget,
             queues: self.workers.iter().map(|w| w.queued()).sum(),
+            frames: self.workers.iter().map(|w| w.gathering()).sum(),
             held: self.held.load(Ordering::Relaxed),
         }
     }
@@ -66,15 +76,16 @@ impl Memory {
         self.usage().used() > self.budget
     }
 
-    /// Whether the write queues take more than their share, half the budget: consumers that
-    /// are behind are then given no more.
+    /// Whether what is in flight (write queues, frames being read) takes more than its share,
+    /// half the budget: consumers that are behind are then given no more, and frames still
+    /// arriving are refused.
     pub fn queues_over(&self) -> bool {
-        self.usage().queues > self.budget / 2
+        self.usage().in_flight() > self.budget / 2
     }
 
-    /// What the application may hold now: the budget less the write queues.
+    /// What the application may hold now: the budget less what is in flight.
     pub fn room_for_held(&self) -> usize {
-        self.budget.saturating_sub(self.usage().queues)
+        self.budget.saturating_sub(self.usage().in_flight())
     }
 
     /// Reports what the application holds on behalf of its clients.
@@ -105,5 +116,15 @@ mod tests {
         workers[1].queue(350, 0);
         workers[0].queue(300, 0);
         assert_eq!(memory.usage().queues, 0);
+        // Frames being read count with the queues.
+        workers[0].gather(0, 450);
+        assert_eq!(memory.usage().frames, 450);
+        assert_eq!(memory.room_for_held(), 550);
+        assert!(!memory.queues_over());
+        workers[1].gather(0, 100);
+        assert!(memory.queues_over(), "550 in flight of a 1000 budget");
+        workers[1].gather(100, 0);
+        workers[0].gather(450, 0);
+        assert_eq!(memory.usage().in_flight(), 0);
     }
 }

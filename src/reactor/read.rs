@@ -144,17 +144,21 @@ impl<A: App> Driver<'_, A> {
             return;
         };
         gather.filled(n);
+        gather.count(&self.env.io);
         let whole = gather.is_whole();
         if let Proto::Ws(w) = conn.proto_mut() {
             w.input_pending(now);
         }
         if !whole {
+            if self.env.memory.queues_over() {
+                self.turn(key, conn).refuse_frame();
+            }
             return;
         }
         let Some(gather) = conn.change(Change::Gathered) else {
             return;
         };
-        let (mut buf, total) = gather.into_frame();
+        let (mut buf, total) = gather.into_frame(&self.env.io);
         let consumed = self.process(key, conn, &mut buf[..total]);
         if consumed < total && conn.is_open() {
             // Not taken yet (a full write queue holds input back): it waits like any input.

@@ -73,8 +73,20 @@ impl<'a> Turn<'a> {
         self.conn.note_end(why);
         self.env.scratch.clear();
         if let Some(gather) = self.conn.change(Change::Close) {
-            self.env.pool.give(gather.into_frame().0);
+            self.env.pool.give(gather.into_frame(&self.env.io).0);
         }
+    }
+
+    /// Refuses the large WebSocket frame being read: what is in flight is over its share of
+    /// the memory budget. The peer is told (close `1013`), the frame's buffer is freed, and
+    /// the rest of its input is read and discarded until it closes.
+    pub fn refuse_frame(&mut self) {
+        let _ = self.ws_close(
+            crate::ws::CloseCode::TRY_AGAIN_LATER,
+            "no memory for this frame now; try again later",
+        );
+        self.change(Change::Finished);
+        self.settle();
     }
 
     /// After any activity: a finished protocol whose output is out shuts our side and
@@ -136,7 +148,7 @@ impl<'a> Turn<'a> {
 
     fn change(&mut self, change: Change) {
         if let Some(gather) = self.conn.change(change) {
-            self.env.pool.give(gather.into_frame().0);
+            self.env.pool.give(gather.into_frame(&self.env.io).0);
         }
     }
 

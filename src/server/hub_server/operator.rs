@@ -79,8 +79,8 @@ impl HubServer {
         );
         let _ = write!(
             json,
-            "\"memory\":{{\"budget\":{},\"history\":{},\"write_queues\":{},",
-            memory.budget, memory.held, memory.queues,
+            "\"memory\":{{\"budget\":{},\"history\":{},\"write_queues\":{},\"frames\":{},",
+            memory.budget, memory.held, memory.queues, memory.frames,
         );
         let (evicted, dropped) = {
             let hub = self.hub();
@@ -222,7 +222,11 @@ impl HubServer {
             "What counts against the memory budget, by kind.",
             "gauge",
             "kind",
-            [("history", memory.held), ("write_queues", memory.queues)],
+            [
+                ("history", memory.held),
+                ("write_queues", memory.queues),
+                ("frames", memory.frames),
+            ],
         );
         metrics::single(
             out,
