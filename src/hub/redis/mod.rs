@@ -21,6 +21,12 @@
 //! A channel message is `<seq> <base> <t> <text>`, `base` 0 unless this publish started a new
 //! numbering.
 //!
+//! Against a Redis Cluster (`MirrorConfig::sharded`), one machine runs per primary, over the
+//! topics whose slot it serves ([`cluster`]): channels are sharded (`SSUBSCRIBE`, `SPUBLISH`,
+//! pushes `smessage`), a topic whose slot is not served here (an error `MOVED` or `ASK`, or
+//! a `sunsubscribe` Redis sends when the slot moves) is given up with [`Outcome::Moved`] for
+//! the driver to follow where the map says, and `CLUSTER SLOTS` answers [`Outcome::Slots`].
+//!
 //! The machine needs RESP3 (`HELLO 3`, Redis 6 or later and its compatible forks): Pub/Sub
 //! pushes then arrive on the same connection as command replies.
 
@@ -53,6 +59,12 @@ redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], id .. '-0', 't', ARGV[1], 'd
 redis.call('PUBLISH', ARGV[4], id .. ' ' .. string.format('%d', base) .. ' ' .. ARGV[1] .. ' ' .. ARGV[2])
 return seq"#;
 
+/// The hash slot of `topic`'s keys and channel under `prefix` (each carries the topic as its
+/// hash tag: `prefix{topic}…`).
+pub fn topic_slot(prefix: &str, topic: &str) -> u16 {
+    cluster::key_slot(format!("{prefix}{{{topic}}}").as_bytes())
+}
+
 /// Makes the bytes readers get for an event from its number, publish time (ns) and text.
 pub type MakeEvent = dyn Fn(&str, u64, u64, &str) -> Arc<[u8]>;
 
@@ -71,6 +83,8 @@ pub struct MirrorConfig {
     pub history_events: usize,
     /// Commands awaiting replies before [`Mirror::publish`] says [`NotSent::Busy`].
     pub max_in_flight: usize,
+    /// A Redis Cluster primary: sharded Pub/Sub (`SSUBSCRIBE`, `SPUBLISH`).
+    pub sharded: bool,
 }
 
 impl Default for MirrorConfig {
@@ -82,6 +96,7 @@ impl Default for MirrorConfig {
             db: 0,
             history_events: 4096,
             max_in_flight: 4096,
+            sharded: false,
         }
     }
 }
@@ -112,6 +127,14 @@ pub enum Outcome {
     Synced(Arc<str>),
     /// New events of the topic are in the hub.
     Events(Arc<str>),
+    /// The topic is not served by this node (any more): it is no longer followed here; follow
+    /// it on the node the slot map names (cluster only).
+    Moved(Arc<str>),
+    /// The cluster's slot map, as `CLUSTER SLOTS` answered ([`Mirror::ask_slots`]).
+    Slots(cluster::SlotMap),
+    /// A command was answered `MOVED`, `ASK`, `TRYAGAIN` or `CLUSTERDOWN`: the slot map is
+    /// stale (cluster only).
+    MapStale,
 }
 
 /// Why a publish was not sent.
@@ -155,6 +178,12 @@ enum Expect {
     Fill {
         topic: Arc<str>,
     },
+    /// `SSUBSCRIBE channel` (sharded): confirmed by an `ssubscribe` push, refused by an error.
+    Subscribe {
+        topic: Arc<str>,
+    },
+    /// `CLUSTER SLOTS`.
+    Slots,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,6 +217,8 @@ enum Follow {
 #[derive(Debug)]
 pub struct Mirror {
     config: MirrorConfig,
+    /// The publish script ([`PUBLISH_SCRIPT`], with `SPUBLISH` when sharded).
+    script: String,
     /// The publish script's SHA-1, in hex (`EVALSHA`).
     script_sha: String,
     parser: resp::Parser,
@@ -200,10 +231,16 @@ impl Mirror {
     /// A machine with no connection yet.
     pub fn new(config: MirrorConfig) -> Self {
         use sha1::Digest as _;
-        let digest = sha1::Sha1::digest(PUBLISH_SCRIPT.as_bytes());
+        let script = if config.sharded {
+            PUBLISH_SCRIPT.replace("redis.call('PUBLISH'", "redis.call('SPUBLISH'")
+        } else {
+            String::from(PUBLISH_SCRIPT)
+        };
+        let digest = sha1::Sha1::digest(script.as_bytes());
         let script_sha = digest.iter().map(|b| format!("{b:02x}")).collect();
         Mirror {
             config,
+            script,
             script_sha,
             parser: resp::Parser::new(RespLimits::default()),
             phase: Phase::Down,
@@ -258,7 +295,7 @@ impl Mirror {
     /// `SCRIPT LOAD`: ahead of every publish on this connection (Redis forgets scripts when it
     /// restarts).
     fn load_script(&mut self, out: &mut Vec<u8>) {
-        encode_command(&[&b"SCRIPT"[..], b"LOAD", PUBLISH_SCRIPT.as_bytes()], out);
+        encode_command(&[&b"SCRIPT"[..], b"LOAD", self.script.as_bytes()], out);
         self.in_flight.push_back(Expect::ScriptLoad);
     }
 
@@ -308,7 +345,20 @@ impl Mirror {
     /// Stops following `topic` (its cache stays, and is synced again if followed again).
     pub fn unfollow(&mut self, topic: &str, out: &mut Vec<u8>) {
         if self.topics.remove(topic).is_some() && self.phase == Phase::Ready {
-            encode_command(&[b"UNSUBSCRIBE", self.channel(topic).as_bytes()], out);
+            let command: &[u8] = if self.config.sharded {
+                b"SUNSUBSCRIBE"
+            } else {
+                b"UNSUBSCRIBE"
+            };
+            encode_command(&[command, self.channel(topic).as_bytes()], out);
+        }
+    }
+
+    /// Asks for the cluster's slot map (`CLUSTER SLOTS`): [`Outcome::Slots`] follows.
+    pub fn ask_slots(&mut self, out: &mut Vec<u8>) {
+        if self.phase != Phase::Down {
+            encode_command(&[&b"CLUSTER"[..], b"SLOTS"], out);
+            self.in_flight.push_back(Expect::Slots);
         }
     }
 
@@ -360,6 +410,11 @@ impl Mirror {
         }
     }
 
+    /// The hash slot of `topic`'s keys and channel on a cluster.
+    pub fn slot(&self, topic: &str) -> u16 {
+        topic_slot(&self.config.prefix, topic)
+    }
+
     fn key(&self, topic: &str, what: &str) -> String {
         format!("{}{{{topic}}}:{what}", self.config.prefix)
     }
@@ -375,6 +430,7 @@ impl Mirror {
     }
 }
 
+pub mod cluster;
 mod receive;
 #[cfg(test)]
 mod tests;

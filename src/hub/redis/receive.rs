@@ -3,6 +3,7 @@
 //! a hole in a topic's numbering is filled from its stream (`XREVRANGE`) before anything of it
 //! is delivered.
 
+use super::cluster::{Redirect, SlotMap};
 use super::{Expect, Follow, MakeEvent, Message, Mirror, MirrorError, Outcome, Phase};
 use crate::hub::Arc;
 use crate::hub::Hub;
@@ -77,23 +78,25 @@ impl Mirror {
                     outcomes.push(Outcome::Refused(String::from_utf8_lossy(&e).into()));
                 }
             }
-            Expect::Publish { ticket } => outcomes.push(match value {
-                Value::Integer(seq) if seq > 0 => Outcome::Published {
-                    ticket,
-                    seq: seq as u64,
-                },
-                Value::Error(e) => {
-                    if e.starts_with(b"NOSCRIPT") {
-                        // The script cache was flushed: load it again for what follows.
-                        self.load_script(out);
-                    }
-                    Outcome::NotPublished {
-                        ticket,
-                        reason: String::from_utf8_lossy(&e).into(),
-                    }
+            Expect::Publish { ticket } => {
+                let outcome = self.published(ticket, value, out)?;
+                if matches!(&outcome, Outcome::NotPublished { reason, .. }
+                    if Redirect::is_cluster_error(reason.as_bytes()))
+                {
+                    outcomes.push(Outcome::MapStale);
                 }
-                _ => return Err(MirrorError::Unexpected("EVAL")),
-            }),
+                outcomes.push(outcome);
+            }
+            Expect::Counters { topic } | Expect::Fill { topic } | Expect::Subscribe { topic }
+                if matches!(value, Value::Error(_)) =>
+            {
+                self.refused_for(topic, &value, outcomes)?;
+            }
+            Expect::Subscribe { .. } => {}
+            Expect::Slots => match SlotMap::from_reply(&value) {
+                Ok(map) => outcomes.push(Outcome::Slots(map)),
+                Err(_) => outcomes.push(Outcome::MapStale),
+            },
             Expect::Counters { topic } => {
                 let numbers = value
                     .as_list()
@@ -111,6 +114,56 @@ impl Mirror {
             }
             Expect::Fill { topic } => self.on_filled(topic, &value, hub, make, out, outcomes)?,
         }
+        Ok(())
+    }
+
+    /// The outcome of publish `ticket`, from its reply.
+    fn published(
+        &mut self,
+        ticket: u64,
+        value: Value,
+        out: &mut Vec<u8>,
+    ) -> Result<Outcome, MirrorError> {
+        Ok(match value {
+            Value::Integer(seq) if seq > 0 => Outcome::Published {
+                ticket,
+                seq: seq as u64,
+            },
+            Value::Error(e) => {
+                if e.starts_with(b"NOSCRIPT") {
+                    // The script cache was flushed: load it again for what follows.
+                    self.load_script(out);
+                }
+                Outcome::NotPublished {
+                    ticket,
+                    reason: String::from_utf8_lossy(&e).into(),
+                }
+            }
+            _ => return Err(MirrorError::Unexpected("EVAL")),
+        })
+    }
+
+    /// A command of `topic`'s sync was refused. Not served here (a cluster's redirection or
+    /// pause): the topic is given up on this node ([`Outcome::Moved`]); a topic unfollowed
+    /// meanwhile: nothing; anything else breaks the protocol.
+    fn refused_for(
+        &mut self,
+        topic: Arc<str>,
+        value: &Value,
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<(), MirrorError> {
+        let Value::Error(e) = value else {
+            return Ok(());
+        };
+        if !self.topics.contains_key(&topic) {
+            return Ok(());
+        }
+        if !Redirect::is_cluster_error(e) {
+            return Err(MirrorError::Unexpected("a topic's sync"));
+        }
+        self.topics.remove(&topic);
+        outcomes.push(Outcome::MapStale);
+        outcomes.push(Outcome::Moved(topic));
         Ok(())
     }
 
@@ -166,9 +219,20 @@ impl Mirror {
         outcomes: &mut Vec<Outcome>,
     ) -> Result<(), MirrorError> {
         let kind = items.first().and_then(Value::as_bytes);
-        // Subscription confirmations (RESP3 sends them as pushes) and anything else.
-        if kind != Some(b"message") {
-            return Ok(());
+        let sharded = self.config.sharded;
+        match kind {
+            Some(b"message") if !sharded => {}
+            Some(b"smessage") if sharded => {}
+            Some(b"ssubscribe") if sharded => {
+                // The answer to an `SSUBSCRIBE`, in its place among the replies.
+                if matches!(self.in_flight.front(), Some(Expect::Subscribe { .. })) {
+                    self.in_flight.pop_front();
+                }
+                return Ok(());
+            }
+            Some(b"sunsubscribe") if sharded => return self.unsubscribed(items, outcomes),
+            // Other subscription confirmations (RESP3 sends them as pushes) and anything else.
+            _ => return Ok(()),
         }
         let (Some(channel), Some(payload)) = (
             items.get(1).and_then(Value::as_bytes),
@@ -200,6 +264,27 @@ impl Mirror {
                     outcomes.push(Outcome::Events(topic));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// A `sunsubscribe` push: the answer to an `SUNSUBSCRIBE` (the topic is unfollowed
+    /// already), or Redis saying that the channel's slot is no longer served here.
+    fn unsubscribed(
+        &mut self,
+        items: &[Value],
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<(), MirrorError> {
+        let channel = items
+            .get(1)
+            .and_then(Value::as_bytes)
+            .ok_or(MirrorError::Unexpected("a sunsubscribe push"))?;
+        let Some(topic) = self.topic_of(channel) else {
+            return Ok(());
+        };
+        if let Some((topic, _)) = self.topics.remove_entry(topic) {
+            outcomes.push(Outcome::MapStale);
+            outcomes.push(Outcome::Moved(topic));
         }
         Ok(())
     }
@@ -237,7 +322,14 @@ impl Mirror {
 
     /// Subscribes and reads the topic's counters and its stream after the hub's last event.
     pub(super) fn sync(&mut self, topic: &Arc<str>, hub: &Hub, out: &mut Vec<u8>) {
-        encode_command(&[b"SUBSCRIBE", self.channel(topic).as_bytes()], out);
+        if self.config.sharded {
+            encode_command(&[b"SSUBSCRIBE", self.channel(topic).as_bytes()], out);
+            self.in_flight.push_back(Expect::Subscribe {
+                topic: topic.clone(),
+            });
+        } else {
+            encode_command(&[b"SUBSCRIBE", self.channel(topic).as_bytes()], out);
+        }
         encode_command(
             &[
                 b"MGET",

@@ -1,58 +1,42 @@
-//! The broker thread: one connection to Redis, reconnected with capped exponential backoff and
-//! jitter, driven by a `mio::Poll`.
+//! The broker thread: its connections to Redis ([`Shard`]s: one for one Redis, one per primary
+//! of a cluster), driven by a `mio::Poll`; workers' requests routed to the shard of their
+//! topic; answers and new events passed back to the workers.
 
+use super::shard::Shard;
 use super::{Ack, Link, Request, Update, lock};
-use crate::entropy::{Entropy, OsEntropy};
-use crate::hub::redis::{Mirror, NotSent, Outcome};
+use crate::hub::redis::cluster::SlotMap;
+use crate::hub::redis::{NotSent, Outcome};
 use crate::server::ConnId;
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token, Waker};
-use std::collections::BTreeMap;
-use std::io::{self, Read, Write};
-use std::net::ToSocketAddrs;
+use mio::{Events, Poll, Token, Waker};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 const WAKE: Token = Token(0);
-const SOCKET: Token = Token(1);
-/// The first wait before reconnecting, doubled per failure up to `MAX_BACKOFF`.
-const MIN_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// How often an idle connection is asked `PING`.
-const PING_EVERY: Duration = Duration::from_secs(1);
-/// A connection with replies outstanding for this long is given up.
-const STALL: Duration = Duration::from_secs(5);
 /// Unfollowing waits for every worker's report after the follow.
 const RECONCILE_EVERY: Duration = Duration::from_secs(1);
-/// The most bytes queued for Redis before the connection is given up (a stalled Redis).
-const MAX_OUT: usize = 64 << 20;
-
-enum Conn {
-    Down { retry_at: Instant },
-    Connecting(TcpStream),
-    Up(TcpStream),
-}
 
 /// How the bridge tells the server's workers of an [`Update`].
 pub(super) type Notify = Box<dyn Fn(Update) + Send>;
 
 pub(super) struct Bridge {
-    link: Arc<Link>,
+    pub(super) link: Arc<Link>,
     notify: Notify,
-    poll: Poll,
-    mirror: Mirror,
-    conn: Conn,
-    out: Vec<u8>,
-    inbuf: Vec<u8>,
+    pub(super) poll: Poll,
+    /// Shard `i` has the token `i + 1`; a shard that left the cluster leaves `None`.
+    pub(super) shards: Vec<Option<Shard>>,
+    /// The cluster's map and seeds (`None`: one Redis, shard 0).
+    pub(super) cluster: Option<Cluster>,
+    /// Which shard each followed topic is followed on.
+    pub(super) routes: BTreeMap<Arc<str>, usize>,
+    /// Topics to follow once their slot has a reachable owner.
+    pub(super) pending: BTreeSet<Arc<str>>,
     tickets: BTreeMap<u64, (usize, ConnId)>,
     next_ticket: u64,
-    backoff: Duration,
-    last_ping: Instant,
-    last_progress: Instant,
     last_reconcile: Instant,
     followed_at: BTreeMap<Arc<str>, Instant>,
-    entropy: OsEntropy,
 }
 
 impl Bridge {
@@ -65,24 +49,24 @@ impl Bridge {
         if link.hub.get().is_none() {
             return Err(io::Error::other("the broker link has no hub server"));
         }
-        let now = Instant::now();
-        Ok(Bridge {
-            mirror: Mirror::new(link.url.config.clone()),
+        let cluster = (!link.url.seeds.is_empty()).then(|| Cluster::new(link.url.seeds.clone()));
+        let mut bridge = Bridge {
             link,
             notify,
             poll,
-            conn: Conn::Down { retry_at: now },
-            out: Vec::new(),
-            inbuf: Vec::new(),
+            shards: Vec::new(),
+            cluster,
+            routes: BTreeMap::new(),
+            pending: BTreeSet::new(),
             tickets: BTreeMap::new(),
             next_ticket: 1,
-            backoff: MIN_BACKOFF,
-            last_ping: now,
-            last_progress: now,
-            last_reconcile: now,
+            last_reconcile: Instant::now(),
             followed_at: BTreeMap::new(),
-            entropy: OsEntropy,
-        })
+        };
+        if bridge.cluster.is_none() {
+            bridge.add_shard(bridge.link.url.addr.clone());
+        }
+        Ok(bridge)
     }
 
     pub(super) fn run(mut self) {
@@ -95,220 +79,140 @@ impl Bridge {
                 }
             }
             for event in events.iter() {
-                if event.token() != SOCKET {
+                let Some(i) = event.token().0.checked_sub(1) else {
                     continue;
-                }
-                if matches!(self.conn, Conn::Connecting(_))
-                    && (event.is_writable() || event.is_error())
-                {
-                    self.finish_connect();
-                }
-                if matches!(self.conn, Conn::Up(_))
-                    && (event.is_readable() || event.is_read_closed() || event.is_error())
-                {
-                    self.read();
-                }
+                };
+                let (readable, writable) = (
+                    event.is_readable() || event.is_read_closed() || event.is_error(),
+                    event.is_writable() || event.is_error(),
+                );
+                self.on_ready(i, readable, writable);
             }
             self.take_requests();
             self.timers();
             self.flush();
+            self.show_state();
         }
-        if let Conn::Up(mut s) | Conn::Connecting(mut s) = std::mem::replace(
-            &mut self.conn,
-            Conn::Down {
-                retry_at: Instant::now(),
-            },
-        ) {
-            let _ = self.poll.registry().deregister(&mut s);
+        let registry = self.poll.registry();
+        for shard in self.shards.iter_mut().flatten() {
+            shard.close(registry);
         }
     }
 
     fn timeout(&self) -> Duration {
         let now = Instant::now();
-        let next = match &self.conn {
-            Conn::Down { retry_at } => *retry_at,
-            _ => self.last_ping + PING_EVERY,
+        let mut next = now + RECONCILE_EVERY;
+        for shard in self.shards.iter().flatten() {
+            next = next.min(shard.next_timer());
+        }
+        if self.cluster.as_ref().is_some_and(Cluster::wants_map) {
+            next = next.min(now + Duration::from_millis(50));
+        }
+        next.saturating_duration_since(now)
+    }
+
+    /// Shard `i`'s socket is ready.
+    fn on_ready(&mut self, i: usize, readable: bool, writable: bool) {
+        let registry = self.poll.registry();
+        let Some(Some(shard)) = self.shards.get_mut(i) else {
+            return;
         };
-        next.saturating_duration_since(now).min(RECONCILE_EVERY)
+        if shard.is_connecting() && writable {
+            if let Some(failed) = shard.finish_connect(registry) {
+                return self.on_lost(i, failed);
+            }
+        }
+        if !(shard.is_connected() && readable) {
+            return;
+        }
+        let attached = self
+            .link
+            .hub
+            .get()
+            .expect("the bridge is built only with a hub attached");
+        match shard.read(attached, registry) {
+            Ok(outcomes) => self.dispatch(i, outcomes),
+            Err(outcomes) => self.on_lost(i, outcomes),
+        }
     }
 
     fn timers(&mut self) {
-        let now = Instant::now();
-        match &self.conn {
-            Conn::Down { retry_at } if now >= *retry_at => self.connect(),
-            Conn::Up(_) => {
-                if self.mirror.in_flight() > 0 && now.duration_since(self.last_progress) > STALL {
-                    self.lost("Redis stopped answering");
-                } else if now.duration_since(self.last_ping) >= PING_EVERY {
-                    self.last_ping = now;
-                    if self.mirror.in_flight() == 0 {
-                        self.last_progress = now;
-                    }
-                    self.mirror.ping(&mut self.out);
-                }
+        for i in 0..self.shards.len() {
+            let registry = self.poll.registry();
+            let Some(Some(shard)) = self.shards.get_mut(i) else {
+                continue;
+            };
+            if let Some(failed) = shard.timers(registry) {
+                self.on_lost(i, failed);
             }
-            Conn::Connecting(_) if now.duration_since(self.last_progress) > STALL => {
-                self.lost("connecting to Redis timed out");
-            }
-            _ => {}
         }
+        let now = Instant::now();
         if now.duration_since(self.last_reconcile) >= RECONCILE_EVERY {
             self.last_reconcile = now;
             self.reconcile();
         }
+        self.ask_for_map();
     }
 
-    fn connect(&mut self) {
-        self.last_progress = Instant::now();
-        let addr = self
-            .link
-            .url
-            .addr
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next());
-        let stream = addr.map(TcpStream::connect);
-        match stream {
-            Some(Ok(mut stream)) => {
-                let registered = self.poll.registry().register(
-                    &mut stream,
-                    SOCKET,
-                    Interest::READABLE | Interest::WRITABLE,
-                );
-                if registered.is_ok() {
-                    self.conn = Conn::Connecting(stream);
-                    return;
-                }
-                self.lost("could not watch the socket");
-            }
-            _ => self.lost("could not connect"),
-        }
-    }
-
-    fn finish_connect(&mut self) {
-        let Conn::Connecting(stream) = &self.conn else {
-            return;
-        };
-        let connected = matches!(stream.take_error(), Ok(None)) && stream.peer_addr().is_ok();
-        if !connected {
-            self.lost("connection refused");
-            return;
-        }
-        let _ = stream.set_nodelay(true);
-        if let Conn::Connecting(stream) = std::mem::replace(
-            &mut self.conn,
-            Conn::Down {
-                retry_at: Instant::now(),
-            },
-        ) {
-            self.conn = Conn::Up(stream);
-        }
-        self.inbuf.clear();
-        self.last_progress = Instant::now();
-        self.mirror.connected(&mut self.out);
-    }
-
-    /// The connection is gone: fail what was in flight, mark every topic stale, retry later.
-    fn lost(&mut self, _why: &str) {
-        if let Conn::Up(mut s) | Conn::Connecting(mut s) = std::mem::replace(
-            &mut self.conn,
-            Conn::Down {
-                retry_at: Instant::now(),
-            },
-        ) {
-            let _ = self.poll.registry().deregister(&mut s);
-        }
-        let was_up = self.link.up.swap(false, Ordering::SeqCst);
-        if was_up {
-            self.link.reconnects.fetch_add(1, Ordering::Relaxed);
-        }
-        lock(&self.link.synced).clear();
-        self.out.clear();
-        self.inbuf.clear();
-        let outcomes = self.mirror.disconnected();
-        self.dispatch(outcomes);
-        // Capped exponential backoff with jitter: wait between half and all of it.
-        let mut random = [0u8; 2];
-        self.entropy.fill(&mut random);
-        let fraction = 0.5 + f64::from(u16::from_le_bytes(random)) / f64::from(u16::MAX) / 2.0;
-        let wait = self.backoff.mul_f64(fraction);
-        self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-        self.conn = Conn::Down {
-            retry_at: Instant::now() + wait,
-        };
-    }
-
-    fn read(&mut self) {
-        let mut chunk = [0u8; 64 * 1024];
-        loop {
-            let Conn::Up(stream) = &mut self.conn else {
-                return;
+    fn flush(&mut self) {
+        for i in 0..self.shards.len() {
+            let registry = self.poll.registry();
+            let Some(Some(shard)) = self.shards.get_mut(i) else {
+                continue;
             };
-            match stream.read(&mut chunk) {
-                Ok(0) => return self.lost("Redis closed the connection"),
-                Ok(n) => self.inbuf.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return self.lost("reading from Redis failed"),
-            }
-        }
-        if self.inbuf.is_empty() {
-            return;
-        }
-        self.last_progress = Instant::now();
-        let mut outcomes = Vec::new();
-        let fed = {
-            let Some(attached) = self.link.hub.get() else {
-                return;
-            };
-            let mut hub = lock(&attached.hub);
-            self.mirror.feed(
-                &self.inbuf,
-                &mut hub,
-                &attached.event,
-                &mut self.out,
-                &mut outcomes,
-            )
-        };
-        match fed {
-            Ok(consumed) => {
-                self.inbuf.drain(..consumed);
-                self.dispatch(outcomes);
-            }
-            Err(_) => {
-                self.dispatch(outcomes);
-                self.lost("Redis sent something that is not RESP3");
+            if let Err(failed) = shard.flush(registry) {
+                self.on_lost(i, failed);
             }
         }
     }
 
-    fn dispatch(&mut self, outcomes: Vec<Outcome>) {
+    /// Shard `i`'s connection is gone: its publishes failed, its topics are not live until it
+    /// is back (or, on a cluster, until the map names where their slots went).
+    fn on_lost(&mut self, i: usize, outcomes: Vec<Outcome>) {
+        {
+            let mut synced = lock(&self.link.synced);
+            for (topic, _) in self.routes.iter().filter(|(_, s)| **s == i) {
+                synced.remove(topic);
+            }
+        }
+        if let Some(cluster) = &mut self.cluster {
+            cluster.stale = true;
+        }
+        self.dispatch(i, outcomes);
+    }
+
+    pub(super) fn dispatch(&mut self, i: usize, outcomes: Vec<Outcome>) {
         let mut acked = false;
         for outcome in outcomes {
             match outcome {
                 Outcome::Ready => {
-                    self.link.up.store(true, Ordering::SeqCst);
-                    self.backoff = MIN_BACKOFF;
+                    if let Some(cluster) = &mut self.cluster {
+                        cluster.stale |= cluster.map.is_none();
+                    }
                 }
                 Outcome::Refused(why) => {
-                    eprintln!(
-                        "pushwire: Redis at {} refused the handshake: {why}",
-                        self.link.url.addr
-                    );
-                    self.lost("refused");
+                    let registry = self.poll.registry();
+                    if let Some(Some(shard)) = self.shards.get_mut(i) {
+                        log::warn!(target: "pushwire::redis", "Redis at {} refused the handshake: {why}", shard.addr);
+                        let failed = shard.lost(registry);
+                        self.on_lost(i, failed);
+                    }
                     return;
                 }
-                Outcome::Published { ticket, seq } => {
-                    acked |= self.ack(ticket, Ok(seq));
-                }
-                Outcome::NotPublished { ticket, reason } => {
-                    acked |= self.ack(ticket, Err(reason));
-                }
+                Outcome::Published { ticket, seq } => acked |= self.ack(ticket, Ok(seq)),
+                Outcome::NotPublished { ticket, reason } => acked |= self.ack(ticket, Err(reason)),
                 Outcome::Synced(topic) => {
                     lock(&self.link.synced).insert(topic.clone());
                     (self.notify)(Update::Synced(topic));
                 }
                 Outcome::Events(topic) => (self.notify)(Update::Published(topic)),
+                Outcome::Moved(topic) => self.moved(&topic),
+                Outcome::Slots(map) => self.apply_map(map),
+                Outcome::MapStale => {
+                    if let Some(cluster) = &mut self.cluster {
+                        cluster.stale = true;
+                    }
+                }
             }
         }
         if acked {
@@ -316,7 +220,14 @@ impl Bridge {
         }
     }
 
-    fn ack(&mut self, ticket: u64, result: Result<u64, String>) -> bool {
+    /// `topic` is not served where it was followed: follow it where the next map says.
+    fn moved(&mut self, topic: &Arc<str>) {
+        self.routes.remove(topic);
+        lock(&self.link.synced).remove(topic);
+        self.pending.insert(topic.clone());
+    }
+
+    pub(super) fn ack(&mut self, ticket: u64, result: Result<u64, String>) -> bool {
         let Some((worker, conn)) = self.tickets.remove(&ticket) else {
             return false;
         };
@@ -337,32 +248,58 @@ impl Bridge {
                     topic,
                     ts,
                     text,
-                } => {
-                    let ticket = self.next_ticket;
-                    self.next_ticket += 1;
-                    self.tickets.insert(ticket, (worker, conn));
-                    if let Err(e) = self
-                        .mirror
-                        .publish(ticket, &topic, ts, &text, &mut self.out)
-                    {
-                        let reason = match e {
-                            NotSent::Down => "the broker is not connected",
-                            NotSent::Busy => "too many publishes awaiting the broker",
-                        };
-                        if self.ack(ticket, Err(reason.into())) {
-                            (self.notify)(Update::Acked);
-                        }
-                    }
-                }
+                } => self.publish(worker, conn, &topic, ts, &text),
                 Request::Follow(topic) => {
                     self.followed_at.insert(topic.clone(), Instant::now());
-                    if let Some(attached) = self.link.hub.get() {
-                        let hub = lock(&attached.hub);
-                        self.mirror.follow(&topic, &hub, &mut self.out);
-                    }
+                    self.follow(topic);
                 }
             }
         }
+    }
+
+    fn publish(&mut self, worker: usize, conn: ConnId, topic: &str, ts: u64, text: &str) {
+        let ticket = self.next_ticket;
+        self.next_ticket += 1;
+        self.tickets.insert(ticket, (worker, conn));
+        let sent = match self.shard_for(topic) {
+            Some(i) => match self.shards.get_mut(i) {
+                Some(Some(shard)) => shard.publish(ticket, topic, ts, text),
+                _ => Err(NotSent::Down),
+            },
+            None => Err(NotSent::Down),
+        };
+        if let Err(e) = sent {
+            let reason = match e {
+                NotSent::Down => "the broker is not connected",
+                NotSent::Busy => "too many publishes awaiting the broker",
+            };
+            if self.ack(ticket, Err(reason.into())) {
+                (self.notify)(Update::Acked);
+            }
+        }
+    }
+
+    /// Follows `topic` on the shard of its slot, or once there is one.
+    pub(super) fn follow(&mut self, topic: Arc<str>) {
+        if self.routes.contains_key(&topic) {
+            return;
+        }
+        let Some(i) = self.shard_for(&topic) else {
+            self.pending.insert(topic);
+            return;
+        };
+        self.pending.remove(&topic);
+        let attached = self
+            .link
+            .hub
+            .get()
+            .expect("the bridge is built only with a hub attached");
+        let hub = lock(&attached.hub);
+        if let Some(Some(shard)) = self.shards.get_mut(i) {
+            shard.follow(&topic, &hub);
+        }
+        drop(hub);
+        self.routes.insert(topic, i);
     }
 
     /// Unfollows topics no worker has followed since they were last asked for.
@@ -384,31 +321,85 @@ impl Bridge {
         drop(reports);
         for topic in stale {
             self.followed_at.remove(&topic);
+            self.pending.remove(&topic);
             lock(&self.link.synced).remove(&topic);
-            self.mirror.unfollow(&topic, &mut self.out);
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.out.len() > MAX_OUT {
-            return self.lost("Redis does not take what is sent");
-        }
-        let Conn::Up(stream) = &mut self.conn else {
-            return;
-        };
-        let mut written = 0;
-        while written < self.out.len() {
-            match stream.write(&self.out[written..]) {
-                Ok(0) => break,
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    self.out.drain(..written);
-                    return self.lost("writing to Redis failed");
+            if let Some(i) = self.routes.remove(&topic) {
+                if let Some(Some(shard)) = self.shards.get_mut(i) {
+                    shard.unfollow(&topic);
                 }
             }
         }
-        self.out.drain(..written);
+    }
+
+    /// Adds a shard for `addr` (reusing a free place); its index.
+    pub(super) fn add_shard(&mut self, addr: String) -> usize {
+        let i = self
+            .shards
+            .iter()
+            .position(Option::is_none)
+            .unwrap_or(self.shards.len());
+        let shard = Shard::new(addr, Token(i + 1), self.link.url.config.clone());
+        if i == self.shards.len() {
+            self.shards.push(Some(shard));
+        } else {
+            self.shards[i] = Some(shard);
+        }
+        i
+    }
+
+    /// What the workers read of the link: whether it is up, and the reconnections.
+    fn show_state(&mut self) {
+        let losses: u64 = self.shards.iter().flatten().map(|s| s.losses).sum();
+        let retired = self.cluster.as_ref().map_or(0, |c| c.retired_losses);
+        self.link
+            .reconnects
+            .store(losses + retired, Ordering::Relaxed);
+        let up = match &self.cluster {
+            None => self.shards.iter().flatten().all(|s| s.ready),
+            Some(_) => {
+                let whole = self.cluster_view();
+                if let Some(cluster) = self.cluster.as_mut().filter(|_| !whole) {
+                    // A primary is unreachable: the map is asked again until it names one
+                    // that answers (its replica, once promoted).
+                    cluster.stale = true;
+                }
+                whole
+            }
+        };
+        self.link.up.store(up, Ordering::SeqCst);
+    }
+}
+
+/// How often the map may be asked for while it is stale.
+pub(super) const ASK_EVERY: Duration = Duration::from_millis(200);
+
+/// What the thread knows of the cluster.
+#[derive(Debug)]
+pub(super) struct Cluster {
+    pub seeds: Vec<String>,
+    /// The last map, once one came.
+    pub map: Option<SlotMap>,
+    /// The map must be asked for again.
+    pub stale: bool,
+    pub asked: Option<Instant>,
+    pub next_seed: usize,
+    /// Connections lost by shards that left the cluster (for the link's count).
+    pub retired_losses: u64,
+}
+
+impl Cluster {
+    pub fn new(seeds: Vec<String>) -> Cluster {
+        Cluster {
+            seeds,
+            map: None,
+            stale: true,
+            asked: None,
+            next_seed: 0,
+            retired_losses: 0,
+        }
+    }
+
+    pub fn wants_map(&self) -> bool {
+        self.stale
     }
 }

@@ -8,6 +8,13 @@
 //! own notices: `Published(topic)` for new events in the hub, `Synced(topic)` when a followed
 //! topic's cache is live, `Acked` when publishes were answered.
 //!
+//! Against a Redis Cluster (`redis+cluster://`), the thread keeps one connection per primary,
+//! each with its own `Mirror` over the topics whose slot that primary serves (`routing.rs`):
+//! the slot map is read with `CLUSTER SLOTS` and read again whenever a command is redirected
+//! (`MOVED`, `ASK`), a connection is lost or a primary does not answer; a topic whose slot
+//! moved is followed again where the map now says, and reads what it missed from its stream.
+//! A publish whose slot's primary is unreachable is refused at once (`503`); other slots go on.
+//!
 //! Why a thread of its own rather than a socket in every worker: one connection per node
 //! means one subscription per topic per node (Redis sends each event to a node once) and one
 //! cache that every worker reads; the workers' loops never wait on Redis.
@@ -15,12 +22,16 @@
 //! [`Mirror`]: crate::hub::redis::Mirror
 
 mod bridge;
+mod routing;
+mod shard;
 mod url;
 
 pub use url::{BadUrl, RedisUrl};
 
 use super::ConnId;
 use crate::hub::Hub;
+use crate::hub::redis::cluster::SlotMap;
+use crate::hub::redis::topic_slot;
 use crate::reactor::Handle;
 pub(crate) use crate::reactor::lock;
 use std::collections::{BTreeMap, BTreeSet};
@@ -88,6 +99,8 @@ pub struct Link {
     acks: Mutex<BTreeMap<usize, Vec<Ack>>>,
     synced: Mutex<BTreeSet<Arc<str>>>,
     reports: Mutex<BTreeMap<usize, Report>>,
+    /// On a cluster: the slot map and the primaries that are up.
+    cluster: Mutex<Option<(SlotMap, BTreeSet<String>)>>,
     up: AtomicBool,
     stop: AtomicBool,
     reconnects: AtomicU64,
@@ -106,6 +119,7 @@ impl Link {
             acks: Mutex::default(),
             synced: Mutex::default(),
             reports: Mutex::default(),
+            cluster: Mutex::default(),
             up: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             reconnects: AtomicU64::new(0),
@@ -141,7 +155,8 @@ impl Link {
         }
     }
 
-    /// Whether the connection to Redis is up and past its handshake.
+    /// Whether the connection to Redis is up and past its handshake (on a cluster: every
+    /// slot has a primary, and every primary's connection is up).
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
     }
@@ -166,6 +181,18 @@ impl Link {
         lock(&self.synced).contains(topic)
     }
 
+    /// Whether a publish to `topic` can be sent now: Redis is up (on a cluster: the primary of
+    /// the topic's slot).
+    fn can_publish(&self, topic: &str) -> bool {
+        if self.url.seeds.is_empty() {
+            return self.is_up();
+        }
+        let slot = topic_slot(&self.url.config.prefix, topic);
+        lock(&self.cluster)
+            .as_ref()
+            .is_some_and(|(map, up)| map.owner(slot).is_some_and(|p| up.contains(p)))
+    }
+
     /// Queues a publish; `false` when Redis is down (answer `503` at once).
     pub(crate) fn publish(
         &self,
@@ -175,7 +202,7 @@ impl Link {
         ts: u64,
         text: &str,
     ) -> bool {
-        if !self.is_up() {
+        if !self.can_publish(topic) {
             return false;
         }
         self.request(Request::Publish {

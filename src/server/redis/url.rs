@@ -1,29 +1,37 @@
 //! `redis://[user[:password]@]host[:port][/db]` (the form Redis clients share; `rediss://`,
-//! TLS, is not served here).
+//! TLS, is not served here), and `redis+cluster://[user[:password]@]host[:port][,host[:port]…]`
+//! for a Redis Cluster: seed nodes, any of which tells the slot map.
 
 use crate::hub::redis::MirrorConfig;
 
 /// Where Redis is and how to log in.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RedisUrl {
-    /// `host:port` (port 6379 when not given).
+    /// `host:port` (port 6379 when not given); the first seed of a cluster.
     pub addr: String,
+    /// A cluster's seed nodes, `host:port` each (`redis+cluster://`); empty for one Redis.
+    pub seeds: Vec<String>,
     /// The handshake's settings (user, password, database).
     pub config: MirrorConfig,
 }
 
 /// A URL that is not `redis://…`.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("not a redis:// URL ({0})")]
+#[error("not a redis:// or redis+cluster:// URL ({0})")]
 pub struct BadUrl(pub &'static str);
 
 impl core::str::FromStr for RedisUrl {
     type Err = BadUrl;
 
     fn from_str(url: &str) -> Result<RedisUrl, BadUrl> {
-        let rest = url
-            .strip_prefix("redis://")
-            .ok_or(BadUrl("it must start with redis://"))?;
+        let (cluster, rest) = match url.strip_prefix("redis+cluster://") {
+            Some(rest) => (true, rest),
+            None => (
+                false,
+                url.strip_prefix("redis://")
+                    .ok_or(BadUrl("it must start with redis:// or redis+cluster://"))?,
+            ),
+        };
         let (login, rest) = match rest.rsplit_once('@') {
             Some((login, rest)) => (Some(login), rest),
             None => (None, rest),
@@ -36,25 +44,24 @@ impl core::str::FromStr for RedisUrl {
             ),
             None => (rest, 0),
         };
-        if hostport.is_empty() {
-            return Err(BadUrl("no host"));
+        if cluster && db != 0 {
+            return Err(BadUrl("a cluster has only database 0"));
         }
-        let has_port = match hostport.rsplit_once(':') {
-            // `[::1]` alone has colons but no port.
-            Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
-                port.parse::<u16>()
-                    .map_err(|_| BadUrl("the port is a number from 1 to 65535"))?;
-                true
-            }
-            _ => false,
-        };
-        let addr = if has_port {
-            hostport.to_string()
+        let seeds = if cluster {
+            hostport
+                .split(',')
+                .map(with_port)
+                .collect::<Result<Vec<_>, _>>()?
         } else {
-            format!("{hostport}:6379")
+            Vec::new()
+        };
+        let addr = match seeds.first() {
+            Some(first) => first.clone(),
+            None => with_port(hostport)?,
         };
         let mut config = MirrorConfig {
             db,
+            sharded: cluster,
             ..MirrorConfig::default()
         };
         if let Some(login) = login {
@@ -65,7 +72,29 @@ impl core::str::FromStr for RedisUrl {
             config.user = (!user.is_empty()).then(|| decode(user)).transpose()?;
             config.password = Some(decode(password)?);
         }
-        Ok(RedisUrl { addr, config })
+        Ok(RedisUrl {
+            addr,
+            seeds,
+            config,
+        })
+    }
+}
+
+/// `host:port`, with port 6379 when not given.
+fn with_port(hostport: &str) -> Result<String, BadUrl> {
+    if hostport.is_empty() {
+        return Err(BadUrl("no host"));
+    }
+    match hostport.rsplit_once(':') {
+        // `[::1]` alone has colons but no port.
+        Some((host, port)) if !host.ends_with(':') && !port.contains(']') => {
+            port.parse::<u16>()
+                .ok()
+                .filter(|&p| p > 0)
+                .ok_or(BadUrl("the port is a number from 1 to 65535"))?;
+            Ok(hostport.to_string())
+        }
+        _ => Ok(format!("{hostport}:6379")),
     }
 }
 
@@ -114,7 +143,20 @@ mod tests {
         );
         let u: RedisUrl = "redis://[::1]:6380/".parse().unwrap();
         assert_eq!(u.addr, "[::1]:6380");
+        let u: RedisUrl = "redis+cluster://:pw@10.0.0.1:7000,10.0.0.2,[::1]:7002"
+            .parse()
+            .unwrap();
+        assert_eq!(u.seeds, ["10.0.0.1:7000", "10.0.0.2:6379", "[::1]:7002"]);
+        assert_eq!(u.addr, "10.0.0.1:7000");
+        assert!(u.config.sharded);
+        assert_eq!(u.config.password.as_deref(), Some("pw"));
+        let single: RedisUrl = "redis://h".parse().unwrap();
+        assert!(single.seeds.is_empty() && !single.config.sharded);
         for bad in [
+            "redis+cluster://a:7000,,b:7001",
+            "redis+cluster://a:7000/2",
+            "redis+cluster://",
+            "redis://h:0",
             "http://h",
             "redis://",
             "redis://h:x",
