@@ -85,23 +85,29 @@ impl Redis {
 
     /// One command on a connection of its own; `None` if Redis does not answer.
     pub fn command(&self, args: &[&str]) -> Option<Value> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        let mut out = Vec::new();
-        encode_command(args, &mut out);
-        stream.write_all(&out).ok()?;
-        let mut parser = Parser::new(RespLimits::default());
-        let mut buf = Vec::new();
-        let mut chunk = [0u8; 4096];
-        loop {
-            let n = stream.read(&mut chunk).ok()?;
-            if n == 0 {
-                return None;
-            }
-            buf.extend_from_slice(&chunk[..n]);
-            if let Some(v) = parser.feed(&buf).ok()?.value {
-                return Some(v);
-            }
+        command_at(self.port, args)
+    }
+}
+
+/// One command to the Redis on `port`, on a connection of its own; `None` if it does not
+/// answer.
+pub fn command_at(port: u16, args: &[&str]) -> Option<Value> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut out = Vec::new();
+    encode_command(args, &mut out);
+    stream.write_all(&out).ok()?;
+    let mut parser = Parser::new(RespLimits::default());
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(v) = parser.feed(&buf).ok()?.value {
+            return Some(v);
         }
     }
 }

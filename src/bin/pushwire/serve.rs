@@ -179,7 +179,9 @@ fn run(loaded: &Loaded, listeners: &Listeners) -> std::io::Result<ExitCode> {
     }
     let lifecycle = hub.lifecycle();
     let link = c.redis.as_ref().map(|url| {
-        let url = url.parse().expect("checked by config::check");
+        let mut url: pushwire::server::redis::RedisUrl =
+            url.parse().expect("checked by config::check");
+        url.config.wait_replicas = u32::try_from(c.redis_wait_replicas).unwrap_or(u32::MAX);
         pushwire::server::redis::Link::new(url, c.limits.history_events)
     });
     if let Some(link) = &link {

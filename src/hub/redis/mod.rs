@@ -85,6 +85,14 @@ pub struct MirrorConfig {
     pub max_in_flight: usize,
     /// A Redis Cluster primary: sharded Pub/Sub (`SSUBSCRIBE`, `SPUBLISH`).
     pub sharded: bool,
+    /// Replicas that must have a publish before it is acknowledged (`WAIT`, after the publish
+    /// script); 0: acknowledged once the primary has it. With asynchronous replication an event
+    /// only the primary had is lost if the primary fails; `WAIT` trades a round trip to the
+    /// replicas per publish for keeping every acknowledged event.
+    pub wait_replicas: u32,
+    /// How long `WAIT` waits for the replicas (ms); fewer by then: the publish is answered as
+    /// not stored (it may be, on the primary alone).
+    pub wait_timeout_ms: u64,
 }
 
 impl Default for MirrorConfig {
@@ -97,6 +105,8 @@ impl Default for MirrorConfig {
             history_events: 4096,
             max_in_flight: 4096,
             sharded: false,
+            wait_replicas: 0,
+            wait_timeout_ms: 1000,
         }
     }
 }
@@ -178,6 +188,12 @@ enum Expect {
     Fill {
         topic: Arc<str>,
     },
+    /// `WAIT replicas timeout` after publish `ticket`.
+    Wait {
+        ticket: u64,
+    },
+    /// Raising a topic's counter to the hub's last number (after a failover lost some).
+    Bump,
     /// `SSUBSCRIBE channel` (sharded): confirmed by an `ssubscribe` push, refused by an error.
     Subscribe {
         topic: Arc<str>,
@@ -225,6 +241,8 @@ pub struct Mirror {
     phase: Phase,
     in_flight: VecDeque<Expect>,
     topics: BTreeMap<Arc<str>, Follow>,
+    /// Publishes stored on the primary, awaiting their `WAIT` (ticket, number).
+    unconfirmed: VecDeque<(u64, u64)>,
 }
 
 impl Mirror {
@@ -246,6 +264,7 @@ impl Mirror {
             phase: Phase::Down,
             in_flight: VecDeque::new(),
             topics: BTreeMap::new(),
+            unconfirmed: VecDeque::new(),
         }
     }
 
@@ -303,6 +322,7 @@ impl Mirror {
     /// followed topic will sync again on the next connection.
     pub fn disconnected(&mut self) -> Vec<Outcome> {
         self.phase = Phase::Down;
+        self.unconfirmed.clear();
         let failed = self
             .in_flight
             .drain(..)
@@ -310,6 +330,11 @@ impl Mirror {
                 Expect::Publish { ticket } => Some(Outcome::NotPublished {
                     ticket,
                     reason: "the connection to the broker ended before it answered".into(),
+                }),
+                Expect::Wait { ticket } => Some(Outcome::NotPublished {
+                    ticket,
+                    reason: "the connection to the broker ended before the replicas answered"
+                        .into(),
                 }),
                 _ => None,
             })
@@ -399,6 +424,12 @@ impl Mirror {
             out,
         );
         self.in_flight.push_back(Expect::Publish { ticket });
+        if self.config.wait_replicas > 0 {
+            let replicas = format!("{}", self.config.wait_replicas);
+            let timeout = format!("{}", self.config.wait_timeout_ms);
+            encode_command(&[b"WAIT", replicas.as_bytes(), timeout.as_bytes()], out);
+            self.in_flight.push_back(Expect::Wait { ticket });
+        }
         Ok(())
     }
 

@@ -80,13 +80,22 @@ impl Mirror {
             }
             Expect::Publish { ticket } => {
                 let outcome = self.published(ticket, value, out)?;
-                if matches!(&outcome, Outcome::NotPublished { reason, .. }
-                    if Redirect::is_cluster_error(reason.as_bytes()))
-                {
-                    outcomes.push(Outcome::MapStale);
+                match outcome {
+                    // Stored on the primary: acknowledged once the replicas have it.
+                    Outcome::Published { ticket, seq } if self.config.wait_replicas > 0 => {
+                        self.unconfirmed.push_back((ticket, seq));
+                    }
+                    Outcome::NotPublished { ref reason, .. }
+                        if Redirect::is_cluster_error(reason.as_bytes()) =>
+                    {
+                        outcomes.push(Outcome::MapStale);
+                        outcomes.push(outcome);
+                    }
+                    outcome => outcomes.push(outcome),
                 }
-                outcomes.push(outcome);
             }
+            Expect::Wait { ticket } => self.confirmed(ticket, &value, outcomes),
+            Expect::Bump => {}
             Expect::Counters { topic } | Expect::Fill { topic } | Expect::Subscribe { topic }
                 if matches!(value, Value::Error(_)) =>
             {
@@ -110,6 +119,13 @@ impl Mirror {
                 };
                 if let Some(Follow::Syncing { counters, .. }) = self.topics.get_mut(&topic) {
                     *counters = Some((last, base));
+                }
+                let seen = hub.last_seq(&topic);
+                if last > 0 && last < seen {
+                    // The counter went back (a failover lost the newest publishes): raise it
+                    // past what this node's readers have seen, so that no number is issued
+                    // twice for different events.
+                    self.bump(&topic, seen, out);
                 }
             }
             Expect::Fill { topic } => self.on_filled(topic, &value, hub, make, out, outcomes)?,
@@ -141,6 +157,45 @@ impl Mirror {
             }
             _ => return Err(MirrorError::Unexpected("EVAL")),
         })
+    }
+
+    /// `WAIT`'s answer for publish `ticket`: the replicas that have it.
+    fn confirmed(&mut self, ticket: u64, value: &Value, outcomes: &mut Vec<Outcome>) {
+        let Some(at) = self.unconfirmed.iter().position(|(t, _)| *t == ticket) else {
+            // The publish itself failed (reported then).
+            return;
+        };
+        let (_, seq) = self
+            .unconfirmed
+            .remove(at)
+            .expect("the position was just found");
+        let wanted = i64::from(self.config.wait_replicas);
+        outcomes.push(match value.as_integer() {
+            Some(n) if n >= wanted => Outcome::Published { ticket, seq },
+            n => Outcome::NotPublished {
+                ticket,
+                reason: format!(
+                    "stored on the primary, but {} of {wanted} replicas confirmed it in time",
+                    n.unwrap_or(0)
+                ),
+            },
+        });
+    }
+
+    /// Raises `topic`'s counter to `seen` if it is lower.
+    fn bump(&mut self, topic: &str, seen: u64, out: &mut Vec<u8>) {
+        let seen = format!("{seen}");
+        encode_command(
+            &[
+                b"EVAL",
+                BUMP_SCRIPT.as_bytes(),
+                b"1",
+                self.key(topic, "seq").as_bytes(),
+                seen.as_bytes(),
+            ],
+            out,
+        );
+        self.in_flight.push_back(Expect::Bump);
     }
 
     /// A command of `topic`'s sync was refused. Not served here (a cluster's redirection or
@@ -439,6 +494,10 @@ impl Mirror {
         Ok(entries)
     }
 }
+
+/// Raises a counter (KEYS[1]) to ARGV[1] if it is lower.
+const BUMP_SCRIPT: &str = "local n = tonumber(redis.call('GET', KEYS[1]) or '0') \
+if n < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end return 0";
 
 /// `<seq> <base> <t> <text>`.
 fn parse_message(payload: &[u8]) -> Option<Message> {

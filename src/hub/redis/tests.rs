@@ -24,8 +24,12 @@ struct Rig {
 
 impl Rig {
     fn ready() -> Rig {
+        Rig::ready_with(MirrorConfig::default())
+    }
+
+    fn ready_with(config: MirrorConfig) -> Rig {
         let mut rig = Rig {
-            broker: Mirror::new(MirrorConfig::default()),
+            broker: Mirror::new(config),
             hub: hub(),
             out: Vec::new(),
         };
@@ -34,7 +38,7 @@ impl Rig {
             rig.feed(b"%1\r\n+server\r\n+redis\r\n"),
             vec![Outcome::Ready]
         );
-        assert_eq!(rig.feed(&script_loaded()), vec![]);
+        rig.feed(&script_loaded());
         rig.out.clear();
         rig
     }
@@ -411,5 +415,135 @@ fn pushes_waiting_for_a_sync_are_bounded_by_the_history_length() {
     assert_eq!(
         rig.seqs("t", 0),
         (Some(crate::hub::Gap::Lost { from: 1, to: 1 }), vec![2, 3])
+    );
+}
+
+fn sharded() -> Rig {
+    Rig::ready_with(MirrorConfig {
+        sharded: true,
+        ..MirrorConfig::default()
+    })
+}
+
+#[test]
+fn on_a_cluster_channels_are_sharded_and_a_moved_slot_gives_the_topic_up() {
+    let mut rig = sharded();
+    let h = rig.hub.clone();
+    rig.broker.follow("room", &h, &mut rig.out);
+    let sent = rig.sent();
+    assert_eq!(words(&sent[0]), ["SSUBSCRIBE", "pushwire:{room}"]);
+    // The confirmation (a push, in its place among the replies), the counters, the stream.
+    let mut input = format!(
+        ">3\r\n{}{}:1\r\n",
+        bulk("ssubscribe"),
+        bulk("pushwire:{room}")
+    )
+    .into_bytes();
+    input.extend(format!("*2\r\n{}{}", bulk("5"), bulk("0")).into_bytes());
+    input.extend(entries(&[(5, "e")]));
+    let outcomes = rig.feed(&input);
+    assert!(
+        outcomes.contains(&Outcome::Synced("room".into())),
+        "{outcomes:?}"
+    );
+    // A sharded message is delivered; a plain one is not this connection's.
+    let smessage = format!(
+        ">3\r\n{}{}{}",
+        bulk("smessage"),
+        bulk("pushwire:{room}"),
+        bulk("6 0 9 six")
+    );
+    assert_eq!(
+        rig.feed(smessage.as_bytes()),
+        vec![Outcome::Events("room".into())]
+    );
+    assert_eq!(rig.feed(&message("room", "7 0 9 seven")), vec![]);
+    assert_eq!(rig.seqs("room", 0).1, [5, 6]);
+    // Redis says the slot is no longer served here: the topic is given up, to be followed
+    // where the new map says.
+    let gone = format!(">2\r\n{}{}", bulk("sunsubscribe"), bulk("pushwire:{room}"));
+    assert_eq!(
+        rig.feed(gone.as_bytes()),
+        vec![Outcome::MapStale, Outcome::Moved("room".into())]
+    );
+    assert!(rig.broker.followed().next().is_none());
+    // The publish script publishes to the shard's channel.
+    assert!(rig.broker.script.contains("redis.call('SPUBLISH'"));
+}
+
+#[test]
+fn a_redirected_sync_gives_the_topic_up_and_a_redirected_publish_fails() {
+    let mut rig = sharded();
+    let h = rig.hub.clone();
+    rig.broker.follow("t", &h, &mut rig.out);
+    rig.sent();
+    let moved = b"-MOVED 3999 127.0.0.1:7002\r\n";
+    let mut input = moved.to_vec();
+    input.extend_from_slice(moved);
+    input.extend_from_slice(moved);
+    let outcomes = rig.feed(&input);
+    assert_eq!(
+        outcomes,
+        vec![Outcome::MapStale, Outcome::Moved("t".into())]
+    );
+    assert_eq!(
+        rig.broker.in_flight(),
+        0,
+        "every reply of the sync was taken"
+    );
+    rig.broker.publish(1, "t", 9, "x", &mut rig.out).unwrap();
+    let outcomes = rig.feed(b"-ASK 3999 127.0.0.1:7002\r\n");
+    assert!(matches!(
+        &outcomes[..],
+        [Outcome::MapStale, Outcome::NotPublished { ticket: 1, .. }]
+    ));
+}
+
+#[test]
+fn with_wait_a_publish_is_acknowledged_once_the_replicas_have_it() {
+    let mut rig = Rig::ready_with(MirrorConfig {
+        wait_replicas: 1,
+        wait_timeout_ms: 500,
+        ..MirrorConfig::default()
+    });
+    rig.broker.publish(1, "w", 9, "x", &mut rig.out).unwrap();
+    rig.broker.publish(2, "w", 9, "y", &mut rig.out).unwrap();
+    let sent = rig.sent();
+    assert_eq!(words(&sent[1]), ["WAIT", "1", "500"]);
+    assert_eq!(words(&sent[3]), ["WAIT", "1", "500"]);
+    // Stored, not yet acknowledged; then one replica has it; the second none in time.
+    assert_eq!(rig.feed(b":41\r\n"), vec![]);
+    assert_eq!(
+        rig.feed(b":1\r\n"),
+        vec![Outcome::Published { ticket: 1, seq: 41 }]
+    );
+    assert_eq!(rig.feed(b":42\r\n"), vec![]);
+    let outcomes = rig.feed(b":0\r\n");
+    assert!(
+        matches!(&outcomes[..], [Outcome::NotPublished { ticket: 2, reason }]
+        if reason.contains("0 of 1 replicas"))
+    );
+}
+
+#[test]
+fn a_counter_behind_what_readers_saw_is_raised() {
+    let mut rig = Rig::ready();
+    rig.hub.insert("c", 10, make("c", 10, 0, "seen")).unwrap();
+    let h = rig.hub.clone();
+    rig.broker.follow("c", &h, &mut rig.out);
+    rig.sent();
+    // A failover lost number 10: the counter says 9.
+    assert_eq!(
+        rig.feed(format!("*2\r\n{}{}", bulk("9"), bulk("0")).as_bytes()),
+        vec![]
+    );
+    let sent = rig.sent();
+    let bump = words(&sent[0]);
+    assert_eq!(
+        (bump[0].as_str(), &bump[2..]),
+        (
+            "EVAL",
+            &["1".to_string(), "pushwire:{c}:seq".into(), "10".into()][..]
+        )
     );
 }

@@ -64,6 +64,7 @@ impl Bridge {
     /// publishes failed), every followed topic on the shard that now serves its slot.
     pub(super) fn apply_map(&mut self, map: SlotMap) {
         let primaries: Vec<String> = map.primaries().into_iter().map(String::from).collect();
+        log::debug!(target: "pushwire::redis", "slot map: primaries {primaries:?}, every slot served: {}", map.is_complete());
         let Some(cluster) = &mut self.cluster else {
             return;
         };
@@ -79,7 +80,25 @@ impl Bridge {
             }
         }
         for (i, outcomes) in failed {
+            // Its topics wait for the shard that serves their slot now (which may take its
+            // place in `shards`).
+            let orphans: Vec<Arc<str>> = self
+                .routes
+                .iter()
+                .filter(|(_, s)| **s == i)
+                .map(|(t, _)| t.clone())
+                .collect();
+            for topic in orphans {
+                self.routes.remove(&topic);
+                lock(&self.link.synced).remove(&topic);
+                self.pending.insert(topic);
+            }
             self.dispatch(i, outcomes);
+        }
+        for primary in primaries {
+            if !self.shards.iter().flatten().any(|s| s.addr == primary) {
+                self.add_shard(primary);
+            }
         }
         let routed: Vec<(Arc<str>, usize)> =
             self.routes.iter().map(|(t, i)| (t.clone(), *i)).collect();

@@ -147,6 +147,7 @@ impl Shard {
     /// The connection is gone: what was in flight fails, every topic will sync again, the
     /// next attempt waits a backoff. The outcomes of the publishes that failed.
     pub fn lost(&mut self, registry: &Registry) -> Vec<Outcome> {
+        log::debug!(target: "pushwire::redis", "lost the connection to Redis at {}", self.addr);
         self.close(registry);
         if std::mem::take(&mut self.ready) {
             self.losses += 1;
@@ -207,6 +208,7 @@ impl Shard {
                 .feed(inbuf, &mut hub, &attached.event, out, &mut outcomes)
         };
         if outcomes.contains(&Outcome::Ready) {
+            log::debug!(target: "pushwire::redis", "connected to Redis at {}", self.addr);
             self.ready = true;
             self.backoff = MIN_BACKOFF;
         }

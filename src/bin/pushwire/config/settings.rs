@@ -36,6 +36,8 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     pub insecure: bool,
     pub redis: Option<String>,
+    /// Replicas that must have a publish before it is acknowledged (`WAIT`; 0: off).
+    pub redis_wait_replicas: u64,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             insecure: false,
             redis: None,
+            redis_wait_replicas: 0,
         }
     }
 }
@@ -130,7 +133,8 @@ pub const SETTINGS: &[Setting] = settings! {
     "max_connections_per_ip" Count Limit(limits.max_connections_per_address) "connections per client address; over it 429 (default off)";
     "trusted_proxies" List List(trusted_proxies) "proxies (CIDR) whose Forwarded / X-Forwarded-For fields are believed";
     "insecure" Bool Bool(insecure) "allow a non-loopback address without a token secret";
-    "redis" Text MaybeText(redis) "share topics with other nodes: redis://[user:pass@]host:port[/db]";
+    "redis" Text MaybeText(redis) "share topics with other nodes: redis://[user:pass@]host:port[/db], or a cluster: redis+cluster://[user:pass@]host:port[,host:port…]";
+    "redis_wait_replicas" Count U64(redis_wait_replicas) "acknowledge a publish once this many replicas have it (WAIT; default 0: once the primary has it)";
     "max_request_line_bytes" Bytes Usize(limits.max_request_line_bytes) "longest request line (414 over it)";
     "max_head_bytes" Bytes Usize(limits.max_head_bytes) "longest request head (431 over it)";
     "max_headers" Count Usize(limits.max_headers) "most header fields (431 over it)";
