@@ -21,6 +21,13 @@ pub(crate) struct Pipe {
     pub(crate) server_closed: bool,
     /// How many bytes the client reads at most (`None`: everything).
     pub(crate) client_window: Option<usize>,
+    /// Input or the client's FIN arrived since the server last heard it was readable
+    /// (readiness is edge-triggered, as with epoll's `EPOLLET`).
+    pub(crate) readable_edge: bool,
+    /// A server write found the pipe full.
+    pub(crate) blocked: bool,
+    /// Room appeared after a write found the pipe full: the server hears it is writable once.
+    pub(crate) writable_edge: bool,
 }
 
 /// The server's end of an in-memory connection.
@@ -62,6 +69,7 @@ impl Io for MemSocket {
         }
         let mut room = PIPE_CAPACITY.saturating_sub(pipe.to_client.len());
         if room == 0 {
+            pipe.blocked = true;
             return Err(io::ErrorKind::WouldBlock.into());
         }
         let mut written = 0;
@@ -70,6 +78,9 @@ impl Io for MemSocket {
             pipe.to_client.extend_from_slice(&buf[..n]);
             written += n;
             room -= n;
+        }
+        if room == 0 {
+            pipe.blocked = true;
         }
         Ok(written)
     }
@@ -96,7 +107,9 @@ pub struct MemClient {
 impl MemClient {
     /// Sends bytes to the server (read at the next [`Harness::turn`](super::testing::Harness::turn)).
     pub fn send(&self, bytes: &[u8]) {
-        lock(&self.pipe).to_server.extend_from_slice(bytes);
+        let mut pipe = lock(&self.pipe);
+        pipe.to_server.extend_from_slice(bytes);
+        pipe.readable_edge = true;
     }
 
     /// Takes what the server wrote so far.
@@ -106,7 +119,11 @@ impl MemClient {
             .client_window
             .unwrap_or(usize::MAX)
             .min(pipe.to_client.len());
-        pipe.to_client.drain(..take).collect()
+        let taken: Vec<u8> = pipe.to_client.drain(..take).collect();
+        if !taken.is_empty() && std::mem::take(&mut pipe.blocked) {
+            pipe.writable_edge = true;
+        }
+        taken
     }
 
     /// Bytes written by the server and not yet taken.
@@ -122,7 +139,9 @@ impl MemClient {
 
     /// Sends FIN.
     pub fn close(&self) {
-        lock(&self.pipe).client_closed = true;
+        let mut pipe = lock(&self.pipe);
+        pipe.client_closed = true;
+        pipe.readable_edge = true;
     }
 
     /// Whether the server shut down its side or dropped the connection.

@@ -31,7 +31,7 @@
 use super::app::App;
 use super::clock::{Clock, ManualClock};
 use super::handle::{Handle, lock};
-use super::pipe::{MemSocket, PIPE_CAPACITY};
+use super::pipe::MemSocket;
 use super::worker::Running;
 use crate::limits::Limits;
 use std::sync::Arc;
@@ -75,7 +75,9 @@ impl<A: App> Harness<A> {
     }
 
     /// Runs the worker until it has nothing more to do now: input is read, answers written,
-    /// notices and due timers handled.
+    /// notices and due timers handled. Readiness is edge-triggered, as the reactor gets it
+    /// from epoll: a connection hears it is readable once per arrival of input (or of the
+    /// client's FIN), writable once per time room appears after a write found its pipe full.
     pub fn turn(&mut self) {
         for _ in 0..64 {
             self.running.tick();
@@ -83,28 +85,21 @@ impl<A: App> Harness<A> {
             self.clients
                 .retain(|c| self.running.core.get(c.key).is_some());
             for client in &self.clients {
-                let (input, eof, room) = {
-                    let pipe = lock(&client.pipe);
+                let (readable, eof, writable) = {
+                    let mut pipe = lock(&client.pipe);
                     (
-                        !pipe.to_server.is_empty(),
+                        std::mem::take(&mut pipe.readable_edge),
                         pipe.client_closed,
-                        pipe.to_client.len() < PIPE_CAPACITY,
+                        std::mem::take(&mut pipe.writable_edge),
                     )
                 };
-                if room
-                    && self
-                        .running
-                        .core
-                        .get(client.key)
-                        .is_some_and(|c| c.queued() > 0)
-                {
+                if writable && self.running.core.get(client.key).is_some() {
                     self.running.on_writable(client.key);
                     busy = true;
                 }
-                if input || eof {
-                    let before = self.running.core.get(client.key).is_some();
+                if readable {
                     self.running.on_readable(client.key, eof);
-                    busy |= input || before != self.running.core.get(client.key).is_some();
+                    busy = true;
                 }
             }
             self.running.on_wake();
