@@ -14,6 +14,8 @@ use pushwire::server::redis::RedisUrl;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// One `redis-server` in cluster mode.
@@ -321,4 +323,117 @@ fn a_killed_primary_is_replaced_by_its_replica_and_only_its_slots_wait() {
     for seq in &acked {
         assert!(seen.contains(seq), "acknowledged {seq} delivered: {seen:?}");
     }
+}
+
+/// The node id of the server on `port` (`CLUSTER MYID`).
+fn node_id(port: u16) -> String {
+    let reply = command(port, &["CLUSTER", "MYID"]).expect("CLUSTER MYID");
+    String::from_utf8_lossy(reply.as_bytes().unwrap()).into_owned()
+}
+
+/// Moves `slot` from the primary on `from` to the one on `to`, as `redis-cli --cluster
+/// reshard` does, calling `between` at each step (the ASK window is open in the middle).
+fn migrate(cluster: &Cluster, slot: u16, from: u16, to: u16, mut between: impl FnMut()) {
+    let slot_text = slot.to_string();
+    let (from_id, to_id) = (node_id(from), node_id(to));
+    let ok = |port: u16, args: &[&str]| {
+        let reply = command(port, args).expect("an answer");
+        assert!(!matches!(reply, Value::Error(_)), "{args:?}: {reply:?}");
+    };
+    ok(
+        to,
+        &["CLUSTER", "SETSLOT", &slot_text, "IMPORTING", &from_id],
+    );
+    ok(
+        from,
+        &["CLUSTER", "SETSLOT", &slot_text, "MIGRATING", &to_id],
+    );
+    between();
+    loop {
+        let Some(Value::Array(keys)) =
+            command(from, &["CLUSTER", "GETKEYSINSLOT", &slot_text, "1"])
+        else {
+            panic!("GETKEYSINSLOT")
+        };
+        let Some(key) = keys.first().and_then(Value::as_bytes) else {
+            break;
+        };
+        let key = String::from_utf8_lossy(key).into_owned();
+        let port = to.to_string();
+        ok(from, &["MIGRATE", "127.0.0.1", &port, &key, "0", "5000"]);
+        // Keys of one topic on both sides: its commands are answered ASK or TRYAGAIN now.
+        between();
+    }
+    for server in cluster.servers.iter().filter(|s| s.child.is_some()) {
+        let _ = command(
+            server.port,
+            &["CLUSTER", "SETSLOT", &slot_text, "NODE", &to_id],
+        );
+    }
+    between();
+}
+
+#[test]
+fn a_slot_migrated_under_load_loses_and_repeats_nothing() {
+    let cluster = Cluster::start();
+    let nodes: Vec<Node> = (0..2).map(|_| Node::start_url(cluster.url())).collect();
+    let topic = "moving";
+    let slot = topic_slot("pushwire:", topic);
+    let from = cluster.primary_of(slot);
+    let to = [0, 6000, 12000]
+        .map(|slot| cluster.primary_of(slot))
+        .into_iter()
+        .find(|&p| p != from)
+        .expect("another primary");
+    let mut sse = Sse::open(nodes[1].addr(), &format!("/events?topic={topic}"), None);
+    let mut ws = WsClient::connect(nodes[0].addr(), &format!("/ws?topic={topic}"));
+    wait_for(|| stat(nodes[0].addr(), "websocket", "connections") == 1);
+    // Publishes go on through the migration, from both nodes; a refused one (503: the slot
+    // is moving) is sent again, as a client would.
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let addrs = [nodes[0].addr(), nodes[1].addr()];
+    let publisher = {
+        let attempts = attempts.clone();
+        std::thread::spawn(move || {
+            let (mut acked, mut refused) = (Vec::<u64>::new(), 0);
+            let started = Instant::now();
+            while acked.len() < 60 {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                let mut c = Client::new(addrs[acked.len() % 2]);
+                c.send("POST", &format!("/publish?topic={topic}"), Some(b"x"));
+                let r = c.recv().expect("an answer");
+                match r.status {
+                    200 => acked.push(String::from_utf8(r.body).unwrap().parse().unwrap()),
+                    503 => {
+                        refused += 1;
+                        assert!(
+                            started.elapsed() < Duration::from_secs(60),
+                            "never accepted"
+                        );
+                    }
+                    other => panic!("{other}"),
+                }
+            }
+            (acked, refused)
+        })
+    };
+    // Each step of the migration waits for a few publishes to be tried in it.
+    migrate(&cluster, slot, from, to, || {
+        let seen = attempts.load(Ordering::Relaxed);
+        wait_for(|| attempts.load(Ordering::Relaxed) >= seen + 3);
+    });
+    assert_eq!(cluster.primary_of(slot), to);
+    let (acked, refused) = publisher.join().unwrap();
+    assert!(refused > 0, "publishes met the migration (ASK / TRYAGAIN)");
+    assert!(
+        acked.windows(2).all(|w| w[1] == w[0] + 1),
+        "one numbering: {acked:?}"
+    );
+    let from_sse: Vec<u64> = (0..acked.len())
+        .map(|_| seq_of(&sse.next().expect("an event").1))
+        .collect();
+    let from_ws: Vec<u64> = (0..acked.len())
+        .map(|_| seq_of(&ws_text(&mut ws)))
+        .collect();
+    assert_eq!((&from_sse, &from_ws), (&acked, &acked));
 }
