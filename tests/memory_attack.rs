@@ -1,5 +1,6 @@
 //! The memory budget against clients that try to exhaust it, on the real binary: many topics of
-//! large events, many WebSocket followers that never read, many parked polls — while a
+//! large events, many WebSocket followers that never read, many parked polls, many large frames
+//! and fragmented messages half sent — while a
 //! well-behaved follower keeps receiving and `/health` keeps answering, and the process's
 //! resident memory stays under the budget plus a fixed overhead.
 //!
@@ -31,6 +32,18 @@ fn rss_bytes(pid: u32) -> usize {
         .and_then(|n| n.parse().ok())
         .unwrap();
     kb * 1024
+}
+
+/// A masked frame's head for `len` payload bytes.
+fn head(out: &mut Vec<u8>, fin: bool, opcode: pushwire::ws::OpCode, len: usize) {
+    pushwire::ws::Header {
+        fin,
+        rsv: 0,
+        opcode,
+        mask: Some([9, 8, 7, 6]),
+        len: len as u64,
+    }
+    .encode(out);
 }
 
 fn publish(c: &mut Client, topic: &str, body: &[u8]) -> u16 {
@@ -69,6 +82,29 @@ fn memory_stays_within_the_budget_while_clients_attack_it() {
     for c in &mut parked {
         c.send("GET", "/poll?topic=quiet", None);
     }
+    // Many large frames and fragmented messages half sent, then left (300 MiB offered): each
+    // is refused with 1013 once what is in flight is over half the budget.
+    let half_sent: Vec<WsClient> = (0..100)
+        .map(|i| {
+            let mut ws = WsClient::connect(addr, "/echo");
+            let mut bytes = Vec::new();
+            if i % 2 == 0 {
+                head(&mut bytes, true, pushwire::ws::OpCode::Binary, 16 << 20);
+                bytes.resize(bytes.len() + (3 << 20), 0);
+            } else {
+                let mut opcode = pushwire::ws::OpCode::Binary;
+                for _ in 0..50 {
+                    head(&mut bytes, false, opcode, 60 * 1024);
+                    bytes.resize(bytes.len() + 60 * 1024, 0);
+                    opcode = pushwire::ws::OpCode::Continuation;
+                }
+            }
+            // A refused one may be closed before it has sent all of it.
+            let _ = std::io::Write::write_all(&mut ws.stream, &bytes);
+            peak = peak.max(rss_bytes(pid));
+            ws
+        })
+        .collect();
     let mut publisher = Client::new(addr);
     let mut health = Client::new(addr);
     let big = vec![b'x'; 512 * 1024];
@@ -118,4 +154,5 @@ fn memory_stays_within_the_budget_while_clients_attack_it() {
     assert!(!stats.contains("\"evicted_events\":0"), "{stats}");
     drop(silent);
     drop(parked);
+    drop(half_sent);
 }

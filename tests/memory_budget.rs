@@ -29,11 +29,16 @@ fn publish(addr: std::net::SocketAddr, topic: &str, body: &str) -> u64 {
 
 /// The head of a masked binary frame of `len` bytes, and `part` bytes of its payload.
 fn frame_start(len: usize, part: usize) -> Vec<u8> {
+    fragment(pushwire::ws::OpCode::Binary, true, len, part)
+}
+
+/// The head of a masked frame, and `part` bytes of its payload.
+fn fragment(opcode: pushwire::ws::OpCode, fin: bool, len: usize, part: usize) -> Vec<u8> {
     let mut out = Vec::new();
     pushwire::ws::Header {
-        fin: true,
+        fin,
         rsv: 0,
-        opcode: pushwire::ws::OpCode::Binary,
+        opcode,
         mask: Some([1, 2, 3, 4]),
         len: len as u64,
     }
@@ -55,6 +60,47 @@ fn close_frame(stream: &mut std::net::TcpStream) -> (u16, String) {
     let len = usize::from(got[1] & 0x7f);
     let code = u16::from_be_bytes([got[2], got[3]]);
     (code, String::from_utf8_lossy(&got[4..2 + len]).into_owned())
+}
+
+#[test]
+fn a_message_assembled_from_fragments_counts_and_is_refused_1013_past_the_share() {
+    const MIB: usize = 1 << 20;
+    let s = server(Limits {
+        memory_budget: 12 * MIB,
+        ..Limits::default()
+    });
+    // Fragments of 60 KiB (each read in the usual pieces), none of them the last: the message
+    // the server assembles grows past the in-flight share (6 MiB).
+    let mut a = WsClient::connect(s.addr, "/echo");
+    let mut fragments = fragment(pushwire::ws::OpCode::Binary, false, 60 * 1024, 60 * 1024);
+    for _ in 0..150 {
+        let next = fragment(
+            pushwire::ws::OpCode::Continuation,
+            false,
+            60 * 1024,
+            60 * 1024,
+        );
+        fragments.extend_from_slice(&next);
+    }
+    let _ = a.stream.write_all(&fragments);
+    let (code, reason) = close_frame(&mut a.stream);
+    assert_eq!(code, 1013, "{reason}");
+    // What it held is released with the connection.
+    wait_for(|| stat(s.addr, "memory", "frames") == 0);
+    // Below the share, a fragmented message is assembled and delivered.
+    let mut b = WsClient::connect(s.addr, "/echo");
+    let mut message = fragment(pushwire::ws::OpCode::Binary, false, 60 * 1024, 60 * 1024);
+    message.extend_from_slice(&fragment(
+        pushwire::ws::OpCode::Continuation,
+        true,
+        60 * 1024,
+        60 * 1024,
+    ));
+    b.stream.write_all(&message).unwrap();
+    match b.recv() {
+        Some(WsEv::Binary(data)) => assert_eq!(data.len(), 120 * 1024),
+        other => panic!("the echo: {other:?}"),
+    }
 }
 
 #[test]

@@ -17,6 +17,7 @@ use crate::http::HttpDate;
 use crate::http::forwarded::Cidr;
 use crate::limits::Limits;
 use crate::time::Instant;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -72,6 +73,9 @@ pub(crate) struct Env {
     pub memo: super::deflate_memo::Memo,
     /// Buffers kept for large frames read whole.
     pub pool: Pool,
+    /// What each connection assembling a WebSocket message holds, as counted in
+    /// `IoCounters::assembling` (only connections holding something are here).
+    pub assembling: BTreeMap<u64, usize>,
 }
 
 impl Env {
@@ -92,6 +96,9 @@ impl Env {
     /// A connection left the slab: it no longer counts, and its application hears of it.
     pub fn forget(&mut self, key: u64, conn: &mut Conn) {
         conn.release_output(&self.io);
+        if let Some(held) = self.assembling.remove(&key) {
+            self.io.assemble(held, 0);
+        }
         self.open.fetch_sub(1, Ordering::Relaxed);
         self.follow.ended.push(Ended {
             conn: ConnId(key),
@@ -152,6 +159,7 @@ impl Env {
             #[cfg(feature = "deflate")]
             memo: super::deflate_memo::Memo::default(),
             pool: Pool::default(),
+            assembling: BTreeMap::new(),
         }
     }
 }

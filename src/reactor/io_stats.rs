@@ -20,6 +20,8 @@ pub(crate) struct IoCounters {
     queued: AtomicUsize,
     /// Bytes of the buffers large frames are being read into (`super::gather`).
     gathering: AtomicUsize,
+    /// Bytes of WebSocket messages being assembled from fragments.
+    assembling: AtomicUsize,
 }
 
 impl Default for IoCounters {
@@ -31,6 +33,7 @@ impl Default for IoCounters {
             statuses: STATUSES.map(|_| AtomicU64::new(0)).collect(),
             queued: AtomicUsize::new(0),
             gathering: AtomicUsize::new(0),
+            assembling: AtomicUsize::new(0),
         }
     }
 }
@@ -77,6 +80,16 @@ impl IoCounters {
     /// Bytes of the buffers this worker's large frames are being read into.
     pub fn gathering(&self) -> usize {
         self.gathering.load(Ordering::Relaxed)
+    }
+
+    /// A message being assembled went from `before` to `after` bytes.
+    pub fn assemble(&self, before: usize, after: usize) {
+        adjust(&self.assembling, before, after);
+    }
+
+    /// Bytes of this worker's messages being assembled.
+    pub fn assembling(&self) -> usize {
+        self.assembling.load(Ordering::Relaxed)
     }
 }
 

@@ -34,7 +34,8 @@ pub struct MemoryUse {
     pub budget: usize,
     /// Output written by the application and not yet taken by the sockets.
     pub queues: usize,
-    /// Buffers large WebSocket frames are being read into.
+    /// Buffers large WebSocket frames are being read into, and WebSocket messages being
+    /// assembled from their fragments.
     pub frames: usize,
     /// What the application reports it holds (the hub server's history).
     pub held: usize,
@@ -66,7 +67,11 @@ impl Memory {
         MemoryUse {
             budget: self.budget,
             queues: self.workers.iter().map(|w| w.queued()).sum(),
-            frames: self.workers.iter().map(|w| w.gathering()).sum(),
+            frames: self
+                .workers
+                .iter()
+                .map(|w| w.gathering() + w.assembling())
+                .sum(),
             held: self.held.load(Ordering::Relaxed),
         }
     }

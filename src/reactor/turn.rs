@@ -100,6 +100,16 @@ impl<'a> Turn<'a> {
         if self.conn.is_open() && self.conn.machine_closed() {
             self.change(Change::Finished);
         }
+        if self.count_assembly() && self.env.memory.queues_over() {
+            // A message still arriving grew while what is in flight is over its share of the
+            // memory budget: refused, the connection closed with what it held.
+            let _ = self.ws_close(
+                crate::ws::CloseCode::TRY_AGAIN_LATER,
+                "no memory for this message now; try again later",
+            );
+            self.close(End::Server);
+            return;
+        }
         if self.conn.end() == Some(End::SlowConsumer)
             && self.conn.queued() > 0
             && self.env.memory.queues_over()
@@ -150,6 +160,26 @@ impl<'a> Turn<'a> {
         if let Some(gather) = self.conn.change(change) {
             self.env.pool.give(gather.into_frame(&self.env.io).0);
         }
+    }
+
+    /// Counts what the connection's WebSocket machine holds for a message being assembled;
+    /// whether that grew.
+    fn count_assembly(&mut self) -> bool {
+        let held = match self.conn.proto() {
+            Proto::Ws(w) => w.assembling(),
+            _ => 0,
+        };
+        let assembling = &mut self.env.assembling;
+        let before = if held == 0 {
+            if assembling.is_empty() {
+                return false;
+            }
+            assembling.remove(&self.key).unwrap_or(0)
+        } else {
+            assembling.insert(self.key, held).unwrap_or(0)
+        };
+        self.env.io.assemble(before, held);
+        held > before
     }
 
     /// Makes sure the timer fires by the connection's deadline.

@@ -412,6 +412,12 @@ impl Connection {
     pub fn is_closing(&self) -> bool {
         self.close() != Close::Open
     }
+
+    /// Bytes held for a message being assembled from its fragments (or inflated): what the
+    /// peer makes this side keep between frames, at most `Limits::max_message_bytes`.
+    pub fn assembling(&self) -> usize {
+        self.incoming().map_or(0, |m| m.buf.capacity())
+    }
 }
 
 impl core::fmt::Debug for Connection {
