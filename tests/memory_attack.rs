@@ -109,6 +109,7 @@ fn memory_stays_within_the_budget_while_clients_attack_it() {
     let mut health = Client::new(addr);
     let big = vec![b'x'; 512 * 1024];
     let mut statuses = std::collections::BTreeMap::new();
+    let mut samples: Vec<(u128, usize)> = Vec::new();
     let rounds: usize = std::env::var("MEMORY_ATTACK_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -133,7 +134,17 @@ fn memory_stays_within_the_budget_while_clients_attack_it() {
         assert_eq!(kind, "message");
         assert!(data.contains("\"tick\""), "{data}");
         assert_eq!(health.get("/health").status, 200, "round {round}");
-        peak = peak.max(rss_bytes(pid));
+        let rss = rss_bytes(pid);
+        peak = peak.max(rss);
+        samples.push((started.elapsed().as_millis(), rss));
+    }
+    // `MEMORY_ATTACK_SAMPLES=file`: resident memory over the run, for `benches/rss_plot.py`.
+    if let Ok(path) = std::env::var("MEMORY_ATTACK_SAMPLES") {
+        let lines: Vec<String> = samples
+            .iter()
+            .map(|(ms, rss)| format!("{ms},{rss}"))
+            .collect();
+        std::fs::write(path, lines.join("\n") + "\n").unwrap();
     }
     let stats = String::from_utf8(health.get("/stats").body).unwrap();
     eprintln!(
