@@ -123,8 +123,10 @@ case "$mode" in
     target/release/pushwire cert --out "$certs" > /dev/null
     "$bin/ws_echo_blocking" --port 9131 > /dev/null 2>&1 & pids+=($!)
     "$bin/ws_echo" --port 9132 --threads 1 > /dev/null 2>&1 & pids+=($!)
+    # Its log (one line per connection: how it ended, bytes each way, close codes) is kept
+    # beside the reports: the evidence when a case ends UNCLEAN.
     target/release/pushwire --port 9133 --threads 1 --tls-port 9135 --tls-cert "$certs/cert.pem" \
-      --tls-key "$certs/key.pem" > /dev/null 2>&1 & pids+=($!)
+      --tls-key "$certs/key.pem" --log-level info > "$reports/pushwire.log" 2>&1 & pids+=($!)
     listening 9131 && listening 9132 && listening 9133 && listening 9135
     server_role ws_echo_blocking ws://127.0.0.1:9131 '*' '12.*,13.*'
     server_role ws_echo ws://127.0.0.1:9132 '*' '12.*,13.*'
