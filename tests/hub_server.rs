@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, Sse, TestServer, WsClient, WsEv, connect, stat, wait_for};
+use common::{Client, Sse, TestServer, WsClient, WsEv, connect, publish, stat, wait_for};
 use pushwire::Limits;
 use pushwire::server::HubServer;
 use pushwire::server::hub_server::Notice as Published;
@@ -16,18 +16,6 @@ fn server(limits: Limits) -> TestServer<Published> {
         limits,
         2,
     )
-}
-
-fn publish(addr: std::net::SocketAddr, topic: &str, body: &str) -> u64 {
-    let mut c = Client::new(addr);
-    c.send(
-        "POST",
-        &format!("/publish?topic={topic}"),
-        Some(body.as_bytes()),
-    );
-    let r = c.recv().expect("publish answered");
-    assert_eq!(r.status, 200);
-    String::from_utf8(r.body).unwrap().parse().unwrap()
 }
 
 fn seq_of(text: &str) -> u64 {

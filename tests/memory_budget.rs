@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Client, TestServer, WsClient, WsEv, stat, wait_for};
+use common::{Client, TestServer, WsClient, WsEv, publish, stat, wait_for};
 use pushwire::Limits;
 use pushwire::server::HubServer;
 use pushwire::server::hub_server::Notice as Published;
@@ -13,18 +13,6 @@ use std::time::Duration;
 
 fn server(limits: Limits) -> TestServer<Published> {
     TestServer::start(HubServer::new(limits.clone(), b""), limits, 2)
-}
-
-fn publish(addr: std::net::SocketAddr, topic: &str, body: &str) -> u64 {
-    let mut c = Client::new(addr);
-    c.send(
-        "POST",
-        &format!("/publish?topic={topic}"),
-        Some(body.as_bytes()),
-    );
-    let r = c.recv().expect("publish answered");
-    assert_eq!(r.status, 200);
-    String::from_utf8(r.body).unwrap().parse().unwrap()
 }
 
 /// The head of a masked binary frame of `len` bytes, and `part` bytes of its payload.

@@ -423,6 +423,19 @@ impl Client {
     }
 }
 
+/// Publishes `body` to `topic` on the hub server at `addr`; the sequence number it got.
+pub fn publish(addr: SocketAddr, topic: &str, body: &str) -> u64 {
+    let mut c = Client::new(addr);
+    c.send(
+        "POST",
+        &format!("/publish?topic={topic}"),
+        Some(body.as_bytes()),
+    );
+    let r = c.recv().expect("publish answered");
+    assert_eq!(r.status, 200);
+    String::from_utf8(r.body).unwrap().parse().unwrap()
+}
+
 /// Whether the peer closed the connection (EOF or reset) within the read timeout.
 pub fn closed_by_peer(stream: &mut TcpStream) -> bool {
     let mut chunk = [0u8; 65536];

@@ -135,15 +135,32 @@ fn serve(link: &mut impl Link, limits: &Limits) {
                 break;
             }
         }
-        link.send(&out);
-        out.clear();
-        if http.is_closed() {
+        if !exchange(link, &mut out, &mut buf, &mut chunk, http.is_closed()) {
             return;
         }
-        match link.recv(&mut chunk) {
-            Some(n) => buf.extend_from_slice(&chunk[..n]),
-            None => return,
+    }
+}
+
+/// Sends what the machine wrote; unless it is `closed`, waits for more input. Whether the
+/// connection goes on.
+fn exchange(
+    link: &mut impl Link,
+    out: &mut Vec<u8>,
+    buf: &mut Vec<u8>,
+    chunk: &mut [u8],
+    closed: bool,
+) -> bool {
+    link.send(out);
+    out.clear();
+    if closed {
+        return false;
+    }
+    match link.recv(chunk) {
+        Some(n) => {
+            buf.extend_from_slice(&chunk[..n]);
+            true
         }
+        None => false,
     }
 }
 
@@ -165,14 +182,8 @@ fn echo(link: &mut impl Link, mut conn: ws::Connection, _limits: &Limits) {
                 break;
             }
         }
-        link.send(&out);
-        out.clear();
-        if conn.is_closed() {
+        if !exchange(link, &mut out, &mut buf, &mut chunk, conn.is_closed()) {
             return;
-        }
-        match link.recv(&mut chunk) {
-            Some(n) => buf.extend_from_slice(&chunk[..n]),
-            None => return,
         }
     }
 }
