@@ -238,15 +238,45 @@ fn topics_on_every_shard_are_numbered_once_and_delivered_in_order_on_every_node(
         let from_ws: Vec<u64> = (0..want.len()).map(|_| seq_of(&ws_text(ws))).collect();
         assert_eq!((&from_sse, &from_ws), (want, want), "{topic}");
     }
-    // A client resumes on another node with its cursor: exactly what followed it.
-    let (topic, seqs) = &published[1];
-    let mut poll = Client::new(nodes[2].addr());
-    let r = poll.get(&format!("/poll?topic={topic}&cursor={}&wait=0", seqs[4]));
-    let got: Vec<u64> = String::from_utf8_lossy(&r.body)
-        .lines()
-        .map(seq_of)
-        .collect();
-    assert_eq!(got, seqs[5..]);
+    // Polls on every node, for every topic: a short poll from the start has the whole
+    // history; a client resumes on another node with its cursor and gets exactly what followed
+    // it; a long-poll parked at the newest is answered by the next publish, from another node.
+    for (i, node) in nodes.iter().enumerate() {
+        for (topic, seqs) in &mut published {
+            let mut poll = Client::new(node.addr());
+            let r = poll.get(&format!(
+                "/poll?topic={topic}&cursor={}&wait=0",
+                seqs[0] - 1
+            ));
+            let got: Vec<u64> = String::from_utf8_lossy(&r.body)
+                .lines()
+                .map(seq_of)
+                .collect();
+            assert_eq!(&got, seqs, "node {i}, {topic}");
+            let r = poll.get(&format!("/poll?topic={topic}&cursor={}&wait=0", seqs[4]));
+            let got: Vec<u64> = String::from_utf8_lossy(&r.body)
+                .lines()
+                .map(seq_of)
+                .collect();
+            assert_eq!(got, seqs[5..], "node {i}, {topic}");
+            let last = *seqs.last().unwrap();
+            poll.send(
+                "GET",
+                &format!("/poll?topic={topic}&cursor={last}&wait=10"),
+                None,
+            );
+            wait_for(|| stat(node.addr(), "long_poll", "connections") == 1);
+            let next = nodes[(i + 1) % nodes.len()].published(topic, "after");
+            let r = poll.recv().expect("the parked poll's answer");
+            let got: Vec<u64> = String::from_utf8_lossy(&r.body)
+                .lines()
+                .map(seq_of)
+                .collect();
+            assert_eq!(got, [next], "node {i}, {topic}");
+            assert_eq!(next, last + 1);
+            seqs.push(next);
+        }
+    }
 }
 
 #[test]
