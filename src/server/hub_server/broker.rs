@@ -355,6 +355,16 @@ impl HubServer {
         true
     }
 
+    /// Bytes the broker link holds: what waits to be sent to Redis and what was read from it
+    /// and not yet taken (0 without a broker).
+    pub(super) fn broker_buffered(&self) -> usize {
+        #[cfg(feature = "redis")]
+        if let Some(link) = &self.broker {
+            return link.buffered();
+        }
+        0
+    }
+
     /// Times the broker's connection was made again (0 without a broker).
     pub(super) fn broker_reconnects(&self) -> u64 {
         #[cfg(feature = "redis")]

@@ -294,13 +294,14 @@ impl HubServer {
         }
     }
 
-    /// Keeps history within what the memory budget leaves beside the write queues (events a
-    /// broker brought count too), and reports what it holds.
+    /// Keeps history within what the memory budget leaves beside what is in flight and the
+    /// broker link's buffers (events a broker brought count too), and reports what it holds.
     pub(super) fn fit_memory(&self, cx: &Ctx<'_, Notice>) {
         let memory = cx.handle().memory();
+        let link = self.broker_buffered();
         let mut hub = self.hub();
-        hub.set_budget(memory.room_for_held());
-        memory.set_held(hub.held_bytes());
+        hub.set_budget(memory.room_for_held().saturating_sub(link));
+        memory.set_held(hub.held_bytes() + link);
     }
 
     pub(super) fn parking<'a>(&self, local: &'a mut Local) -> &'a mut Parking<ConnId> {

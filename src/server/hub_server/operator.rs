@@ -79,8 +79,12 @@ impl HubServer {
         );
         let _ = write!(
             json,
-            "\"memory\":{{\"budget\":{},\"history\":{},\"write_queues\":{},\"frames\":{},",
-            memory.budget, memory.held, memory.queues, memory.frames,
+            "\"memory\":{{\"budget\":{},\"history\":{},\"broker\":{},\"write_queues\":{},\"frames\":{},",
+            memory.budget,
+            memory.held.saturating_sub(self.broker_buffered()),
+            self.broker_buffered(),
+            memory.queues,
+            memory.frames,
         );
         let (evicted, dropped) = {
             let hub = self.hub();
@@ -223,7 +227,8 @@ impl HubServer {
             "gauge",
             "kind",
             [
-                ("history", memory.held),
+                ("history", memory.held.saturating_sub(self.broker_buffered())),
+                ("broker", self.broker_buffered()),
                 ("write_queues", memory.queues),
                 ("frames", memory.frames),
             ],

@@ -350,6 +350,8 @@ impl Bridge {
     /// What the workers read of the link: whether it is up, and the reconnections.
     fn show_state(&mut self) {
         let losses: u64 = self.shards.iter().flatten().map(|s| s.losses).sum();
+        let buffered = self.shards.iter().flatten().map(Shard::buffered).sum();
+        self.link.buffered.store(buffered, Ordering::Relaxed);
         let retired = self.cluster.as_ref().map_or(0, |c| c.retired_losses);
         self.link
             .reconnects

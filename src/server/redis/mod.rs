@@ -35,7 +35,7 @@ use crate::hub::redis::topic_slot;
 use crate::reactor::Handle;
 pub(crate) use crate::reactor::lock;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
@@ -102,6 +102,8 @@ pub struct Link {
     /// On a cluster: the slot map and the primaries that are up.
     cluster: Mutex<Option<(SlotMap, BTreeSet<String>)>>,
     up: AtomicBool,
+    /// Bytes the connections hold: queued for Redis and read but not yet taken.
+    buffered: AtomicUsize,
     stop: AtomicBool,
     reconnects: AtomicU64,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -121,6 +123,7 @@ impl Link {
             reports: Mutex::default(),
             cluster: Mutex::default(),
             up: AtomicBool::new(false),
+            buffered: AtomicUsize::new(0),
             stop: AtomicBool::new(false),
             reconnects: AtomicU64::new(0),
             thread: Mutex::new(None),
@@ -159,6 +162,12 @@ impl Link {
     /// slot has a primary, and every primary's connection is up).
     pub fn is_up(&self) -> bool {
         self.up.load(Ordering::Relaxed)
+    }
+
+    /// Bytes the connections to Redis hold (queued for it, read and not yet taken): counted
+    /// against the server's memory budget.
+    pub fn buffered(&self) -> usize {
+        self.buffered.load(Ordering::Relaxed)
     }
 
     /// Connections to Redis lost so far.

@@ -23,6 +23,8 @@ pub(super) const PING_EVERY: Duration = Duration::from_secs(1);
 const STALL: Duration = Duration::from_secs(5);
 /// The most bytes queued for Redis before the connection is given up (a stalled Redis).
 const MAX_OUT: usize = 64 << 20;
+/// A buffer emptied after a burst is given back to the allocator past this size.
+const KEEP: usize = 64 << 10;
 
 enum Conn {
     Down { retry_at: Instant },
@@ -215,6 +217,9 @@ impl Shard {
         match fed {
             Ok(consumed) => {
                 self.inbuf.drain(..consumed);
+                if self.inbuf.is_empty() {
+                    self.inbuf.shrink_to(KEEP);
+                }
                 Ok(outcomes)
             }
             Err(_) => {
@@ -246,7 +251,15 @@ impl Shard {
             }
         }
         self.out.drain(..written);
+        if self.out.is_empty() {
+            self.out.shrink_to(KEEP);
+        }
         Ok(())
+    }
+
+    /// Bytes held: queued for Redis, and read but not yet taken by the machine.
+    pub fn buffered(&self) -> usize {
+        self.out.capacity() + self.inbuf.capacity()
     }
 
     /// Publishes through this shard ([`Mirror::publish`]).

@@ -141,7 +141,7 @@ pub const SETTINGS: &[Setting] = settings! {
     "max_body_bytes" Bytes U64(limits.max_body_bytes) "largest request body, and publish (413 over it)";
     "max_chunk_line_bytes" Bytes Usize(limits.max_chunk_line_bytes) "longest chunk-size or trailer line (400 over it)";
     "max_trailer_bytes" Bytes Usize(limits.max_trailer_bytes) "largest trailer section (431 over it)";
-    "memory_budget" Bytes Usize(limits.memory_budget) "the most held for clients, all together: history and write queues (oldest history evicted first; consumers behind cut past half of it; then 507; 503 at accept)";
+    "memory_budget" Bytes Usize(limits.memory_budget) "the most held for clients, all together: history, write queues, frames being read, the Redis link (oldest history evicted first; past half of it in flight, consumers behind cut and frames refused 1013; then 507; 503 at accept)";
     "topic_idle_ttl" MaybeDuration MaybeDur(limits.topic_idle_ttl) "drop a topic, and its history, nobody followed or published to for this long, or off (default 1h)";
     "max_chunk_extension_bytes" Bytes Usize(limits.max_chunk_extension_bytes) "most chunk-extension bytes in one body (413 over it)";
     "header_timeout" Duration Dur(limits.header_timeout) "time to send a request head, and a TLS handshake (408)";
