@@ -58,7 +58,11 @@ fn an_idle_http_connection_keeps_nothing_on_the_heap() {
         let mut conn = http::Connection::new(Instant::ZERO, &limits);
         let mut out = Vec::new();
         let step = conn
-            .feed(Instant::ZERO, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &mut out)
+            .feed(
+                Instant::ZERO,
+                b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
+                &mut out,
+            )
             .unwrap();
         assert!(matches!(step.event, Some(http::Event::Request(_))));
         conn.respond(200, &[], b"hi", &mut out).unwrap();

@@ -227,7 +227,10 @@ impl HubServer {
             "gauge",
             "kind",
             [
-                ("history", memory.held.saturating_sub(self.broker_buffered())),
+                (
+                    "history",
+                    memory.held.saturating_sub(self.broker_buffered()),
+                ),
                 ("broker", self.broker_buffered()),
                 ("write_queues", memory.queues),
                 ("frames", memory.frames),
