@@ -7,24 +7,36 @@ mod common;
 
 use pushwire::{Instant, Limits, http, sse, ws};
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::cell::Cell;
 use std::time::Duration;
 
-/// The system allocator, counting the bytes allocated and not freed.
+/// The system allocator, counting on each thread the bytes that thread allocated and freed
+/// (the test harness's own threads allocate meanwhile; they are not counted here).
 struct Counting;
 
-static LIVE: AtomicIsize = AtomicIsize::new(0);
+thread_local! {
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(bytes: isize) {
+    // A thread being torn down has no counter any more: its last frees go uncounted.
+    let _ = LIVE.try_with(|live| live.set(live.get() + bytes));
+}
+
+fn live() -> isize {
+    LIVE.with(Cell::get)
+}
 
 // SAFETY: every call is passed to `System` unchanged; only the count is added.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        count(layout.size() as isize);
         // SAFETY: the caller's contract, passed on.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        count(-(layout.size() as isize));
         // SAFETY: the caller's contract, passed on.
         unsafe { System.dealloc(ptr, layout) }
     }
@@ -37,21 +49,17 @@ static ALLOCATOR: Counting = Counting;
 /// them excluded).
 fn heap_per<T>(n: usize, mut make: impl FnMut() -> T) -> isize {
     let mut kept: Vec<T> = Vec::with_capacity(n);
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = live();
     for _ in 0..n {
         kept.push(make());
     }
-    let after = LIVE.load(Ordering::Relaxed);
+    let after = live();
     drop(kept);
     (after - before) / n as isize
 }
 
-// The tests share the counter: run them one at a time.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 #[test]
 fn an_idle_http_connection_keeps_nothing_on_the_heap() {
-    let _one = SERIAL.lock().unwrap();
     let limits = Limits::default();
     // Between requests: a request was answered, and the connection waits for the next.
     let per = heap_per(1000, || {
@@ -75,7 +83,6 @@ fn an_idle_http_connection_keeps_nothing_on_the_heap() {
 
 #[test]
 fn an_idle_websocket_keeps_nothing_on_the_heap() {
-    let _one = SERIAL.lock().unwrap();
     let limits = Limits::default();
     let per = heap_per(1000, || common::ws_pair(&limits).0);
     assert_eq!(per, 0, "heap bytes per idle WebSocket");
@@ -84,7 +91,6 @@ fn an_idle_websocket_keeps_nothing_on_the_heap() {
 
 #[test]
 fn an_event_stream_keeps_nothing_on_the_heap() {
-    let _one = SERIAL.lock().unwrap();
     let per = heap_per(1000, || {
         let mut out = Vec::new();
         sse::EventStream::open(Instant::ZERO, Duration::from_secs(15), &mut out)
