@@ -110,9 +110,11 @@ pub fn encode<'a>(cursors: impl IntoIterator<Item = (&'a str, u64)>, out: &mut S
 }
 
 /// The `1.` form of `cursors`, whatever their number: the position of a reader of several
-/// topics that knows its cursor in only some of them.
+/// topics that knows its cursor in only some of them. Topics are written in the order of their
+/// names, so that one position has one spelling whatever order its cursors came in.
 pub fn encode_set<'a>(cursors: impl IntoIterator<Item = (&'a str, u64)>, out: &mut String) {
-    let cursors: Vec<(&str, u64)> = cursors.into_iter().collect();
+    let mut cursors: Vec<(&str, u64)> = cursors.into_iter().collect();
+    cursors.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut array = Vec::from(&b"["[..]);
     for (i, (topic, seq)) in cursors.iter().enumerate() {
         if i > 0 {
