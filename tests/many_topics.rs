@@ -104,6 +104,32 @@ fn an_event_stream_of_several_topics_names_each_and_resumes_from_any_id() {
 }
 
 #[test]
+fn an_event_stream_takes_its_position_as_cursor_too_and_the_header_wins() {
+    let s = server(Limits::default());
+    for body in ["a1", "a2", "a3"] {
+        publish(s.addr, "a", body);
+    }
+    publish(s.addr, "b", "b1");
+    let mut at = String::new();
+    position::encode_set([("a", 1), ("b", 1)], &mut at);
+    // `cursor`, as the other techniques take it.
+    let mut sse = Sse::open(
+        s.addr,
+        &format!("/events?topic=a&topic=b&cursor={at}"),
+        None,
+    );
+    assert_eq!(event(&sse.next().unwrap().1), ("a".to_string(), 2));
+    assert_eq!(event(&sse.next().unwrap().1), ("a".to_string(), 3));
+    // A single topic's position is its decimal sequence number; `Last-Event-ID` (what
+    // EventSource sends when it reconnects) wins over the query's.
+    let mut sse = Sse::open(s.addr, "/events?topic=a&cursor=0", Some(2));
+    assert_eq!(event(&sse.next().unwrap().1), ("a".to_string(), 3));
+    // A bad one is refused as on the other techniques.
+    let r = Client::new(s.addr).get("/events?topic=a&topic=b&cursor=x");
+    assert_eq!(r.status, 400);
+}
+
+#[test]
 fn a_topic_the_position_does_not_name_starts_from_now_and_0_asks_for_all_history() {
     let s = server(Limits::default());
     publish(s.addr, "a", "old a");

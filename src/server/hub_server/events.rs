@@ -26,7 +26,7 @@ impl HubServer {
         req: &Request<'_>,
         cx: &mut Ctx<'_, Notice>,
     ) -> Reply {
-        match self.ask(req, Some("Last-Event-ID"), "lastEventId") {
+        match self.ask(req, Some("Last-Event-ID"), &["lastEventId", "cursor"]) {
             Ok(ask) => self.stream(local, req, ask, Some(&self.stats.sse), cx),
             Err(response) => response.into(),
         }

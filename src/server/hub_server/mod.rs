@@ -9,7 +9,7 @@
 //! | request | answer |
 //! |---|---|
 //! | `POST /publish?topic=T` | publishes the body (UTF-8, else `415`); `200` with the sequence number |
-//! | `GET /events?topic=T…` | Server-Sent Events; resumes after `Last-Event-ID` (or `?lastEventId=`) |
+//! | `GET /events?topic=T…` | Server-Sent Events; resumes after `Last-Event-ID` (or `?lastEventId=`, or `?cursor=`) |
 //! | `GET /poll?topic=T…&cursor=P` | long-poll: events after P as NDJSON, or `204` after the deadline |
 //! | `GET /poll?...&wait=S` | waits at most S seconds; `wait=0` is the short poll, answered at once |
 //! | `GET /ws?topic=T…[&cursor=P]` | WebSocket: every event as a text message; with the subprotocol `pushwire.v1`, JSON commands |

@@ -25,7 +25,7 @@ impl HubServer {
         req: &Request<'_>,
         cx: &mut Ctx<'_, Notice>,
     ) -> Reply {
-        let asked = self.ask(req, None, "cursor").and_then(|ask| {
+        let asked = self.ask(req, None, &["cursor"]).and_then(|ask| {
             let wait = query::param(req, "wait")
                 .and_then(|w| w.map(|w| query::decimal("wait", &w)).transpose())
                 .map_err(super::answers::bad_request)?;

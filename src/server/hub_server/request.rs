@@ -78,13 +78,14 @@ impl HubServer {
         Ok(topics.swap_remove(0))
     }
 
-    /// A follower's request: its topics, and where it resumes — the first of the `header`
-    /// field (what EventSource sends when it reconnects) and the `param` query parameter.
+    /// A follower's request: its topics, and where it resumes — the `header` field if present
+    /// (what EventSource sends when it reconnects), else the first of the `params` query
+    /// parameters the request has.
     pub(super) fn ask<'a>(
         &self,
         req: &Request<'a>,
         header: Option<&'static str>,
-        param: &'static str,
+        params: &[&'static str],
     ) -> Result<Ask<'a>, Response> {
         let topics = self.topics(req)?;
         let from_header = header.and_then(|name| Some((name, req.header(name)?)));
@@ -94,9 +95,16 @@ impl HubServer {
                     std::str::from_utf8(value).map_err(|_| bad_request(BadParam::NotUtf8(name)))?;
                 Some((name, Cow::Borrowed(text)))
             }
-            None => query::param(req, param)
-                .map_err(bad_request)?
-                .map(|v| (param, v)),
+            None => {
+                let mut found = None;
+                for &param in params {
+                    if let Some(v) = query::param(req, param).map_err(bad_request)? {
+                        found = Some((param, v));
+                        break;
+                    }
+                }
+                found
+            }
         };
         let cursors = match resume {
             None => vec![None; topics.len()],

@@ -45,7 +45,7 @@ impl HubServer {
                 cursors: Vec::new(),
             })
         } else {
-            self.ask(req, None, "cursor")
+            self.ask(req, None, &["cursor"])
         };
         let ask = match ask {
             Ok(ask) => ask,
