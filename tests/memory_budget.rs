@@ -106,8 +106,6 @@ fn a_large_frame_still_arriving_is_refused_1013_once_in_flight_is_over_its_share
     // B does the same: past the share, B is told to try again later and its buffer is freed.
     let mut b = WsClient::connect(s.addr, "/echo");
     let _ = b.stream.write_all(&frame_start(4 * MIB, 3 * MIB));
-    // (Read raw: 1013 is registered with IANA after RFC 6455, and the crate's own client
-    // holds to §7.4.1's list.)
     let (code, reason) = close_frame(&mut b.stream);
     assert_eq!(code, 1013, "{reason}");
     wait_for(|| stat(s.addr, "memory", "frames") <= 4 * MIB as u64);

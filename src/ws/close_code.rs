@@ -28,15 +28,23 @@ impl CloseCode {
     /// 1013: try again later (IANA registry).
     pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
 
-    /// Whether a peer may send this code (RFC 6455 §7.4.1-§7.4.2): 1000–1003, 1007–1011 and
-    /// the application range 3000–4999. Anything else received is a protocol error.
+    /// 1012: the server is restarting (IANA registry).
+    pub const SERVICE_RESTART: CloseCode = CloseCode(1012);
+    /// 1014: a gateway or proxy received an invalid response upstream (IANA registry).
+    pub const BAD_GATEWAY: CloseCode = CloseCode(1014);
+
+    /// Whether a close frame may carry this code (RFC 6455 §7.4.1-§7.4.2): 1000–1003,
+    /// 1007–1011, the three registered with IANA since (1012–1014: service restart, try again
+    /// later, bad gateway; browsers and the conformance suite accept them), and the
+    /// application range 3000–4999. Anything else received is a protocol error; 1005, 1006
+    /// and 1015 stand for conditions and are never sent.
     pub fn is_valid_on_wire(self) -> bool {
-        matches!(self.0, 1000..=1003 | 1007..=1011 | 3000..=4999)
+        matches!(self.0, 1000..=1003 | 1007..=1014 | 3000..=4999)
     }
 
-    /// Whether we may send it: the codes above plus 1012–1014, registered later with IANA.
+    /// Whether we may send it: exactly the codes a peer may send.
     pub fn is_sendable(self) -> bool {
-        self.is_valid_on_wire() || matches!(self.0, 1012..=1014)
+        self.is_valid_on_wire()
     }
 }
 
@@ -47,10 +55,11 @@ mod tests {
     #[test]
     fn close_code_ranges_follow_rfc6455_7_4() {
         let valid = [
-            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999,
+            4000, 4999,
         ];
         let invalid = [
-            0, 999, 1004, 1005, 1006, 1012, 1013, 1014, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
         ];
         for c in valid {
             assert!(CloseCode(c).is_valid_on_wire(), "{c}");
@@ -58,7 +67,12 @@ mod tests {
         for c in invalid {
             assert!(!CloseCode(c).is_valid_on_wire(), "{c}");
         }
-        assert!(CloseCode(1013).is_sendable());
-        assert!(!CloseCode(1005).is_sendable());
+        for c in valid.into_iter().chain(invalid) {
+            assert_eq!(
+                CloseCode(c).is_sendable(),
+                CloseCode(c).is_valid_on_wire(),
+                "{c}"
+            );
+        }
     }
 }
