@@ -5,6 +5,7 @@
 
 mod common;
 
+use pushwire::ws::OpCode;
 use pushwire::{Instant, Limits, http, sse, ws};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -16,11 +17,22 @@ struct Counting;
 
 thread_local! {
     static LIVE: Cell<isize> = const { Cell::new(0) };
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
 }
 
 fn count(bytes: isize) {
     // A thread being torn down has no counter any more: its last frees go uncounted.
     let _ = LIVE.try_with(|live| live.set(live.get() + bytes));
+    if bytes > 0 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+    }
+}
+
+/// How many allocations `work` makes on this thread.
+fn allocations(work: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    work();
+    ALLOCATIONS.with(Cell::get) - before
 }
 
 fn live() -> isize {
@@ -97,4 +109,67 @@ fn an_event_stream_keeps_nothing_on_the_heap() {
     });
     assert_eq!(per, 0, "heap bytes per event stream");
     assert_eq!(std::mem::size_of::<sse::EventStream>(), 24);
+}
+
+/// What allocates while a connection works, with the caller's output buffers already reserved
+/// (a device's fixed storage): one request head parsed and answered, a one-frame WebSocket
+/// message received and echoed, a ping answered, an event encoded — none. A message assembled
+/// from fragments is the one that does: its buffer, grown as the fragments arrive.
+#[test]
+fn work_allocates_only_to_assemble_a_fragmented_message() {
+    let limits = Limits::default();
+    let mut out = Vec::with_capacity(4096);
+    let mut conn = http::Connection::new(Instant::ZERO, &limits);
+    let head = b"GET /a?b=c HTTP/1.1\r\nHost: a\r\nAccept: */*\r\nUser-Agent: t\r\n\r\n";
+    let n = allocations(|| {
+        let step = conn.feed(Instant::ZERO, head, &mut out).unwrap();
+        assert!(matches!(step.event, Some(http::Event::Request(_))));
+        conn.respond(200, &[], b"hi", &mut out).unwrap();
+    });
+    assert_eq!(n, 0, "allocations to parse a request head and answer it");
+
+    let (mut server, _) = common::ws_pair(&limits);
+    let mut echo = |frames: Vec<Vec<u8>>, out: &mut Vec<u8>| {
+        allocations(|| {
+            for mut frame in frames {
+                let mut at = 0;
+                while at < frame.len() {
+                    let step = server.feed(Instant::ZERO, &mut frame[at..], out).unwrap();
+                    assert!(step.consumed > 0 || step.event.is_some(), "no progress");
+                    at += step.consumed;
+                    if let Some(ws::Event::Text(text)) = step.event {
+                        server.send_text(&text, out).unwrap();
+                    }
+                }
+            }
+        })
+    };
+    out.clear();
+    let text = common::masked_frame(true, 0, OpCode::Text, b"twenty bytes of text");
+    assert_eq!(echo(vec![text], &mut out), 0, "a one-frame message echoed");
+    assert!(out.len() > 20, "the echo was written");
+    out.clear();
+    let ping = common::masked_frame(true, 0, OpCode::Ping, b"p");
+    assert_eq!(echo(vec![ping], &mut out), 0, "a ping answered");
+    out.clear();
+    let fragments = vec![
+        common::masked_frame(false, 0, OpCode::Text, b"twenty "),
+        common::masked_frame(false, 0, OpCode::Continuation, b"bytes of "),
+        common::masked_frame(true, 0, OpCode::Continuation, b"text"),
+    ];
+    assert!(
+        echo(fragments, &mut out) > 0,
+        "a fragmented message is assembled on the heap"
+    );
+
+    let mut body = Vec::with_capacity(1024);
+    let mut stream = sse::EventStream::open(Instant::ZERO, Duration::from_secs(15), &mut body);
+    let event = sse::Event {
+        id: Some("7"),
+        event: None,
+        data: "{\"reading\":42}\nsecond line",
+        retry: None,
+    };
+    let n = allocations(|| stream.send(Instant::ZERO, &event, &mut body).unwrap());
+    assert_eq!(n, 0, "allocations to encode an event");
 }

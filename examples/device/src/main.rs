@@ -14,64 +14,28 @@ extern crate alloc;
 
 use alloc::vec::Vec;
 use core::mem::MaybeUninit;
-use core::ptr::{addr_of_mut, read_volatile, write_volatile};
+use core::ptr::addr_of_mut;
+#[cfg(feature = "events")]
 use core::time::Duration;
 use cortex_m as _;
 use cortex_m_rt::entry;
 use embedded_alloc::LlffHeap as Heap;
 use panic_halt as _;
-use pushwire::{Instant, Limits, http, sse, ws};
+#[cfg(feature = "events")]
+use pushwire::sse;
+use pushwire::{Instant, Limits, http, ws};
 
 #[global_allocator]
 static HEAP: Heap = Heap::empty();
 
-/// What the server needs from the network stack: one TCP connection and a clock.
-trait Link {
-    /// Bytes received into `buf`; `None` once the peer has closed.
-    fn recv(&mut self, buf: &mut [u8]) -> Option<usize>;
-    /// Queues `bytes` for sending.
-    fn send(&mut self, bytes: &[u8]);
-    /// The time now.
-    fn now(&self) -> Instant;
-}
+#[path = "rings.rs"]
+mod rings;
 
-const RING: usize = 2048;
-static mut RX: [u8; RING] = [0; RING];
-static mut RX_LEN: usize = 0;
-static mut TX: [u8; RING] = [0; RING];
-static mut TICKS: u64 = 0;
+use rings::{Link, Rings};
 
-/// The driver's rings (a stand-in for a real one).
-struct Rings;
-
-impl Link for Rings {
-    fn recv(&mut self, buf: &mut [u8]) -> Option<usize> {
-        // SAFETY: single-threaded firmware; the "driver" writes these between calls.
-        let len = unsafe { read_volatile(addr_of_mut!(RX_LEN)) }.min(RING);
-        if len == usize::MAX {
-            return None;
-        }
-        let n = len.min(buf.len());
-        for (i, b) in buf.iter_mut().take(n).enumerate() {
-            // SAFETY: `i < n <= RING`.
-            *b = unsafe { read_volatile(addr_of_mut!(RX).cast::<u8>().add(i)) };
-        }
-        Some(n)
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(RING) {
-            for (i, b) in chunk.iter().enumerate() {
-                // SAFETY: `i < RING`.
-                unsafe { write_volatile(addr_of_mut!(TX).cast::<u8>().add(i), *b) };
-            }
-        }
-    }
-
-    fn now(&self) -> Instant {
-        // SAFETY: a timer interrupt would advance it.
-        Instant::from_micros(unsafe { read_volatile(addr_of_mut!(TICKS)) })
-    }
+/// The link's clock as the machines' time.
+fn now(link: &impl Link) -> Instant {
+    Instant::from_micros(link.micros())
 }
 
 #[entry]
@@ -95,11 +59,11 @@ fn main() -> ! {
 
 /// Serves one connection until it ends.
 fn serve(link: &mut impl Link, limits: &Limits) {
-    let mut http = http::Connection::new(link.now(), limits);
+    let mut http = http::Connection::new(now(link), limits);
     let (mut buf, mut out) = (Vec::new(), Vec::new());
     let mut chunk = [0u8; 512];
     loop {
-        while let Ok(step) = http.feed(link.now(), &buf, &mut out) {
+        while let Ok(step) = http.feed(now(link), &buf, &mut out) {
             let progressed = step.consumed > 0 || step.event.is_some();
             match step.event {
                 Some(http::Event::Request(req)) => match req.path() {
@@ -117,6 +81,7 @@ fn serve(link: &mut impl Link, limits: &Limits) {
                             let _ = ws::reject(e, &mut http, &mut out);
                         }
                     },
+                    #[cfg(feature = "events")]
                     "/events" => {
                         link.send(&out);
                         out.clear();
@@ -169,7 +134,7 @@ fn echo(link: &mut impl Link, mut conn: ws::Connection, _limits: &Limits) {
     let (mut buf, mut out) = (Vec::new(), Vec::new());
     let mut chunk = [0u8; 512];
     loop {
-        while let Ok(step) = conn.feed(link.now(), &mut buf, &mut out) {
+        while let Ok(step) = conn.feed(now(link), &mut buf, &mut out) {
             let progressed = step.consumed > 0 || step.event.is_some();
             match step.event {
                 Some(ws::Event::Text(text)) => conn.send_text(&text, &mut out).unwrap_or(()),
@@ -189,6 +154,7 @@ fn echo(link: &mut impl Link, mut conn: ws::Connection, _limits: &Limits) {
 }
 
 /// An event stream of 100 events.
+#[cfg(feature = "events")]
 fn events(link: &mut impl Link, http: &mut http::Connection) {
     let mut out = Vec::new();
     let headers = sse::RESPONSE_HEADERS;
@@ -199,7 +165,7 @@ fn events(link: &mut impl Link, http: &mut http::Connection) {
         return;
     }
     let mut body = Vec::new();
-    let mut stream = sse::EventStream::open(link.now(), Duration::from_secs(15), &mut body);
+    let mut stream = sse::EventStream::open(now(link), Duration::from_secs(15), &mut body);
     let mut id = [0u8; 20];
     for n in 1..=100u32 {
         let id = decimal(n, &mut id);
@@ -209,7 +175,7 @@ fn events(link: &mut impl Link, http: &mut http::Connection) {
             data: "{\"reading\":42}",
             retry: None,
         };
-        if stream.send(link.now(), &event, &mut body).is_err() {
+        if stream.send(now(link), &event, &mut body).is_err() {
             return;
         }
         let _ = http.send_body(&body, &mut out);
@@ -222,6 +188,7 @@ fn events(link: &mut impl Link, http: &mut http::Connection) {
 }
 
 /// `n` in decimal, in `buf`.
+#[cfg(feature = "events")]
 fn decimal(mut n: u32, buf: &mut [u8; 20]) -> &str {
     let mut at = buf.len();
     loop {
