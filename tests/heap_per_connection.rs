@@ -113,10 +113,11 @@ fn an_event_stream_keeps_nothing_on_the_heap() {
 
 /// What allocates while a connection works, with the caller's output buffers already reserved
 /// (a device's fixed storage): one request head parsed and answered, a one-frame WebSocket
-/// message received and echoed, a ping answered, an event encoded — none. A message assembled
-/// from fragments is the one that does: its buffer, grown as the fragments arrive.
+/// message received whole and echoed, a ping answered, an event encoded — none. A message that
+/// arrives in pieces (fragments, or one frame split across reads) is the one that does: it is
+/// assembled in a buffer of its own, grown as the pieces arrive.
 #[test]
-fn work_allocates_only_to_assemble_a_fragmented_message() {
+fn work_allocates_only_to_assemble_a_message_that_arrives_in_pieces() {
     let limits = Limits::default();
     let mut out = Vec::with_capacity(4096);
     let mut conn = http::Connection::new(Instant::ZERO, &limits);
@@ -160,6 +161,13 @@ fn work_allocates_only_to_assemble_a_fragmented_message() {
     assert!(
         echo(fragments, &mut out) > 0,
         "a fragmented message is assembled on the heap"
+    );
+    out.clear();
+    let mut whole = common::masked_frame(true, 0, OpCode::Text, b"twenty bytes of text");
+    let second = whole.split_off(12);
+    assert!(
+        echo(vec![whole, second], &mut out) > 0,
+        "so is one frame split across two reads"
     );
 
     let mut body = Vec::with_capacity(1024);
