@@ -181,3 +181,49 @@ fn work_allocates_only_to_assemble_a_message_that_arrives_in_pieces() {
     let n = allocations(|| stream.send(Instant::ZERO, &event, &mut body).unwrap());
     assert_eq!(n, 0, "allocations to encode an event");
 }
+
+/// The entry points for storage of a fixed size allocate nothing at all: the request head parser
+/// (`http::HeadParser`), the frame codec (`ws::Header::decode`, `to_bytes`, `ws::apply_mask`) and
+/// the event encoder into a caller's buffer (`sse::encode_into`).
+#[test]
+fn the_fixed_storage_entry_points_allocate_nothing() {
+    let limits = Limits::default();
+    let mut input =
+        *b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n";
+    let n = allocations(|| {
+        let mut parser = http::HeadParser::new(&limits);
+        assert!(parser.parse(&input[..20]).unwrap().is_none());
+        let (req, len) = parser.parse(&input).unwrap().unwrap();
+        assert_eq!((req.path(), len), ("/ws", input.len()));
+    });
+    assert_eq!(n, 0, "allocations to parse a head in two pieces");
+    input.fill(0);
+
+    let mut frame = common::masked_frame(true, 0, OpCode::Text, b"twenty bytes of text");
+    let n = allocations(|| {
+        let (header, at) = ws::Header::decode(&frame).unwrap().unwrap();
+        let key = header.mask.unwrap();
+        ws::apply_mask(&mut frame[at..], key, 0);
+        assert_eq!(&frame[at..], b"twenty bytes of text");
+        let reply = ws::Header {
+            mask: None,
+            ..header
+        };
+        let (bytes, len) = reply.to_bytes();
+        assert_eq!(&bytes[..len], [0x81, 20]);
+    });
+    assert_eq!(n, 0, "allocations to decode, unmask and answer a frame");
+
+    let mut buf = [0u8; 64];
+    let event = sse::Event {
+        id: Some("7"),
+        event: None,
+        data: "{\"reading\":42}",
+        retry: None,
+    };
+    let n = allocations(|| {
+        let len = sse::encode_into(&event, &mut buf).unwrap();
+        assert_eq!(&buf[..len], b"id: 7\ndata: {\"reading\":42}\n\n");
+    });
+    assert_eq!(n, 0, "allocations to encode an event into a fixed buffer");
+}

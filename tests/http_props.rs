@@ -142,6 +142,59 @@ proptest! {
     }
 }
 
+/// `HeadParser` over `input` offered in growing prefixes ending at `cuts` (sorted), then
+/// whole: the head's owned copy and length, or the error, as soon as one is known.
+fn head_in_pieces(
+    limits: &Limits,
+    input: &[u8],
+    cuts: &[usize],
+) -> Result<Option<(http::OwnedRequest, usize)>, http::PeerError> {
+    let mut parser = http::HeadParser::new(limits);
+    for &end in cuts.iter().chain([&input.len()]) {
+        if let Some((req, len)) = parser.parse(&input[..end])? {
+            return Ok(Some((req.to_owned_request(), len)));
+        }
+    }
+    Ok(None)
+}
+
+proptest! {
+    /// A head found by the allocation-free parser is the same whatever the pieces it came in,
+    /// and it is the request the connection reads from the same bytes.
+    #[test]
+    fn the_head_parser_gives_the_same_head_for_any_split(
+        noise in "[A-Za-z0-9 :/\r\n\t;,-]{0,120}",
+        requests in proptest::collection::vec(request_strategy(), 1..2),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        keep_noise in any::<bool>(),
+    ) {
+        let limits = Limits::default();
+        let mut input = if keep_noise { noise.into_bytes() } else { Vec::new() };
+        input.extend_from_slice(&encode(&requests));
+        let whole = head_in_pieces(&limits, &input, &[]);
+        let mut offsets: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        offsets.sort_unstable();
+        let split = head_in_pieces(&limits, &input, &offsets);
+        prop_assert_eq!(
+            whole.as_ref().map(|h| h.as_ref().map(|(r, n)| (r.as_request(), *n))),
+            split.as_ref().map(|h| h.as_ref().map(|(r, n)| (r.as_request(), *n)))
+        );
+        let run = drive_http(&limits, &input, &[]);
+        if let Ok(Some((req, _))) = &whole {
+            let req = req.as_request();
+            let first = run.events.iter().find(|e| matches!(e, Ev::Request { .. }));
+            prop_assert_eq!(first, Some(&Ev::Request {
+                method: req.method.to_string(),
+                target: req.target.to_string(),
+                version: req.version,
+                body: req.body,
+            }));
+        } else if let Err(e) = whole {
+            prop_assert_eq!(run.error, Some(e));
+        }
+    }
+}
+
 /// Sends `n` GETs and reads the responses from `wire`, offered in two pieces split at `cut`.
 fn client_bodies(wire: &[u8], n: usize, cut: usize) -> Vec<Vec<u8>> {
     let mut conn = client::Connection::new(&Limits::default());

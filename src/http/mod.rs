@@ -35,7 +35,7 @@ pub(crate) use date::HttpDate;
 #[cfg(feature = "std")]
 pub use date::civil_date;
 pub use error::{PeerError, UsageError};
-pub use head::{BodyKind, Fields, OwnedRequest, Request, Version, reason_phrase};
+pub use head::{BodyKind, Fields, HeadParser, OwnedRequest, Request, Version, reason_phrase};
 pub use server::{BodyStream, Connection, Event, ResponseBody, Step};
 
 pub(crate) use head::{is_token, list_contains, list_elements, push_decimal, trim_ows};

@@ -30,6 +30,12 @@ pub enum UsageError {
     /// An `event` type with CR or LF.
     #[error("event type contains CR or LF")]
     InvalidEventType,
+    /// The event does not fit in the buffer given to [`encode_into`].
+    #[error("the event needs {needed} bytes, more than the buffer holds")]
+    BufferTooSmall {
+        /// The length of the encoded event.
+        needed: usize,
+    },
 }
 
 /// Appends `event` to `out`.
@@ -37,6 +43,39 @@ pub enum UsageError {
 /// # Errors
 /// [`UsageError`] for an `id` or `event` that would break framing; nothing is written then.
 pub fn encode(event: &Event<'_>, out: &mut Vec<u8>) -> Result<(), UsageError> {
+    check(event)?;
+    let mut count = Count(0);
+    write_event(event, &mut count);
+    out.reserve(count.0);
+    write_event(event, out);
+    Ok(())
+}
+
+/// Writes `event` at the start of `buf`, allocating nothing (for storage of a fixed size);
+/// returns the length written. The bytes are those [`encode`] appends.
+///
+/// # Errors
+/// [`UsageError`] for an `id` or `event` that would break framing, and
+/// [`UsageError::BufferTooSmall`] (with the length needed) when the event does not fit;
+/// nothing is written then.
+pub fn encode_into(event: &Event<'_>, buf: &mut [u8]) -> Result<usize, UsageError> {
+    check(event)?;
+    let mut count = Count(0);
+    write_event(event, &mut count);
+    if count.0 > buf.len() {
+        return Err(UsageError::BufferTooSmall { needed: count.0 });
+    }
+    let mut fixed = Fixed { buf, at: 0 };
+    write_event(event, &mut fixed);
+    debug_assert_eq!(
+        fixed.at, count.0,
+        "the count and the writing follow one routine"
+    );
+    Ok(fixed.at)
+}
+
+/// Refuses an `id` or `event` value that would break framing.
+fn check(event: &Event<'_>) -> Result<(), UsageError> {
     if let Some(id) = event.id {
         if id.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
             return Err(UsageError::InvalidId);
@@ -47,7 +86,47 @@ pub fn encode(event: &Event<'_>, out: &mut Vec<u8>) -> Result<(), UsageError> {
             return Err(UsageError::InvalidEventType);
         }
     }
-    out.reserve(event.data.len() + 32);
+    Ok(())
+}
+
+/// Where an encoded event goes: one routine writes it to each (a growing `Vec`, a count of
+/// its length, a fixed buffer already known to be large enough).
+trait Sink {
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+struct Count(usize);
+
+impl Sink for Count {
+    fn put(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+}
+
+struct Fixed<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl Sink for Fixed<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        let end = self.at + bytes.len();
+        self.buf
+            .get_mut(self.at..end)
+            .expect("the event was counted before it was written and fits")
+            .copy_from_slice(bytes);
+        self.at = end;
+    }
+}
+
+/// The event's field lines and the blank line that ends it (its values already checked).
+fn write_event(event: &Event<'_>, out: &mut impl Sink) {
     if let Some(id) = event.id {
         field(out, b"id", id.as_bytes());
     }
@@ -55,15 +134,23 @@ pub fn encode(event: &Event<'_>, out: &mut Vec<u8>) -> Result<(), UsageError> {
         field(out, b"event", kind.as_bytes());
     }
     if let Some(retry) = event.retry {
-        out.extend_from_slice(b"retry: ");
-        crate::http::push_decimal(out, retry);
-        out.push(b'\n');
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        let mut n = retry;
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        field(out, b"retry", &digits[at..]);
     }
     for line in lines(event.data) {
         field(out, b"data", line.as_bytes());
     }
-    out.push(b'\n');
-    Ok(())
+    out.put(b"\n");
 }
 
 /// Appends a comment (ignored by clients; keeps proxies from closing a quiet stream). Line
@@ -80,11 +167,11 @@ pub fn encode_comment(text: &str, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
-fn field(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    out.extend_from_slice(name);
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value);
-    out.push(b'\n');
+fn field(out: &mut impl Sink, name: &[u8], value: &[u8]) {
+    out.put(name);
+    out.put(b": ");
+    out.put(value);
+    out.put(b"\n");
 }
 
 /// Splits on CRLF, CR and LF (the three line endings of the event stream format). An empty
@@ -164,6 +251,46 @@ mod tests {
         };
         assert_eq!(encode(&e, &mut out), Err(UsageError::InvalidEventType));
         assert!(out.is_empty(), "nothing written for a refused event");
+    }
+
+    #[test]
+    fn into_a_fixed_buffer_the_same_bytes_or_the_length_needed() {
+        let events = [
+            Event {
+                id: Some("7"),
+                event: Some("tick"),
+                data: "a\nb\r\nc",
+                retry: Some(18_446_744_073_709_551_615),
+            },
+            Event::default(),
+            Event {
+                data: "x",
+                retry: Some(0),
+                ..Default::default()
+            },
+        ];
+        for e in events {
+            let mut grown = Vec::new();
+            encode(&e, &mut grown).unwrap();
+            let mut buf = [0u8; 128];
+            let n = encode_into(&e, &mut buf).unwrap();
+            assert_eq!(&buf[..n], &grown[..]);
+            let mut short = [0u8; 128];
+            let short = &mut short[..n - 1];
+            assert_eq!(
+                encode_into(&e, short),
+                Err(UsageError::BufferTooSmall { needed: n })
+            );
+            assert!(
+                short.iter().all(|&b| b == 0),
+                "nothing written when it does not fit"
+            );
+        }
+        let bad = Event {
+            id: Some("a\nb"),
+            ..Default::default()
+        };
+        assert_eq!(encode_into(&bad, &mut [0; 64]), Err(UsageError::InvalidId));
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod parser;
 #[cfg(test)]
 mod tests;
 
-pub use event::{Event, UsageError, encode, encode_comment};
+pub use event::{Event, UsageError, encode, encode_comment, encode_into};
 pub use parser::{Event as ParsedEvent, Item, Parser, Step, TooLarge};
 
 use crate::http;

@@ -11,6 +11,7 @@
 mod encode;
 mod framing;
 mod grammar;
+mod parser;
 mod request;
 mod scan;
 
@@ -18,6 +19,7 @@ pub use encode::reason_phrase;
 pub(crate) use encode::{check_outgoing_fields, push_decimal, push_fields, push_hex};
 pub(crate) use framing::check_fields;
 pub(crate) use grammar::{is_tchar, is_token, list_contains, list_elements, trim_ows};
+pub use parser::HeadParser;
 pub use request::{Fields, OwnedRequest, Request};
 pub(crate) use request::{classify, parse_request, parse_request_whole};
 pub(crate) use scan::{HeadScan, HeadSpan, find_byte};

@@ -60,7 +60,7 @@ impl<'a> Iterator for Fields<'a> {
 }
 
 /// A parsed request head, borrowed from the input it was read from (RFC 9112 §3).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request<'a> {
     /// The method token, as sent (RFC 9110 §9). Unknown methods are passed through.
     pub method: &'a str,

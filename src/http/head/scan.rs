@@ -52,6 +52,9 @@ impl HeadScan {
             .and_then(|rest| find_byte(rest, b'\n'))
         {
             let lf = self.pos + offset;
+            // What the bytes before this LF already broke is reported first, as it is when
+            // they arrive without it: the answer does not depend on how the input was split.
+            self.check_partial(lf, max_start_line, max_head)?;
             self.pos = lf + 1;
             // RFC 9112 §2.2: lines end in CRLF; we do not accept a bare LF.
             if lf == 0 || input.get(lf - 1) != Some(&b'\r') {
@@ -84,13 +87,24 @@ impl HeadScan {
             }
         }
         self.pos = input.len();
-        if !self.start_line_done && self.pos - self.line_start > max_start_line {
+        self.check_partial(self.pos, max_start_line, max_head)?;
+        Ok(None)
+    }
+
+    /// The limits `end` bytes break while the current line has not ended there.
+    fn check_partial(
+        &self,
+        end: usize,
+        max_start_line: usize,
+        max_head: usize,
+    ) -> Result<(), PeerError> {
+        if !self.start_line_done && end - self.line_start > max_start_line {
             return Err(PeerError::RequestLineTooLong);
         }
-        if self.pos > max_head {
+        if end > max_head {
             return Err(PeerError::HeadTooLarge);
         }
-        Ok(None)
+        Ok(())
     }
 }
 
