@@ -218,6 +218,8 @@ fn sigterm_tells_every_client_where_to_resume_and_exits_0() {
     let seq = publish(node.addr, "t", "before");
     let mut sse = Sse::open(node.addr, "/events?topic=t", None);
     let mut ws = WsClient::connect(node.addr, "/ws?topic=t");
+    // A stream of two topics: its line names both.
+    let _two = Sse::open(node.addr, "/events?topic=t&topic=u", None);
     let mut poll = Client::new(node.addr);
     poll.send("GET", &format!("/poll?topic=t&cursor={seq}"), None);
     wait_for(|| common::stat(node.addr, "long_poll", "connections") == 1);
@@ -255,6 +257,10 @@ fn sigterm_tells_every_client_where_to_resume_and_exits_0() {
         assert!(log.contains(line), "{line} in\n{log}");
     }
     assert!(log.contains("technique=websocket reason=shutdown"), "{log}");
+    assert!(
+        log.contains("technique=sse reason=shutdown topic=\"t u\""),
+        "{log}"
+    );
 }
 
 #[test]

@@ -313,17 +313,7 @@ impl HubServer {
     /// Forgets everything this worker kept about `conn`: it ended, or the server ended what
     /// it held (an event stream it closed, a socket it cut off).
     pub(super) fn forget(&self, local: &mut Local, conn: ConnId) {
-        let topic = local
-            .sse
-            .topics_of(conn)
-            .next()
-            .or_else(|| local.ws.topics_of(conn).next())
-            .map(Arc::<str>::from)
-            .or_else(|| {
-                let parked = local.parking.as_ref()?.get(conn)?;
-                Some(Arc::from(&*parked.cursors.first()?.0))
-            });
-        self.remember_topic(local, conn, topic.as_deref());
+        self.remember_topics(local, conn);
         Self::forget_access(local, conn);
         Self::forget_waiting(local, conn);
         let wire = local.wire.remove(&conn);

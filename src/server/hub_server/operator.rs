@@ -351,12 +351,24 @@ impl HubServer {
         log::info!(target: "pushwire::conn", "{line}");
     }
 
-    /// Remembers what `conn` followed, for the line logged when it ends.
-    pub(super) fn remember_topic(&self, local: &mut Local, conn: ConnId, topic: Option<&str>) {
-        if let Some(topic) = topic {
-            if log::log_enabled!(target: "pushwire::conn", log::Level::Info) {
-                local.ending.insert(conn, topic.into());
+    /// Remembers what `conn` followed (its topics, separated by spaces), for the line logged
+    /// when it ends.
+    pub(super) fn remember_topics(&self, local: &mut Local, conn: ConnId) {
+        if !log::log_enabled!(target: "pushwire::conn", log::Level::Info) {
+            return;
+        }
+        let mut topics: Vec<&str> = local.sse.topics_of(conn).collect();
+        if topics.is_empty() {
+            topics = local.ws.topics_of(conn).collect();
+        }
+        if topics.is_empty() {
+            if let Some(parked) = local.parking.as_ref().and_then(|p| p.get(conn)) {
+                topics = parked.cursors.iter().map(|(t, _)| &**t).collect();
             }
+        }
+        if !topics.is_empty() {
+            let joined: Arc<str> = topics.join(" ").into();
+            local.ending.insert(conn, joined);
         }
     }
 }
