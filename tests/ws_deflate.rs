@@ -160,3 +160,76 @@ fn the_hub_compresses_an_event_once_for_all_its_followers() {
         "{sent} bytes for a {plain_frame}-byte frame sent once plain and four times compressed"
     );
 }
+
+/// The inflaters that connections keep between messages (the client keeps its compression
+/// context) count against the memory budget: once they fill what is in flight may take, a new
+/// WebSocket is not agreed compression and goes on uncompressed; when kept ones go, compression
+/// is agreed again. None of them is cut off.
+#[test]
+fn kept_compression_state_counts_against_the_budget_and_past_it_compression_is_declined() {
+    const BUDGET: usize = 2 << 20;
+    let limits = Limits {
+        memory_budget: BUDGET,
+        ..Limits::default()
+    };
+    let builder = Server::builder()
+        .threads(1)
+        .limits(limits)
+        .ws_deflate(ServerConfig::default());
+    let server = TestServer::start_built(builder, WsEcho);
+    let keeping = ClientConfig {
+        client_no_context_takeover: false,
+        ..ClientConfig::default()
+    };
+    let connect = || {
+        let handshake = ClientHandshake::new(pushwire::entropy::OsEntropy).with_deflate(keeping);
+        WsClient::connect_with(server.addr, "/", handshake)
+    };
+    let mut kept = Vec::new();
+    let declined = loop {
+        let mut ws = connect();
+        let agreed = ws.deflate;
+        ws.send_text("a message, compressed by a client that keeps its context");
+        assert_eq!(
+            ws.recv(),
+            Some(WsEv::Text(
+                "a message, compressed by a client that keeps its context".into()
+            ))
+        );
+        match agreed {
+            Some(a) => assert!(
+                !a.client_no_context_takeover,
+                "the client keeps its context"
+            ),
+            None => break ws,
+        }
+        kept.push(ws);
+        assert!(kept.len() < 200, "compression was never declined");
+    };
+    // Each kept inflater is counted (at least its 32 KiB window), and together they stay
+    // within what is in flight may take.
+    let frames = server.handle.memory().usage().frames;
+    assert!(
+        frames >= kept.len() * (32 << 10),
+        "{frames} for {}",
+        kept.len()
+    );
+    assert!(frames <= BUDGET / 2, "{frames}");
+    assert!(kept.len() >= 10, "{} kept", kept.len());
+    // The declined one works uncompressed; the kept ones are still served.
+    drop(declined);
+    for ws in kept.iter_mut().take(3) {
+        ws.send_text("still here");
+        assert_eq!(ws.recv(), Some(WsEv::Text("still here".into())));
+    }
+    // Kept ones leave: their inflaters go, and compression is agreed again.
+    for mut ws in kept.drain(..5) {
+        ws.close(1000);
+        assert_eq!(ws.recv(), Some(WsEv::Close(Some(1000), String::new())));
+    }
+    common::wait_for(|| server.handle.memory().usage().frames <= frames - 4 * (32 << 10));
+    assert!(
+        connect().deflate.is_some(),
+        "agreed again once there is room"
+    );
+}

@@ -1,6 +1,7 @@
 //! One memory budget for what a server holds on behalf of its clients
-//! (`Limits::memory_budget`): the output its connections have not taken and the buffers large
-//! WebSocket frames are being read into (each worker counts its own, on its own cache line),
+//! (`Limits::memory_budget`): the output its connections have not taken, the buffers large
+//! WebSocket frames are being read into and messages assembled in, and the compression state
+//! WebSockets keep between messages (each worker counts its own, on its own cache line),
 //! and what the application reports it holds for them (the hub server's history). Read with
 //! [`Handle::memory`](super::Handle::memory).
 //!
@@ -8,8 +9,9 @@
 //! evicts the oldest history of all topics); what is in flight — write queues and frames being
 //! read — may take half the budget, and past that a connection that already has output waiting
 //! is refused more (`SendError::Full`: the hub server closes a WebSocket with `1013` and where
-//! to resume, ends an event stream) and a frame still arriving is refused (close `1013`, its
-//! buffer freed); an event that cannot fit even so is refused (`507`); and while more is
+//! to resume, ends an event stream), a frame or message still arriving — or compression state
+//! newly kept — is refused (close `1013`, its memory freed), and a new WebSocket is not agreed
+//! compression; an event that cannot fit even so is refused (`507`); and while more is
 //! counted than the budget, a new connection is answered `503` with `Retry-After` and closed.
 
 use super::io_stats::IoCounters;
@@ -34,8 +36,9 @@ pub struct MemoryUse {
     pub budget: usize,
     /// Output written by the application and not yet taken by the sockets.
     pub queues: usize,
-    /// Buffers large WebSocket frames are being read into, and WebSocket messages being
-    /// assembled from their fragments.
+    /// Buffers large WebSocket frames are being read into, WebSocket messages being
+    /// assembled from their fragments, and the compression state (permessage-deflate) that
+    /// WebSockets keep between messages.
     pub frames: usize,
     /// What the application reports it holds (the hub server's history).
     pub held: usize,
@@ -86,6 +89,11 @@ impl Memory {
     /// arriving are refused.
     pub fn queues_over(&self) -> bool {
         self.usage().in_flight() > self.budget / 2
+    }
+
+    /// What more may be in flight before it passes its share, half the budget.
+    pub fn room_in_flight(&self) -> usize {
+        (self.budget / 2).saturating_sub(self.usage().in_flight())
     }
 
     /// What the application may hold now: the budget less what is in flight.

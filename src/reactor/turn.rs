@@ -162,11 +162,11 @@ impl<'a> Turn<'a> {
         }
     }
 
-    /// Counts what the connection's WebSocket machine holds for a message being assembled;
-    /// whether that grew.
+    /// Counts what the connection's WebSocket machine holds for its messages — the one being
+    /// assembled, and the compression state it keeps between them; whether that grew.
     fn count_assembly(&mut self) -> bool {
         let held = match self.conn.proto() {
-            Proto::Ws(w) => w.assembling(),
+            Proto::Ws(w) => w.assembling() + w.codec_bytes(),
             _ => 0,
         };
         let assembling = &mut self.env.assembling;

@@ -25,10 +25,15 @@ pub(crate) fn accept(
     let HttpConn { http, pending } = &mut **h;
     match ws::check_request(request) {
         Ok(offer) => {
+            // Compression is agreed only while what is in flight has room in its share of the
+            // memory budget for the state the connection may keep between messages (RFC 7692
+            // §5 lets a server decline); otherwise it goes on uncompressed.
             #[cfg(feature = "deflate")]
             let offer = match env.deflate {
-                Some(config) => offer.with_deflate(config),
-                None => offer,
+                Some(config) if env.memory.room_in_flight() >= kept_codec_bytes(&config) => {
+                    offer.with_deflate(config)
+                }
+                _ => offer,
             };
             match offer.accept(protocol.as_deref(), &[], http, &mut env.scratch) {
                 Ok(proof) => {
@@ -51,6 +56,20 @@ pub(crate) fn accept(
     }
     turn.note_status(status);
     turn.flush();
+}
+
+/// The most a connection agreed compression under `config` keeps between messages: an
+/// inflater (unless the client resets its context: known only once it has offered, so counted),
+/// and a compressor if the server keeps its own context.
+#[cfg(feature = "deflate")]
+fn kept_codec_bytes(config: &ws::deflate::ServerConfig) -> usize {
+    use crate::ws::deflate::message::{DEFLATER_BYTES, INFLATER_BYTES};
+    let compressor = if config.server_no_context_takeover {
+        0
+    } else {
+        DEFLATER_BYTES
+    };
+    INFLATER_BYTES + compressor
 }
 
 /// The `101` is out and the HTTP machine handed over: the WebSocket machine takes the

@@ -418,6 +418,17 @@ impl Connection {
     pub fn assembling(&self) -> usize {
         self.incoming().map_or(0, |m| m.buf.capacity())
     }
+
+    /// Bytes of permessage-deflate state allocated now (RFC 7692 §7.2.3): the inflater and
+    /// compressor a side keeps between messages under context takeover (about 43 KiB and
+    /// 300 KiB), or for the message under way. Zero without compression.
+    pub fn codec_bytes(&self) -> usize {
+        #[cfg(feature = "deflate")]
+        if let Some(p) = self.deflate() {
+            return p.tx.held_bytes() + p.rx.held_bytes();
+        }
+        0
+    }
 }
 
 impl core::fmt::Debug for Connection {

@@ -44,6 +44,14 @@ impl From<Corrupt> for InflateError {
     }
 }
 
+/// Bytes of an inflater (its 32 KiB window and state), what a connection keeps between
+/// messages while the peer keeps its compression context.
+pub(crate) const INFLATER_BYTES: usize = core::mem::size_of::<Inflater>();
+
+/// Bytes of a compressor, what a connection keeps between messages under its own context
+/// takeover.
+pub(crate) const DEFLATER_BYTES: usize = core::mem::size_of::<Deflater>();
+
 /// Both halves for one connection, set up from what the handshake agreed.
 #[derive(Clone, Debug)]
 pub(crate) struct PerMessage {
@@ -133,6 +141,12 @@ impl Decompressor {
     #[cfg(test)]
     pub(crate) fn is_allocated(&self) -> bool {
         self.inflater.is_some()
+    }
+
+    /// Bytes of the inflater allocated now (its 32 KiB window and state; kept between
+    /// messages while the peer keeps its context).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.inflater.as_ref().map_or(0, |_| INFLATER_BYTES)
     }
 }
 
@@ -289,6 +303,12 @@ impl Compressor {
     #[cfg(test)]
     pub(crate) fn is_allocated(&self) -> bool {
         self.deflater.is_some()
+    }
+
+    /// Bytes of the compressor allocated now (kept between messages only under context
+    /// takeover; otherwise it exists only while a message is being sent).
+    pub(crate) fn held_bytes(&self) -> usize {
+        self.deflater.as_ref().map_or(0, |_| DEFLATER_BYTES)
     }
 
     /// Whether the next message may be sent uncompressed without confusing the peer: true when
