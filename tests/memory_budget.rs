@@ -226,3 +226,64 @@ fn over_the_memory_budget_a_consumer_behind_is_cut_with_where_to_resume() {
         "the cut consumer's queue was released: {queued}"
     );
 }
+
+/// Whether `c`'s server has answered (without waiting).
+fn answered(c: &Client) -> bool {
+    c.stream.set_nonblocking(true).unwrap();
+    let ready = matches!(c.stream.peek(&mut [0u8; 1]), Ok(n) if n > 0);
+    c.stream.set_nonblocking(false).unwrap();
+    ready
+}
+
+#[test]
+fn parked_polls_count_against_the_budget_and_past_it_are_refused_503() {
+    const MIB: usize = 1 << 20;
+    let limits = Limits {
+        memory_budget: 2 * MIB,
+        ..Limits::default()
+    };
+    let s = TestServer::start_with_tick(
+        HubServer::new(limits.clone(), b""),
+        limits,
+        Duration::from_millis(20),
+    );
+    // History first: it gives way to parked polls.
+    for i in 0..200 {
+        publish(s.addr, &format!("h{i}"), &"x".repeat(8 << 10));
+    }
+    wait_for(|| stat(s.addr, "memory", "history") > MIB as u64);
+    // Polls waiting on 64 topics of 100-byte names each (a request line within its 8 KiB):
+    // about 19 KB each.
+    let topics: String = (0..64).map(|i| format!("&topic={i:0>100}")).collect();
+    let target = format!("/poll?cursor=0{topics}");
+    let mut parked = Vec::new();
+    let refused = loop {
+        let before = stat(s.addr, "memory", "parked");
+        let mut c = Client::new(s.addr);
+        c.send("GET", &target, None);
+        wait_for(|| stat(s.addr, "memory", "parked") > before || answered(&c));
+        if answered(&c) {
+            break c.recv().expect("an answer");
+        }
+        parked.push(c);
+        assert!(parked.len() < 500, "never refused");
+    };
+    assert_eq!(refused.status, 503);
+    assert!(refused.header("retry-after").is_some());
+    let held = stat(s.addr, "memory", "parked") as usize;
+    let each = held / parked.len();
+    assert!(each > 18 << 10, "{each} bytes per parked poll");
+    // They filled what the budget leaves beside what is in flight; history gave way.
+    assert!(
+        held <= 2 * MIB && held + 2 * each > 2 * MIB - MIB / 4,
+        "{held}"
+    );
+    wait_for(|| stat(s.addr, "memory", "history") + held as u64 <= 2 * MIB as u64);
+    // Polls that go are given back: there is room again.
+    parked.drain(..4);
+    wait_for(|| (stat(s.addr, "memory", "parked") as usize) <= held - 4 * each);
+    let mut c = Client::new(s.addr);
+    c.send("GET", &target, None);
+    wait_for(|| stat(s.addr, "memory", "parked") as usize > held - 4 * each);
+    assert!(!answered(&c), "parked, not refused");
+}

@@ -55,7 +55,24 @@ pub struct Parking<K: Ord + Copy> {
     by_deadline: BTreeSet<(Instant, K)>,
     max_per_topic: usize,
     max_total: usize,
+    /// What the parked requests hold, as [`Parking::cost`] estimates it.
+    held: usize,
 }
+
+/// [`Parking::cost`] of a request waiting on `topics`.
+fn cost_of<'a>(topics: impl Iterator<Item = &'a str>) -> usize {
+    topics.fold(PARKED_BYTES, |sum, topic| {
+        sum + 2 * topic.len() + CURSOR_BYTES
+    })
+}
+
+/// Estimated bytes of one parked request's entries besides its topics: its place in the
+/// three maps and its cursor list.
+const PARKED_BYTES: usize = 160;
+
+/// Estimated bytes per topic a request waits on besides its name's two copies: the cursor, the
+/// boxed name, its place in the topic's set.
+const CURSOR_BYTES: usize = 96;
 
 impl<K: Ord + Copy> Parking<K> {
     /// Empty, with the bounds of `limits`.
@@ -66,7 +83,20 @@ impl<K: Ord + Copy> Parking<K> {
             by_deadline: BTreeSet::new(),
             max_per_topic: limits.max_parked_per_topic,
             max_total: limits.max_parked,
+            held: 0,
         }
+    }
+
+    /// What parking a request on `cursors` holds, in bytes (an estimate from the sizes of
+    /// its entries; each topic's name counted twice, in the request and in the topic's
+    /// index): what a server counts against its memory budget.
+    pub fn cost(cursors: &[(&str, u64)]) -> usize {
+        cost_of(cursors.iter().map(|(topic, _)| *topic))
+    }
+
+    /// What the parked requests hold now, the sum of their [`Parking::cost`].
+    pub fn held_bytes(&self) -> usize {
+        self.held
     }
 
     /// Parks `key` on `topic` from `cursor` until `deadline` (replacing an earlier parking of
@@ -111,6 +141,7 @@ impl<K: Ord + Copy> Parking<K> {
                 .insert(key);
         }
         self.by_deadline.insert((deadline, key));
+        self.held += Self::cost(cursors);
         let cursors = cursors.iter().map(|&(t, c)| (t.into(), c)).collect();
         self.parked.insert(key, Parked { cursors, deadline });
         Ok(())
@@ -125,6 +156,7 @@ impl<K: Ord + Copy> Parking<K> {
     pub fn unpark(&mut self, key: K) -> Option<Parked> {
         let p = self.parked.remove(&key)?;
         self.by_deadline.remove(&(p.deadline, key));
+        self.held -= cost_of(p.cursors.iter().map(|(topic, _)| &**topic));
         for (topic, _) in &p.cursors {
             if let Some(set) = self.by_topic.get_mut(topic) {
                 set.remove(&key);

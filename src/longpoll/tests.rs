@@ -171,6 +171,33 @@ proptest! {
                     prop_assert_eq!(cursor[k], hub.last_seq("t"));
                 }
             }
+            // What the parked hold is what those waiting cost, however they left.
+            let waiting_now = waiting.values().filter(|w| **w).count();
+            prop_assert_eq!(parking.held_bytes(), waiting_now * Parking::<u32>::cost(&[("t", 0)]));
         }
     }
+}
+
+#[test]
+fn what_parked_requests_hold_is_counted_and_given_back() {
+    let mut p = Parking::new(&Limits::default());
+    assert_eq!(p.held_bytes(), 0);
+    let one = Parking::<u32>::cost(&[("a", 0)]);
+    let three = Parking::<u32>::cost(&[("a", 0), ("bb", 0), ("a-much-longer-topic-name", 0)]);
+    assert!(three > 3 * (one - 160), "each topic and its name count");
+    p.park(1u32, "a", 0, at(100)).unwrap();
+    p.park_many(
+        2,
+        &[("a", 0), ("bb", 0), ("a-much-longer-topic-name", 0)],
+        at(200),
+    )
+    .unwrap();
+    assert_eq!(p.held_bytes(), one + three);
+    // Parking again replaces: counted once.
+    p.park(1, "a", 3, at(300)).unwrap();
+    assert_eq!(p.held_bytes(), one + three);
+    assert_eq!(p.wake("bb", 1).len(), 1);
+    assert_eq!(p.held_bytes(), one);
+    assert_eq!(p.expire(at(300)).len(), 1);
+    assert_eq!(p.held_bytes(), 0);
 }

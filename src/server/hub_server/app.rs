@@ -66,6 +66,7 @@ impl App for HubServer {
     fn tick(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
         let now = cx.now();
         self.keep_followed(local, now);
+        self.report_parked(local);
         self.fit_memory(cx);
         // Keep-alive comments on the streams of topics quiet for the interval: one
         // `sse::EventStream` clock per topic, its comment written to every stream of the topic.

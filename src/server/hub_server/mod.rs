@@ -141,6 +141,9 @@ pub struct HubServer {
     idle_sweep: AtomicU64,
     /// The listener that serves `/metrics` and `/stats` to operators, if they have their own.
     admin_listener: Option<usize>,
+    /// What parked polls hold, over all workers (each adds what its own hold changed by):
+    /// counted against the memory budget with history.
+    parked_bytes: AtomicUsize,
 }
 
 /// One worker's followers.
@@ -184,6 +187,8 @@ pub struct Local {
     /// What connections that ended followed, for the line logged when they end (only while
     /// that line is logged).
     ending: BTreeMap<ConnId, Arc<str>>,
+    /// What this worker's parked polls held when it last added it to `parked_bytes`.
+    parked_reported: usize,
 }
 
 impl HubServer {
@@ -207,6 +212,7 @@ impl HubServer {
             lifecycle: Arc::default(),
             idle_sweep: AtomicU64::new(0),
             admin_listener: None,
+            parked_bytes: AtomicUsize::new(0),
         }
     }
 
@@ -294,14 +300,33 @@ impl HubServer {
         }
     }
 
-    /// Keeps history within what the memory budget leaves beside what is in flight and the
-    /// broker link's buffers (events a broker brought count too), and reports what it holds.
+    /// Keeps history within what the memory budget leaves beside what is in flight, the
+    /// broker link's buffers (events a broker brought count too) and parked polls, and reports
+    /// what it holds.
     pub(super) fn fit_memory(&self, cx: &Ctx<'_, Notice>) {
         let memory = cx.handle().memory();
-        let link = self.broker_buffered();
+        let others = self.broker_buffered() + self.parked_bytes.load(Ordering::Relaxed);
         let mut hub = self.hub();
-        hub.set_budget(memory.room_for_held().saturating_sub(link));
-        memory.set_held(hub.held_bytes() + link);
+        hub.set_budget(memory.room_for_held().saturating_sub(others));
+        memory.set_held(hub.held_bytes() + others);
+    }
+
+    /// Adds what this worker's parked polls hold now, less what it added before, to the
+    /// server's count. Called when a poll parks (so the count never lags a growth) and at each
+    /// tick (polls answered or gone since then are given back).
+    pub(super) fn report_parked(&self, local: &mut Local) {
+        let now = local.parking.as_ref().map_or(0, Parking::held_bytes);
+        let before = std::mem::replace(&mut local.parked_reported, now);
+        if now > before {
+            self.parked_bytes.fetch_add(now - before, Ordering::Relaxed);
+        } else {
+            self.parked_bytes.fetch_sub(before - now, Ordering::Relaxed);
+        }
+    }
+
+    /// What parked polls hold, over all workers.
+    pub(super) fn parked_bytes(&self) -> usize {
+        self.parked_bytes.load(Ordering::Relaxed)
     }
 
     pub(super) fn parking<'a>(&self, local: &'a mut Local) -> &'a mut Parking<ConnId> {

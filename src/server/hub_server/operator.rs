@@ -79,10 +79,13 @@ impl HubServer {
         );
         let _ = write!(
             json,
-            "\"memory\":{{\"budget\":{},\"history\":{},\"broker\":{},\"write_queues\":{},\"frames\":{},",
+            "\"memory\":{{\"budget\":{},\"history\":{},\"broker\":{},\"parked\":{},\"write_queues\":{},\"frames\":{},",
             memory.budget,
-            memory.held.saturating_sub(self.broker_buffered()),
+            memory
+                .held
+                .saturating_sub(self.broker_buffered() + self.parked_bytes()),
             self.broker_buffered(),
+            self.parked_bytes(),
             memory.queues,
             memory.frames,
         );
@@ -229,9 +232,12 @@ impl HubServer {
             [
                 (
                     "history",
-                    memory.held.saturating_sub(self.broker_buffered()),
+                    memory
+                        .held
+                        .saturating_sub(self.broker_buffered() + self.parked_bytes()),
                 ),
                 ("broker", self.broker_buffered()),
+                ("parked_polls", self.parked_bytes()),
                 ("write_queues", memory.queues),
                 ("frames", memory.frames),
             ],

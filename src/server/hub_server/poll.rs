@@ -11,6 +11,7 @@ use super::wire::{Technique, Wire, unix_nanos};
 use super::{HubServer, Local, Notice};
 use crate::http::Request;
 use crate::hub::position;
+use crate::longpoll::Parking;
 use crate::reactor::{ConnId, Ctx, Reply, Response};
 use crate::server::query;
 use std::sync::Arc;
@@ -128,11 +129,21 @@ impl HubServer {
             return Response::new(500).into();
         };
         let parked: Vec<(&str, u64)> = names.iter().copied().zip(cursors.iter().copied()).collect();
+        // Parked polls count against the memory budget with history (which gives way to them
+        // at the next tick): one is refused when even without any history it would not fit.
+        let room = cx.handle().memory().room_for_held();
+        let held = self.broker_buffered() + self.parked_bytes();
+        if held + Parking::<ConnId>::cost(&parked) > room {
+            self.metrics
+                .refused(crate::server::metrics::Refusal::Overloaded);
+            return Response::new(503).header("Retry-After", "1").into();
+        }
         match self
             .parking(local)
             .park_many(conn, &parked, cx.now() + timeout)
         {
             Ok(()) => {
+                self.report_parked(local);
                 Counters::add(&counters.connections, 1);
                 if shape != Shape::USUAL {
                     local.unusual.insert(conn, shape);
