@@ -114,8 +114,12 @@ pub mod ws;
 /// Appends `n` in decimal.
 pub(crate) fn push_decimal(out: &mut alloc::vec::Vec<u8>, n: u64) {
     let mut digits = [0u8; 20];
+    out.extend_from_slice(decimal(n, &mut digits));
+}
+
+/// `n` in decimal, written at the end of `digits` (20 hold any `u64`).
+pub(crate) fn decimal(mut n: u64, digits: &mut [u8; 20]) -> &[u8] {
     let mut i = digits.len();
-    let mut n = n;
     loop {
         i -= 1;
         digits[i] = b'0' + (n % 10) as u8;
@@ -124,7 +128,7 @@ pub(crate) fn push_decimal(out: &mut alloc::vec::Vec<u8>, n: u64) {
             break;
         }
     }
-    out.extend_from_slice(&digits[i..]);
+    &digits[i..]
 }
 
 /// `min(remaining, available)` as a `usize`, for a 64-bit length read off the wire.

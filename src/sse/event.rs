@@ -135,17 +135,7 @@ fn write_event(event: &Event<'_>, out: &mut impl Sink) {
     }
     if let Some(retry) = event.retry {
         let mut digits = [0u8; 20];
-        let mut at = digits.len();
-        let mut n = retry;
-        loop {
-            at -= 1;
-            digits[at] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        field(out, b"retry", &digits[at..]);
+        field(out, b"retry", crate::decimal(retry, &mut digits));
     }
     for line in lines(event.data) {
         field(out, b"data", line.as_bytes());
