@@ -287,3 +287,26 @@ fn parked_polls_count_against_the_budget_and_past_it_are_refused_503() {
     wait_for(|| stat(s.addr, "memory", "parked") as usize > held - 4 * each);
     assert!(!answered(&c), "parked, not refused");
 }
+
+#[test]
+fn parked_polls_give_their_memory_back_when_answered_without_any_tick() {
+    // No `App::tick` on this server: what the polls held is given back as they leave.
+    let s = server(Limits::default());
+    let mut polls: Vec<Client> = (0..3).map(|_| Client::new(s.addr)).collect();
+    for c in &mut polls {
+        c.send("GET", "/poll?topic=a&topic=b&cursor=0", None);
+    }
+    wait_for(|| stat(s.addr, "long_poll", "connections") == 3);
+    assert!(stat(s.addr, "memory", "parked") > 0);
+    publish(s.addr, "b", "wakes them");
+    for c in &mut polls {
+        assert_eq!(c.recv().unwrap().status, 200);
+    }
+    wait_for(|| stat(s.addr, "memory", "parked") == 0);
+    // One that goes away too.
+    let mut c = Client::new(s.addr);
+    c.send("GET", "/poll?topic=a&cursor=0", None);
+    wait_for(|| stat(s.addr, "memory", "parked") > 0);
+    drop(c);
+    wait_for(|| stat(s.addr, "memory", "parked") == 0);
+}

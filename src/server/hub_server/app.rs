@@ -66,7 +66,6 @@ impl App for HubServer {
     fn tick(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
         let now = cx.now();
         self.keep_followed(local, now);
-        self.report_parked(local);
         self.fit_memory(cx);
         // Keep-alive comments on the streams of topics quiet for the interval: one
         // `sse::EventStream` clock per topic, its comment written to every stream of the topic.
@@ -101,7 +100,7 @@ impl App for HubServer {
     fn handle_timeout(&self, local: &mut Local, cx: &mut Ctx<'_, Notice>) {
         self.expire_tokens(local, cx);
         let now = cx.now();
-        let expired = self.parking(local).expire(now);
+        let expired = self.expire_parked(local, now);
         for (conn, parked) in expired {
             let response = self.parked_expired(local, conn, &parked);
             let _ = cx.respond(conn, &response);

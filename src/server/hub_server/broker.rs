@@ -306,7 +306,7 @@ impl HubServer {
         if waited {
             return unavailable();
         }
-        match self.parking(local).unpark(conn) {
+        match self.unpark(local, conn) {
             Some(parked) => self.parked_expired(local, conn, &parked),
             None => Response::new(204),
         }

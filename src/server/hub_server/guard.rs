@@ -403,7 +403,7 @@ impl HubServer {
             } else if local.ws.follows(conn) || local.commands.contains(&conn) {
                 let reason = format!("token expired; {}", self.resume_hint(local, conn));
                 let _ = cx.close_ws(conn, CloseCode::POLICY_VIOLATION, &reason);
-            } else if self.parking(local).unpark(conn).is_some() {
+            } else if self.unpark(local, conn).is_some() {
                 Counters::sub_connection(&self.stats.long_poll);
                 local.unusual.remove(&conn);
                 let mut response = unauthorized(Some("the token expired"));

@@ -38,7 +38,7 @@
 use super::auth::Policy;
 use crate::hub::Hub;
 use crate::limits::Limits;
-use crate::longpoll::Parking;
+use crate::longpoll::{Parked, Parking};
 use crate::reactor::{ConnId, Ctx};
 use crate::sse;
 use answers::{refusal, text_of};
@@ -312,14 +312,13 @@ impl HubServer {
     }
 
     /// Adds what this worker's parked polls hold now, less what it added before, to the
-    /// server's count. Called when a poll parks (so the count never lags a growth) and at each
-    /// tick (polls answered or gone since then are given back).
+    /// server's count: after every change of the worker's parking.
     pub(super) fn report_parked(&self, local: &mut Local) {
         let now = local.parking.as_ref().map_or(0, Parking::held_bytes);
         let before = std::mem::replace(&mut local.parked_reported, now);
         if now > before {
             self.parked_bytes.fetch_add(now - before, Ordering::Relaxed);
-        } else {
+        } else if now < before {
             self.parked_bytes.fetch_sub(before - now, Ordering::Relaxed);
         }
     }
@@ -333,6 +332,24 @@ impl HubServer {
         local
             .parking
             .get_or_insert_with(|| Parking::new(&self.limits))
+    }
+
+    /// Unparks `conn` (what it waited with, if it was parked); its memory is given back.
+    pub(super) fn unpark(&self, local: &mut Local, conn: ConnId) -> Option<Parked> {
+        let parked = self.parking(local).unpark(conn);
+        self.report_parked(local);
+        parked
+    }
+
+    /// The parked polls whose deadline is `now` or before, unparked.
+    pub(super) fn expire_parked(
+        &self,
+        local: &mut Local,
+        now: crate::Instant,
+    ) -> Vec<(ConnId, Parked)> {
+        let expired = self.parking(local).expire(now);
+        self.report_parked(local);
+        expired
     }
 
     /// Forgets everything this worker kept about `conn`: it ended, or the server ended what
@@ -357,7 +374,7 @@ impl HubServer {
         local.commands.remove(&conn);
         local.echo.remove(&conn);
         local.unusual.remove(&conn);
-        if self.parking(local).unpark(conn).is_some() {
+        if self.unpark(local, conn).is_some() {
             Counters::sub_connection(&self.stats.long_poll);
         }
     }

@@ -424,7 +424,7 @@ impl HubServer {
         }
         // Parked polls are answered now, with where to ask from next.
         let far = crate::Instant::from_micros(u64::MAX);
-        for (conn, parked) in self.parking(local).expire(far) {
+        for (conn, parked) in self.expire_parked(local, far) {
             let response = self.parked_expired(local, conn, &parked);
             let _ = cx.respond(conn, &response);
         }

@@ -235,9 +235,9 @@ pub(super) struct Polls;
 
 impl Followers for Polls {
     fn due(&self, server: &HubServer, local: &mut Local, topic: &str, last_seq: u64) -> Vec<Due> {
-        server
-            .parking(local)
-            .wake(topic, last_seq)
+        let woken = server.parking(local).wake(topic, last_seq);
+        server.report_parked(local);
+        woken
             .into_iter()
             .map(|(conn, parked)| Due {
                 conn,
