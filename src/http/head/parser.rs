@@ -13,7 +13,8 @@ use crate::limits::Limits;
 /// returned [`Request`] borrows the buffer. The limits are `Limits`' head limits
 /// (`max_request_line_bytes`, `max_head_bytes`, `max_headers`, `max_body_bytes` for a declared
 /// length). What follows the head (a body, the next request, WebSocket frames) is the caller's:
-/// the returned length says where it starts.
+/// the returned length says where it starts. A parser reads one head: for the next, a new one
+/// over the bytes that follow.
 ///
 /// [`Connection`](crate::http::Connection) does this and the rest of the exchange (bodies,
 /// persistence, responses, deadlines); use this where only the head is wanted.
