@@ -11,7 +11,7 @@
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-$here/../shared/bench}
-OLD=${OLD:?the earlier build's examples directory}
+OLD=${OLD:?the examples directory of the earlier build}
 OLD_HUB=${OLD_HUB:-$OLD/demo}
 NEW=$here/target/release
 REPS=${REPS:-3}
