@@ -156,7 +156,10 @@ impl<K: Ord + Copy> Parking<K> {
     pub fn unpark(&mut self, key: K) -> Option<Parked> {
         let p = self.parked.remove(&key)?;
         self.by_deadline.remove(&(p.deadline, key));
-        self.held -= cost_of(p.cursors.iter().map(|(topic, _)| &**topic));
+        self.held = self
+            .held
+            .checked_sub(cost_of(p.cursors.iter().map(|(topic, _)| &**topic)))
+            .expect("a parked request's cost was added when it parked");
         for (topic, _) in &p.cursors {
             if let Some(set) = self.by_topic.get_mut(topic) {
                 set.remove(&key);

@@ -73,8 +73,9 @@ pub(crate) struct Env {
     pub memo: super::deflate_memo::Memo,
     /// Buffers kept for large frames read whole.
     pub pool: Pool,
-    /// What each connection assembling a WebSocket message holds, as counted in
-    /// `IoCounters::assembling` (only connections holding something are here).
+    /// What each WebSocket holds for its messages — one being assembled, the compression
+    /// state kept between them — as counted in `IoCounters::assembling` (only connections
+    /// holding something are here).
     pub assembling: BTreeMap<u64, usize>,
 }
 

@@ -44,9 +44,7 @@ pub enum UsageError {
 /// [`UsageError`] for an `id` or `event` that would break framing; nothing is written then.
 pub fn encode(event: &Event<'_>, out: &mut Vec<u8>) -> Result<(), UsageError> {
     check(event)?;
-    let mut count = Count(0);
-    write_event(event, &mut count);
-    out.reserve(count.0);
+    out.reserve(event.data.len() + 32);
     write_event(event, out);
     Ok(())
 }

@@ -36,15 +36,10 @@ impl CloseCode {
     /// Whether a close frame may carry this code (RFC 6455 §7.4.1-§7.4.2): 1000–1003,
     /// 1007–1011, the three registered with IANA since (1012–1014: service restart, try again
     /// later, bad gateway; browsers and the conformance suite accept them), and the
-    /// application range 3000–4999. Anything else received is a protocol error; 1005, 1006
-    /// and 1015 stand for conditions and are never sent.
+    /// application range 3000–4999. Anything else received is a protocol error, and is refused
+    /// to send; 1005, 1006 and 1015 stand for conditions and are never on the wire.
     pub fn is_valid_on_wire(self) -> bool {
         matches!(self.0, 1000..=1003 | 1007..=1014 | 3000..=4999)
-    }
-
-    /// Whether we may send it: exactly the codes a peer may send.
-    pub fn is_sendable(self) -> bool {
-        self.is_valid_on_wire()
     }
 }
 
@@ -66,13 +61,6 @@ mod tests {
         }
         for c in invalid {
             assert!(!CloseCode(c).is_valid_on_wire(), "{c}");
-        }
-        for c in valid.into_iter().chain(invalid) {
-            assert_eq!(
-                CloseCode(c).is_sendable(),
-                CloseCode(c).is_valid_on_wire(),
-                "{c}"
-            );
         }
     }
 }

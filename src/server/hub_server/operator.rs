@@ -81,9 +81,7 @@ impl HubServer {
             json,
             "\"memory\":{{\"budget\":{},\"history\":{},\"broker\":{},\"parked\":{},\"write_queues\":{},\"frames\":{},",
             memory.budget,
-            memory
-                .held
-                .saturating_sub(self.broker_buffered() + self.parked_bytes()),
+            self.history_bytes(&memory),
             self.broker_buffered(),
             self.parked_bytes(),
             memory.queues,
@@ -230,12 +228,7 @@ impl HubServer {
             "gauge",
             "kind",
             [
-                (
-                    "history",
-                    memory
-                        .held
-                        .saturating_sub(self.broker_buffered() + self.parked_bytes()),
-                ),
+                ("history", self.history_bytes(&memory)),
                 ("broker", self.broker_buffered()),
                 ("parked_polls", self.parked_bytes()),
                 ("write_queues", memory.queues),
@@ -355,6 +348,14 @@ impl HubServer {
             }
         }
         log::info!(target: "pushwire::conn", "{line}");
+    }
+
+    /// What history holds of what the application reports to the budget: the rest is the
+    /// broker link's buffers and parked polls.
+    fn history_bytes(&self, memory: &crate::reactor::MemoryUse) -> usize {
+        memory
+            .held
+            .saturating_sub(self.broker_buffered() + self.parked_bytes())
     }
 
     /// Remembers what `conn` followed (its topics, separated by spaces), for the line logged

@@ -224,7 +224,7 @@ impl Connection {
     ) -> Result<(), UsageError> {
         self.check_can_send()?;
         match code {
-            Some(c) if !c.is_sendable() => return Err(UsageError::InvalidCloseCode),
+            Some(c) if !c.is_valid_on_wire() => return Err(UsageError::InvalidCloseCode),
             None if !reason.is_empty() => return Err(UsageError::InvalidCloseCode),
             _ => {}
         }
