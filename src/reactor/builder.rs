@@ -46,6 +46,80 @@ pub struct Builder {
     deflate: Option<crate::ws::deflate::ServerConfig>,
     #[cfg(feature = "tls")]
     tls: Option<crate::tls::ServerTls>,
+    /// `None`: as `PUSHWIRE_DRIVER` says, else epoll.
+    driver: Option<IoDriver>,
+}
+
+/// How a server's workers do their I/O ([`Builder::driver`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IoDriver {
+    /// Readiness: a `mio::Poll` (epoll on Linux) says which sockets can be read or written,
+    /// and the worker reads and writes them, one system call each. The default and the
+    /// reference; every platform mio supports.
+    #[default]
+    Epoll,
+    /// Completions: the worker submits accepts, receives and sends to a Linux io_uring and
+    /// reaps what completed, all of a loop turn's in one system call (feature `uring`; plaintext
+    /// listeners only, TLS stays on [`IoDriver::Epoll`]).
+    Uring,
+}
+
+impl IoDriver {
+    /// `epoll` or `uring`.
+    pub fn name(self) -> &'static str {
+        match self {
+            IoDriver::Epoll => "epoll",
+            IoDriver::Uring => "uring",
+        }
+    }
+
+    /// The driver `PUSHWIRE_DRIVER` names (`epoll` when it is not set).
+    ///
+    /// # Errors
+    /// The variable names no driver.
+    pub fn from_env() -> io::Result<IoDriver> {
+        match std::env::var("PUSHWIRE_DRIVER") {
+            Err(_) => Ok(IoDriver::Epoll),
+            Ok(name) => name.parse(),
+        }
+    }
+
+    /// Whether this build and this kernel can run the driver, for listeners of which some
+    /// speak TLS (`tls`).
+    fn check(self, tls: bool) -> io::Result<()> {
+        if self == IoDriver::Epoll {
+            return Ok(());
+        }
+        if tls {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the io_uring driver serves plaintext listeners; TLS runs on the epoll driver",
+            ));
+        }
+        #[cfg(all(feature = "uring", target_os = "linux"))]
+        return super::uring::available()
+            .map_err(|why| io::Error::new(io::ErrorKind::Unsupported, why));
+        #[cfg(not(all(feature = "uring", target_os = "linux")))]
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the io_uring driver needs Linux and the `uring` feature",
+        ))
+    }
+}
+
+impl std::str::FromStr for IoDriver {
+    type Err = io::Error;
+
+    fn from_str(name: &str) -> io::Result<IoDriver> {
+        match name {
+            "epoll" => Ok(IoDriver::Epoll),
+            "uring" | "io_uring" => Ok(IoDriver::Uring),
+            other => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("unknown I/O driver {other:?}: epoll or uring"),
+            )),
+        }
+    }
 }
 
 impl Builder {
@@ -150,6 +224,15 @@ impl Builder {
         self
     }
 
+    /// How the workers do their I/O: readiness on epoll (the default) or completions on
+    /// io_uring (feature `uring`, Linux). Without this call, the environment variable
+    /// `PUSHWIRE_DRIVER` (`epoll` or `uring`) chooses, so that a whole test suite or an
+    /// unchanged program can run on either.
+    pub fn driver(mut self, driver: IoDriver) -> Self {
+        self.driver = Some(driver);
+        self
+    }
+
     /// Binds the listening sockets and prepares the workers.
     ///
     /// # Errors
@@ -161,7 +244,14 @@ impl Builder {
                 "at most 255 listening addresses",
             ));
         }
+        let driver = match self.driver {
+            Some(driver) => driver,
+            None => IoDriver::from_env()?,
+        };
         let bound = self.listeners()?;
+        if driver == IoDriver::Uring {
+            driver.check(bound.iter().any(|(_, tls)| tls.is_some()))?;
+        }
         let addrs: Vec<(SocketAddr, bool)> = bound
             .iter()
             .map(|(l, tls)| Ok((l.local_addr()?, tls.is_some())))
@@ -174,8 +264,14 @@ impl Builder {
             let mut mine = Vec::new();
             for (index, (listener, tls)) in bound.iter().enumerate() {
                 let mut socket = mio::net::TcpListener::from_std(listener.try_clone()?);
-                poll.registry()
-                    .register(&mut socket, listener_token(index), Interest::READABLE)?;
+                // On io_uring, the worker's accepts take the connections, not readiness.
+                if driver == IoDriver::Epoll {
+                    poll.registry().register(
+                        &mut socket,
+                        listener_token(index),
+                        Interest::READABLE,
+                    )?;
+                }
                 #[cfg(not(feature = "tls"))]
                 let _: &Option<()> = tls;
                 mine.push(Listener {
@@ -216,6 +312,7 @@ impl Builder {
             .zip(listeners)
             .enumerate()
             .map(|(index, (poll, listeners))| Worker {
+                driver,
                 app: app.clone(),
                 poll,
                 listeners,
@@ -344,6 +441,7 @@ impl Server<NoApp> {
             trusted: Vec::new(),
             shutdown_timeout: None,
             bind_plain: false,
+            driver: None,
             #[cfg(feature = "tls")]
             tls: None,
         }

@@ -22,6 +22,11 @@ pub(crate) struct IoCounters {
     gathering: AtomicUsize,
     /// Bytes of WebSocket messages being assembled from fragments.
     assembling: AtomicUsize,
+    /// The io_uring driver: connection submissions whose last completion has not arrived.
+    ring_in_flight: AtomicUsize,
+    /// The io_uring driver: sockets in the ring's table (open, or closing with an operation
+    /// in flight).
+    ring_sockets: AtomicUsize,
 }
 
 impl Default for IoCounters {
@@ -34,6 +39,8 @@ impl Default for IoCounters {
             queued: AtomicUsize::new(0),
             gathering: AtomicUsize::new(0),
             assembling: AtomicUsize::new(0),
+            ring_in_flight: AtomicUsize::new(0),
+            ring_sockets: AtomicUsize::new(0),
         }
     }
 }
@@ -87,6 +94,12 @@ impl IoCounters {
         adjust(&self.assembling, before, after);
     }
 
+    /// The io_uring driver's figures after a loop turn.
+    pub fn ring(&self, in_flight: usize, sockets: usize) {
+        self.ring_in_flight.store(in_flight, Ordering::Relaxed);
+        self.ring_sockets.store(sockets, Ordering::Relaxed);
+    }
+
     /// Bytes of this worker's messages being assembled.
     pub fn assembling(&self) -> usize {
         self.assembling.load(Ordering::Relaxed)
@@ -110,8 +123,15 @@ pub struct IoStats {
     pub reads: u64,
     /// Of those, the ones that found nothing (`WouldBlock`): the cost of asking once too often.
     pub reads_would_block: u64,
-    /// `write` and `writev` calls.
+    /// `write` and `writev` calls (on the io_uring driver: writes into the socket's send
+    /// buffer, several of which one send carries).
     pub writes: u64,
+    /// The io_uring driver: connection operations submitted whose last completion has not
+    /// arrived (receives armed, sends, cancellations); 0 on the epoll driver.
+    pub ring_in_flight: u64,
+    /// The io_uring driver: sockets its rings hold, those of connections closing with an
+    /// operation in flight included.
+    pub ring_sockets: u64,
 }
 
 impl IoStats {
@@ -144,6 +164,8 @@ impl IoStats {
             total.reads += w.reads.load(Ordering::Relaxed);
             total.reads_would_block += w.empty_reads.load(Ordering::Relaxed);
             total.writes += w.writes.load(Ordering::Relaxed);
+            total.ring_in_flight += w.ring_in_flight.load(Ordering::Relaxed) as u64;
+            total.ring_sockets += w.ring_sockets.load(Ordering::Relaxed) as u64;
         }
         total
     }

@@ -63,10 +63,13 @@ mod timers;
 mod tls;
 mod turn;
 mod upgrade;
+#[cfg(all(feature = "uring", target_os = "linux"))]
+#[allow(unsafe_code)]
+mod uring;
 mod worker;
 
 pub use app::{App, NoApp};
-pub use builder::{Builder, Running, Server};
+pub use builder::{Builder, IoDriver, Running, Server};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ctx::Ctx;
 pub use handle::Handle;

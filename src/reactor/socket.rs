@@ -14,6 +14,9 @@ pub(crate) enum Socket {
     Tls(Box<super::tls::TlsSocket>),
     /// An in-memory pipe ([`super::testing::Harness`]).
     Memory(MemSocket),
+    /// A TCP socket driven through the worker's io_uring ([`super::uring`]).
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    Ring(super::uring::RingSocket),
 }
 
 impl Socket {
@@ -24,6 +27,8 @@ impl Socket {
             #[cfg(feature = "tls")]
             Socket::Tls(tls) => Some(tls.tcp()),
             Socket::Memory(_) => None,
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            Socket::Ring(_) => None,
         }
     }
 
@@ -34,6 +39,8 @@ impl Socket {
             #[cfg(feature = "tls")]
             Socket::Tls(tls) => &mut **tls,
             Socket::Memory(pipe) => pipe,
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            Socket::Ring(ring) => ring,
         }
     }
 
@@ -59,6 +66,8 @@ impl Socket {
         match self {
             #[cfg(feature = "tls")]
             Socket::Tls(tls) => tls.holds_output(),
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            Socket::Ring(ring) => ring.holds_output(),
             _ => false,
         }
     }

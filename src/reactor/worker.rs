@@ -6,6 +6,7 @@
 //! `read.rs`, what the machines report goes to the application in `dispatch.rs`.
 
 use super::app::App;
+use super::builder::IoDriver;
 use super::clock::Clock;
 use super::conn::{Conn, Pending, Proto};
 use super::core::Core;
@@ -67,6 +68,7 @@ impl Listener {
 }
 
 pub(crate) struct Worker<A: App> {
+    pub driver: IoDriver,
     pub app: Arc<A>,
     pub poll: Poll,
     pub listeners: Vec<Listener>,
@@ -79,10 +81,14 @@ pub(crate) struct Worker<A: App> {
 }
 
 pub(crate) struct Running<A: App> {
+    driver: IoDriver,
     app: Arc<A>,
     local: A::Local,
-    poll: Poll,
-    listeners: Vec<Listener>,
+    /// The readiness driver's poll; on the io_uring driver, only the waker's.
+    pub(super) poll: Poll,
+    pub(super) listeners: Vec<Listener>,
+    /// Which listeners have a multishot accept armed (the io_uring driver).
+    accept_armed: Vec<bool>,
     pub(super) core: Core,
     pub(super) handle: Handle<A::Notice>,
     index: usize,
@@ -103,7 +109,13 @@ impl<A: App> Worker<A> {
         let mut running = Running::new(self);
         running.tick();
         running.next_tick = running.tick_every.map(|t| running.core.env().now + t);
-        running.run()
+        match running.driver {
+            IoDriver::Epoll => running.run(),
+            #[cfg(all(feature = "uring", target_os = "linux"))]
+            IoDriver::Uring => super::uring::run(running),
+            #[cfg(not(all(feature = "uring", target_os = "linux")))]
+            IoDriver::Uring => unreachable!("refused by Builder::build where it is not built"),
+        }
     }
 }
 
@@ -111,10 +123,12 @@ impl<A: App> Running<A> {
     fn new(w: Worker<A>) -> Self {
         let local = w.app.local();
         Running {
+            driver: w.driver,
             app: w.app,
             local,
             poll: w.poll,
             listeners: w.listeners,
+            accept_armed: Vec::new(),
             core: w.core,
             handle: w.handle,
             index: w.index,
@@ -150,6 +164,7 @@ impl<A: App> Running<A> {
             trusted: Arc::from([]),
         });
         let mut running = Running::new(Worker {
+            driver: IoDriver::Epoll,
             app: Arc::new(app),
             poll,
             listeners: Vec::new(),
@@ -301,7 +316,7 @@ impl<A: App> Running<A> {
 
     /// How long to sleep: until the earliest deadline, or indefinitely (an idle server uses no
     /// CPU).
-    fn poll_timeout(&mut self) -> Option<Duration> {
+    pub(super) fn poll_timeout(&mut self) -> Option<Duration> {
         self.tick();
         let env = self.core.env();
         if !env.follow.is_idle() {
@@ -321,7 +336,12 @@ impl<A: App> Running<A> {
         self.clock.wait(env.now, next)
     }
 
-    fn accept(&mut self, which: usize) {
+    /// Takes the connections waiting on listener `which` (on the io_uring driver: arms its
+    /// multishot accept, unless it is armed).
+    pub(super) fn accept(&mut self, which: usize) {
+        if self.driver == IoDriver::Uring {
+            return self.arm_accept(which);
+        }
         loop {
             let Some(listener) = self.listeners.get(which) else {
                 return;
@@ -341,43 +361,89 @@ impl<A: App> Running<A> {
                     // EMFILE / ENFILE / ENOBUFS: no descriptor or memory for a new connection.
                     // The connection stays in the backlog; try again shortly instead of
                     // spinning on an accept that keeps failing.
-                    let now = self.core.env().now;
-                    self.accept_paused_until = Some(now + Duration::from_millis(100));
+                    self.pause_accepting();
                     break;
                 }
             };
-            let env = self.core.env();
-            let open = env.open.fetch_add(1, Ordering::Relaxed) + 1;
-            let overloaded = if open > env.limits.max_connections {
-                Some("too many connections: the server is at its limit")
-            } else if env.memory.is_over() {
-                Some("the server is at its memory budget")
-            } else {
-                None
-            };
-            if overloaded.is_some() && open > env.limits.max_connections + REFUSAL_MARGIN {
-                // A flood past the margin is closed without an answer: answering costs a
-                // descriptor and a connection's state for a moment each.
-                env.open.fetch_sub(1, Ordering::Relaxed);
-                continue;
-            }
             let _ = tcp.set_nodelay(true);
-            let deadline = env.now + env.limits.header_timeout;
+            let deadline = self.core.env().now + self.core.env().limits.header_timeout;
             let Ok(socket) = listener.wrap(tcp, deadline) else {
-                env.open.fetch_sub(1, Ordering::Relaxed);
                 continue;
             };
-            let mut conn = Conn::new(socket, env.now, &env.limits);
-            conn.set_listener(u8::try_from(which).expect("at most 255 listeners (Builder::build)"));
-            let proxied = env.trusted.iter().any(|c| c.contains(peer.ip()));
-            if env.record {
-                let mut record = Record::new(peer, env.now);
-                record.via = proxied.then_some(peer.ip());
-                conn.set_record(record);
-            }
-            let key = self.core.insert(conn);
-            self.admit(key, peer, proxied, overloaded);
+            self.take(which, socket, peer, |_| {});
         }
+    }
+
+    /// Accepting fails for want of descriptors or memory: it is tried again in 100 ms.
+    pub(super) fn pause_accepting(&mut self) {
+        let now = self.core.env().now;
+        self.accept_paused_until = Some(now + Duration::from_millis(100));
+    }
+
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    fn arm_accept(&mut self, which: usize) {
+        use std::os::fd::AsRawFd;
+        let Some(listener) = self.listeners.get(which) else {
+            return;
+        };
+        if self.accept_armed.get(which).copied().unwrap_or(false) {
+            return;
+        }
+        let fd = listener.socket.as_raw_fd();
+        super::uring::arm_accept(which, fd);
+        if self.accept_armed.len() <= which {
+            self.accept_armed.resize(which + 1, false);
+        }
+        self.accept_armed[which] = true;
+    }
+
+    #[cfg(not(all(feature = "uring", target_os = "linux")))]
+    fn arm_accept(&mut self, _: usize) {
+        unreachable!("the io_uring driver is refused when it is not built (Builder::build)");
+    }
+
+    /// Listener `which`'s multishot accept ended (it is armed again, or the pause ends).
+    pub(super) fn accept_ended(&mut self, which: usize) {
+        if let Some(armed) = self.accept_armed.get_mut(which) {
+            *armed = false;
+        }
+    }
+
+    /// Admits a connection accepted on listener `which`: counted, refused past the limits,
+    /// recorded, and registered; `inserted` hears its key as soon as it has one.
+    pub(super) fn take(
+        &mut self,
+        which: usize,
+        socket: Socket,
+        peer: std::net::SocketAddr,
+        inserted: impl FnOnce(u64),
+    ) {
+        let env = self.core.env();
+        let open = env.open.fetch_add(1, Ordering::Relaxed) + 1;
+        let overloaded = if open > env.limits.max_connections {
+            Some("too many connections: the server is at its limit")
+        } else if env.memory.is_over() {
+            Some("the server is at its memory budget")
+        } else {
+            None
+        };
+        if overloaded.is_some() && open > env.limits.max_connections + REFUSAL_MARGIN {
+            // A flood past the margin is closed without an answer: answering costs a
+            // descriptor and a connection's state for a moment each.
+            env.open.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        let mut conn = Conn::new(socket, env.now, &env.limits);
+        conn.set_listener(u8::try_from(which).expect("at most 255 listeners (Builder::build)"));
+        let proxied = env.trusted.iter().any(|c| c.contains(peer.ip()));
+        if env.record {
+            let mut record = Record::new(peer, env.now);
+            record.via = proxied.then_some(peer.ip());
+            conn.set_record(record);
+        }
+        let key = self.core.insert(conn);
+        inserted(key);
+        self.admit(key, peer, proxied, overloaded);
     }
 
     /// Registers a connection just accepted, and answers it at once if it is refused: the
@@ -507,7 +573,7 @@ impl<A: App> Running<A> {
 
     /// Runs what turns queued: `App::closed` for ended connections, and input for connections
     /// that may read again.
-    fn follow_up(&mut self) {
+    pub(super) fn follow_up(&mut self) {
         loop {
             let follow = &mut self.core.env_mut().follow;
             if let Some(key) = follow.dead.pop() {

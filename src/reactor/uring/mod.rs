@@ -1,0 +1,229 @@
+//! The completion-based driver, on Linux io_uring ([`super::IoDriver::Uring`]).
+//!
+//! The same worker, the same machines and the same turns as the readiness driver; only where
+//! bytes come from and go to differs. Each listener has a multishot accept armed, each
+//! connection a multishot receive into the worker's provided-buffer ring
+//! ([`buffers`]); what a turn writes is gathered per connection and sent with one submission
+//! each, all of a loop turn's sends (a fan-out's whole batch) handed to the kernel with the wait
+//! for the next completions: one system call per loop turn. Timers stay in the worker's heap
+//! (the wait's timeout is the earliest deadline), and the waker stays the `mio::Poll` one,
+//! watched through a poll submission on its descriptor, so [`super::Handle`] is the same for
+//! both drivers.
+//!
+//! A completion becomes what readiness would have said: data arrived (the connection reads it
+//! as from a socket), a send finished (the connection may write again), a connection came in.
+//! The defences follow unchanged: the header deadline and idle timers, the write-queue bound
+//! and slow consumers (a socket takes one send's worth, the connection's queue holds the rest),
+//! the memory budget, the graceful drain. TLS listeners are served by the readiness driver.
+//!
+//! This is the one module of the crate with `unsafe` code: submissions point the kernel at
+//! memory it reads or writes later, and the ring's shared memory is the kernel's interface.
+//! Every such point says why the memory outlives the operation.
+
+mod buffers;
+mod ring;
+
+use super::app::App;
+use super::io::Io;
+use super::worker::Running;
+use ring::{Completion, Op};
+use std::io;
+use std::net::TcpStream;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::time::Duration;
+
+use ring::Ring;
+
+/// Arms listener `which`'s multishot accept on this thread's ring.
+pub(crate) fn arm_accept(which: usize, fd: std::os::fd::RawFd) {
+    ring::with(|r| r.arm_accept(which, fd));
+}
+
+/// A connection's socket on the io_uring driver: an id in its worker's ring, which holds the
+/// descriptor and its buffers (see `ring`).
+#[derive(Debug)]
+pub(crate) struct RingSocket {
+    id: u32,
+}
+
+impl RingSocket {
+    fn open(stream: TcpStream) -> Self {
+        RingSocket {
+            id: ring::with(|r| r.open(stream)),
+        }
+    }
+
+    /// Whether bytes written are still on their way to the kernel.
+    pub fn holds_output(&self) -> bool {
+        ring::with(|r| r.holds_output(self.id))
+    }
+}
+
+impl Io for RingSocket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        ring::with(|r| r.read(self.id, buf))
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        ring::with(|r| r.write(self.id, &[buf]))
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let parts: [&[u8]; 2] = match bufs {
+            [] => [&[], &[]],
+            [one] => [one, &[]],
+            [one, two, ..] => [one, two],
+        };
+        ring::with(|r| r.write(self.id, &parts))
+    }
+
+    fn shutdown_write(&mut self) {
+        ring::with(|r| r.shutdown_write(self.id));
+    }
+
+    fn flush_held(&mut self) -> io::Result<bool> {
+        ring::with(|r| r.flush_held(self.id))
+    }
+}
+
+impl Drop for RingSocket {
+    fn drop(&mut self) {
+        ring::try_with(|r| r.release(self.id));
+    }
+}
+
+/// The socket an accept completion returned.
+fn accepted(fd: i32) -> TcpStream {
+    // SAFETY: a successful accept completion's result is a new descriptor of a connected TCP
+    // socket that nothing else owns.
+    unsafe { TcpStream::from_raw_fd(fd) }
+}
+
+/// Runs `running` on a ring of this thread's own until its shutdown completes.
+pub(crate) fn run<A: App>(mut running: Running<A>) -> io::Result<()> {
+    ring::install(Ring::new()?);
+    let result = running.run_ring();
+    // The connections let go of their sockets before the ring waits for what is in flight.
+    drop(running);
+    if let Some(ring) = ring::uninstall() {
+        ring.close();
+    }
+    result
+}
+
+/// Whether this kernel lets a process set up io_uring (it may be built out, or refused by
+/// `kernel.io_uring_disabled` or a seccomp filter); the reason when it does not.
+pub fn available() -> Result<(), String> {
+    match Ring::new() {
+        Ok(ring) => {
+            ring.close();
+            Ok(())
+        }
+        Err(e) => Err(format!("io_uring is not available: {e}")),
+    }
+}
+
+impl<A: App> Running<A> {
+    fn run_ring(&mut self) -> io::Result<()> {
+        let wake_fd = self.poll.as_raw_fd();
+        ring::with(|r| r.arm_wake(wake_fd));
+        for which in 0..self.listeners.len() {
+            self.accept(which);
+        }
+        let listeners = self.listeners.len();
+        let mut accepting = listeners > 0;
+        let mut batch: Vec<Completion> = Vec::with_capacity(1024);
+        let mut events = mio::Events::with_capacity(64);
+        loop {
+            let timeout = self.poll_timeout();
+            ring::with(|r| r.submit_and_wait(timeout))?;
+            self.tick();
+            ring::with(|r| r.completions(&mut batch));
+            for c in batch.drain(..) {
+                self.complete(&c, &mut events, wake_fd)?;
+                self.follow_up();
+            }
+            let now = self.core.env().now;
+            let (in_flight, sockets) = ring::with(|r| {
+                r.after_batch(now);
+                (r.in_flight(), r.sockets())
+            });
+            self.core.env().io.ring(in_flight, sockets);
+            if accepting && self.listeners.is_empty() {
+                // A graceful shutdown let go of the listeners; their accepts hold them open.
+                accepting = false;
+                for which in 0..listeners {
+                    ring::with(|r| r.cancel_accept(which));
+                }
+            }
+            if self.after_events() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn complete(
+        &mut self,
+        c: &Completion,
+        events: &mut mio::Events,
+        wake_fd: i32,
+    ) -> io::Result<()> {
+        match c.op {
+            Some(Op::Recv) => {
+                if let Some((key, to_eof)) = ring::with(|r| r.on_recv(c)) {
+                    self.on_readable(key, to_eof);
+                }
+            }
+            Some(Op::Send) => {
+                if let Some(key) = ring::with(|r| r.on_send(c)) {
+                    self.on_writable(key);
+                }
+            }
+            Some(Op::Accept) => self.on_accept(c),
+            Some(Op::Cancel) => ring::with(Ring::on_cancel),
+            Some(Op::Wake) => {
+                // Empty the poll (the waker's readiness) before arming again, so the next
+                // wake raises a new completion.
+                self.poll.poll(events, Some(Duration::ZERO))?;
+                ring::with(|r| r.arm_wake(wake_fd));
+                self.on_wake();
+            }
+            None => debug_assert!(false, "a completion this driver did not submit"),
+        }
+        Ok(())
+    }
+
+    fn on_accept(&mut self, c: &Completion) {
+        let which = c.id as usize;
+        let last = !io_uring::cqueue::more(c.flags);
+        if last {
+            self.accept_ended(which);
+        }
+        if c.result >= 0 {
+            let stream = accepted(c.result);
+            if which >= self.listeners.len() {
+                return; // accepted while the listeners were let go of: closed at once
+            }
+            let Ok(peer) = stream.peer_addr() else {
+                return; // reset before it could be admitted
+            };
+            let _ = stream.set_nodelay(true);
+            let socket = RingSocket::open(stream);
+            let id = socket.id;
+            self.take(which, super::socket::Socket::Ring(socket), peer, |key| {
+                ring::with(|r| r.attach(id, key));
+            });
+        } else if matches!(
+            -c.result,
+            libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+        ) {
+            // Out of descriptors or memory: the connection stays in the backlog; accepting
+            // again shortly (`Running::accept` arms it when the pause ends).
+            self.pause_accepting();
+            return;
+        }
+        if last && which < self.listeners.len() {
+            self.accept(which);
+        }
+    }
+}
