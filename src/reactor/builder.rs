@@ -59,8 +59,8 @@ pub enum IoDriver {
     #[default]
     Epoll,
     /// Completions: the worker submits accepts, receives and sends to a Linux io_uring and
-    /// reaps what completed, all of a loop turn's in one system call (feature `uring`; plaintext
-    /// listeners only, TLS stays on [`IoDriver::Epoll`]).
+    /// reaps what completed, all of a loop turn's in one system call (feature `uring`, Linux
+    /// 6.0 or later).
     Uring,
 }
 
@@ -84,17 +84,10 @@ impl IoDriver {
         }
     }
 
-    /// Whether this build and this kernel can run the driver, for listeners of which some
-    /// speak TLS (`tls`).
-    fn check(self, tls: bool) -> io::Result<()> {
+    /// Whether this build and this kernel can run the driver.
+    fn check(self) -> io::Result<()> {
         if self == IoDriver::Epoll {
             return Ok(());
-        }
-        if tls {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the io_uring driver serves plaintext listeners; TLS runs on the epoll driver",
-            ));
         }
         #[cfg(all(feature = "uring", target_os = "linux"))]
         return super::uring::available()
@@ -249,9 +242,7 @@ impl Builder {
             None => IoDriver::from_env()?,
         };
         let bound = self.listeners()?;
-        if driver == IoDriver::Uring {
-            driver.check(bound.iter().any(|(_, tls)| tls.is_some()))?;
-        }
+        driver.check()?;
         let addrs: Vec<(SocketAddr, bool)> = bound
             .iter()
             .map(|(l, tls)| Ok((l.local_addr()?, tls.is_some())))

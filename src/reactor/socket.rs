@@ -25,7 +25,7 @@ impl Socket {
         match self {
             Socket::Tcp(tcp) => Some(tcp),
             #[cfg(feature = "tls")]
-            Socket::Tls(tls) => Some(tls.tcp()),
+            Socket::Tls(tls) => tls.tcp(),
             Socket::Memory(_) => None,
             #[cfg(all(feature = "uring", target_os = "linux"))]
             Socket::Ring(_) => None,

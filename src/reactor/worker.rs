@@ -59,11 +59,29 @@ impl Listener {
     fn wrap(&self, tcp: mio::net::TcpStream, handshake_deadline: Instant) -> io::Result<Socket> {
         #[cfg(feature = "tls")]
         if let Some(config) = &self.tls {
+            let tcp = super::tls::Transport::Tcp(tcp);
             let tls = super::tls::TlsSocket::new(tcp, config.clone(), handshake_deadline)?;
             return Ok(Socket::Tls(Box::new(tls)));
         }
         let _ = handshake_deadline;
         Ok(Socket::Tcp(tcp))
+    }
+
+    /// [`Listener::wrap`] for a socket on the io_uring driver.
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    pub(super) fn wrap_ring(
+        &self,
+        ring: super::uring::RingSocket,
+        handshake_deadline: Instant,
+    ) -> io::Result<Socket> {
+        #[cfg(feature = "tls")]
+        if let Some(config) = &self.tls {
+            let ring = super::tls::Transport::Ring(ring);
+            let tls = super::tls::TlsSocket::new(ring, config.clone(), handshake_deadline)?;
+            return Ok(Socket::Tls(Box::new(tls)));
+        }
+        let _ = handshake_deadline;
+        Ok(Socket::Ring(ring))
     }
 }
 

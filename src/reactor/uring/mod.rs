@@ -14,7 +14,7 @@
 //! as from a socket), a send finished (the connection may write again), a connection came in.
 //! The defences follow unchanged: the header deadline and idle timers, the write-queue bound
 //! and slow consumers (a socket takes one send's worth, the connection's queue holds the rest),
-//! the memory budget, the graceful drain. TLS listeners are served by the readiness driver.
+//! the memory budget, the graceful drain. TLS runs over a ring socket as over a TCP one.
 //!
 //! This is the one module of the crate with `unsafe` code: submissions point the kernel at
 //! memory it reads or writes later, and the ring's shared memory is the kernel's interface.
@@ -53,6 +53,11 @@ impl RingSocket {
         }
     }
 
+    /// Sends FIN once what was written is out.
+    pub fn shutdown_write(&mut self) {
+        ring::with(|r| r.shutdown_write(self.id));
+    }
+
     /// Whether bytes written are still on their way to the kernel.
     pub fn holds_output(&self) -> bool {
         ring::with(|r| r.holds_output(self.id))
@@ -78,7 +83,7 @@ impl Io for RingSocket {
     }
 
     fn shutdown_write(&mut self) {
-        ring::with(|r| r.shutdown_write(self.id));
+        RingSocket::shutdown_write(self);
     }
 
     fn flush_held(&mut self) -> io::Result<bool> {
@@ -113,14 +118,22 @@ pub(crate) fn run<A: App>(mut running: Running<A>) -> io::Result<()> {
 
 /// Whether this kernel lets a process set up io_uring (it may be built out, or refused by
 /// `kernel.io_uring_disabled` or a seccomp filter); the reason when it does not.
+///
+/// Asked once per process, on a thread of its own: a ring's teardown queues work for the thread
+/// that set it up, which interrupts that thread's next blocking call (a socket read with a
+/// timeout fails with `EINTR`), and that must not be the application's thread.
 pub fn available() -> Result<(), String> {
-    match Ring::new() {
-        Ok(ring) => {
-            ring.close();
-            Ok(())
-        }
-        Err(e) => Err(format!("io_uring is not available: {e}")),
-    }
+    static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    ANSWER
+        .get_or_init(|| {
+            let probe = std::thread::spawn(|| Ring::new().map(Ring::close));
+            match probe.join() {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(format!("io_uring is not available: {e}")),
+                Err(_) => Err("io_uring is not available: the probe failed".into()),
+            }
+        })
+        .clone()
 }
 
 impl<A: App> Running<A> {
@@ -210,7 +223,12 @@ impl<A: App> Running<A> {
             let _ = stream.set_nodelay(true);
             let socket = RingSocket::open(stream);
             let id = socket.id;
-            self.take(which, super::socket::Socket::Ring(socket), peer, |key| {
+            let env = self.core.env();
+            let deadline = env.now + env.limits.header_timeout;
+            let Ok(socket) = self.listeners[which].wrap_ring(socket, deadline) else {
+                return;
+            };
+            self.take(which, socket, peer, |key| {
                 ring::with(|r| r.attach(id, key));
             });
         } else if matches!(
