@@ -6,7 +6,12 @@
 #                             that one over ws:// and over wss:// (TLS); client role with
 #                             autobahn_client, over ws:// and over wss://
 #   .ci/autobahn.sh deflate   sections 1-13 with permessage-deflate: server role against ws_echo,
-#                             client role with autobahn_client (both built with --features deflate)
+#                             client role with autobahn_client (both built with --features deflate);
+#                             and sections 12-13 against ws_echo and the ready server's /echo on the
+#                             io_uring driver (1-11 on it are in `uring`). Two lanes side by side,
+#                             one suite at a time in each.
+#   .ci/autobahn.sh uring     sections 1-11 on the io_uring driver: server role against ws_echo and
+#                             the ready server's /echo, over ws:// and over wss://
 #
 # STRICT=1: NON-STRICT, WRONG CODE and UNCLEAN fail as FAILED does; every case must be OK or
 # INFORMATIONAL. Each run's summary lines are printed; reports go to target/autobahn/.
@@ -154,15 +159,56 @@ case "$mode" in
   deflate)
     # A target directory of its own, so the plain and deflate builds do not replace each other.
     export CARGO_TARGET_DIR=target/deflate
-    cargo build --release --features deflate --example ws_echo --example autobahn_client
+    cargo build --release --features deflate,uring --example ws_echo --example autobahn_client
+    CARGO_TARGET_DIR=target cargo build --release --bin pushwire
     bin=target/deflate/release/examples
     "$bin/ws_echo" --port 9134 --threads 1 > /dev/null 2>&1 & pids+=($!)
     listening 9134
-    server_role ws_echo-deflate ws://127.0.0.1:9134 '*' none
-    client_role autobahn_client-deflate "$bin/autobahn_client" none
+    # AUTOBAHN_URING=0 (a kernel that refuses io_uring): the io_uring runs are left out.
+    uring=${AUTOBAHN_URING:-1}
+    if [ "$uring" = 1 ]; then
+      PUSHWIRE_DRIVER=uring "$bin/ws_echo" --port 9139 --threads 1 > /dev/null 2>&1 & pids+=($!)
+      target/release/pushwire --port 9144 --threads 1 --driver uring --log-level info \
+        > "$reports/pushwire-uring-deflate.log" 2>&1 & pids+=($!)
+      listening 9139 && listening 9144
+    else
+      echo "SKIPPED: sections 12-13 on the io_uring driver (no io_uring here)"
+    fi
+    # Each lane's summary is printed when both are done; either failing fails the step.
+    {
+      server_role ws_echo-deflate ws://127.0.0.1:9134 '*' none &&
+        { [ "$uring" = 0 ] ||
+          server_role ws_echo-uring-deflate ws://127.0.0.1:9139 '12.*,13.*' none; }
+    } > "$reports/lane-1.out" 2>&1 &
+    lane1=$!
+    {
+      client_role autobahn_client-deflate "$bin/autobahn_client" none &&
+        { [ "$uring" = 0 ] ||
+          server_role demo-echo-uring-deflate ws://127.0.0.1:9144/echo '12.*,13.*' none; }
+    } > "$reports/lane-2.out" 2>&1 &
+    lane2=$!
+    rc=0
+    wait "$lane1" || rc=1
+    wait "$lane2" || rc=1
+    cat "$reports/lane-1.out" "$reports/lane-2.out"
+    exit "$rc"
+    ;;
+  uring)
+    cargo build --release --bin pushwire --example ws_echo
+    bin=target/release/examples
+    certs=$(pwd)/$reports/certs
+    target/release/pushwire cert --out "$certs" > /dev/null
+    PUSHWIRE_DRIVER=uring "$bin/ws_echo" --port 9136 --threads 1 > /dev/null 2>&1 & pids+=($!)
+    target/release/pushwire --port 9137 --threads 1 --driver uring --tls-port 9138 \
+      --tls-cert "$certs/cert.pem" --tls-key "$certs/key.pem" --log-level info \
+      > "$reports/pushwire-uring.log" 2>&1 & pids+=($!)
+    listening 9136 && listening 9137 && listening 9138
+    server_role ws_echo-uring ws://127.0.0.1:9136 '*' '12.*,13.*'
+    server_role demo-echo-uring ws://127.0.0.1:9137/echo '*' '12.*,13.*'
+    server_role demo-echo-uring-tls wss://127.0.0.1:9138/echo '*' '12.*,13.*'
     ;;
   *)
-    echo "usage: $0 plain|deflate" >&2
+    echo "usage: $0 plain|deflate|uring" >&2
     exit 2
     ;;
 esac

@@ -84,8 +84,12 @@ impl IoDriver {
         }
     }
 
-    /// Whether this build and this kernel can run the driver.
-    fn check(self) -> io::Result<()> {
+    /// Whether this build and this kernel can run the driver (io_uring may be left out of
+    /// the build, or refused by `kernel.io_uring_disabled` or a seccomp filter).
+    ///
+    /// # Errors
+    /// Why it cannot.
+    pub fn available(self) -> io::Result<()> {
         if self == IoDriver::Epoll {
             return Ok(());
         }
@@ -242,7 +246,7 @@ impl Builder {
             None => IoDriver::from_env()?,
         };
         let bound = self.listeners()?;
-        driver.check()?;
+        driver.available()?;
         let addrs: Vec<(SocketAddr, bool)> = bound
             .iter()
             .map(|(l, tls)| Ok((l.local_addr()?, tls.is_some())))

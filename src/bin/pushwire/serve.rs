@@ -202,7 +202,7 @@ fn run(loaded: &Loaded, listeners: &Listeners) -> std::io::Result<ExitCode> {
     // that stops it at once still gets a drain, not the default action.
     let signals = crate::signals::catch()?;
     for url in &urls {
-        log::info!("listening url={url}");
+        log::info!("listening url={url} driver={}", loaded.config.driver);
     }
     println!("pushwire: listening on {}", urls.join(" "));
     let running = server.start()?;
@@ -239,6 +239,7 @@ fn builder(
     if c.threads > 0 {
         builder = builder.threads(c.threads as usize);
     }
+    builder = builder.driver(c.driver.parse().expect("checked with the configuration"));
     if c.ws_deflate {
         builder = builder.ws_deflate(pushwire::ws::deflate::ServerConfig::default());
     }

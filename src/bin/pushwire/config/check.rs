@@ -48,6 +48,14 @@ pub fn check(loaded: &Loaded) -> Result<Listeners, Error> {
             format!("expected logfmt or json, got {:?}", c.log_format),
         ));
     }
+    // The driver named, and one this kernel runs (io_uring may be refused).
+    if let Err(e) = c
+        .driver
+        .parse::<pushwire::reactor::IoDriver>()
+        .and_then(|d| d.available())
+    {
+        return Err(err("driver", e.to_string()));
+    }
     if c.threads > 1024 {
         return Err(err(
             "threads",

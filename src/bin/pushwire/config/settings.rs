@@ -12,6 +12,8 @@ pub struct Config {
     pub limits: Limits,
     /// Worker threads (0: one per core).
     pub threads: u64,
+    /// `epoll` or `uring` (checked).
+    pub driver: String,
     pub bind: String,
     pub port: u16,
     pub listen: Vec<String>,
@@ -45,6 +47,7 @@ impl Default for Config {
         Config {
             limits: Limits::default(),
             threads: 0,
+            driver: "epoll".into(),
             bind: "127.0.0.1".into(),
             port: 8080,
             listen: Vec::new(),
@@ -119,6 +122,7 @@ pub const SETTINGS: &[Setting] = settings! {
     "tls_key" Text MaybeText(tls_key) "PEM private key of tls_cert (reloaded on SIGHUP)";
     "metrics_listen" Text MaybeText(metrics_listen) "an address only operators reach: /metrics and /stats there, without a token";
     "threads" Count U64(threads) "worker threads (0: one per core)";
+    "driver" Text Text(driver) "how workers do I/O: epoll (readiness, the default) or uring (io_uring completions, Linux)";
     "demo_page" Bool MaybeBool(demo_page) "serve the demo page at / (default: only on loopback addresses)";
     "ws_deflate" Bool Bool(ws_deflate) "agree to WebSocket compression, permessage-deflate (default true)";
     "drain_delay" Duration Dur(drain_delay) "on SIGTERM, how long /ready answers 503 before the listeners close (default 0s)";
