@@ -6,6 +6,7 @@ use super::clock::{Clock, SystemClock};
 use super::core::Core;
 use super::env::Setup;
 use super::handle::{Handle, Shared, WAKER};
+use super::io_driver::IoDriver;
 use super::io_stats::IoCounters;
 use super::memory::Memory;
 use super::per_address::PerAddress;
@@ -48,75 +49,6 @@ pub struct Builder {
     tls: Option<crate::tls::ServerTls>,
     /// `None`: as `PUSHWIRE_DRIVER` says, else epoll.
     driver: Option<IoDriver>,
-}
-
-/// How a server's workers do their I/O ([`Builder::driver`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum IoDriver {
-    /// Readiness: a `mio::Poll` (epoll on Linux) says which sockets can be read or written,
-    /// and the worker reads and writes them, one system call each. The default and the
-    /// reference; every platform mio supports.
-    #[default]
-    Epoll,
-    /// Completions: the worker submits accepts, receives and sends to a Linux io_uring and
-    /// reaps what completed, all of a loop turn's in one system call (feature `uring`, Linux
-    /// 6.0 or later).
-    Uring,
-}
-
-impl IoDriver {
-    /// `epoll` or `uring`.
-    pub fn name(self) -> &'static str {
-        match self {
-            IoDriver::Epoll => "epoll",
-            IoDriver::Uring => "uring",
-        }
-    }
-
-    /// The driver `PUSHWIRE_DRIVER` names (`epoll` when it is not set).
-    ///
-    /// # Errors
-    /// The variable names no driver.
-    pub fn from_env() -> io::Result<IoDriver> {
-        match std::env::var("PUSHWIRE_DRIVER") {
-            Err(_) => Ok(IoDriver::Epoll),
-            Ok(name) => name.parse(),
-        }
-    }
-
-    /// Whether this build and this kernel can run the driver (io_uring may be left out of
-    /// the build, or refused by `kernel.io_uring_disabled` or a seccomp filter).
-    ///
-    /// # Errors
-    /// Why it cannot.
-    pub fn available(self) -> io::Result<()> {
-        if self == IoDriver::Epoll {
-            return Ok(());
-        }
-        #[cfg(all(feature = "uring", target_os = "linux"))]
-        return super::uring::available()
-            .map_err(|why| io::Error::new(io::ErrorKind::Unsupported, why));
-        #[cfg(not(all(feature = "uring", target_os = "linux")))]
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "the io_uring driver needs Linux and the `uring` feature",
-        ))
-    }
-}
-
-impl std::str::FromStr for IoDriver {
-    type Err = io::Error;
-
-    fn from_str(name: &str) -> io::Result<IoDriver> {
-        match name {
-            "epoll" => Ok(IoDriver::Epoll),
-            "uring" | "io_uring" => Ok(IoDriver::Uring),
-            other => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("unknown I/O driver {other:?}: epoll or uring"),
-            )),
-        }
-    }
 }
 
 impl Builder {
@@ -256,28 +188,9 @@ impl Builder {
         let mut listeners = Vec::new();
         for _ in 0..self.threads {
             let poll = Poll::new()?;
-            let mut mine = Vec::new();
-            for (index, (listener, tls)) in bound.iter().enumerate() {
-                let mut socket = mio::net::TcpListener::from_std(listener.try_clone()?);
-                // On io_uring, the worker's accepts take the connections, not readiness.
-                if driver == IoDriver::Epoll {
-                    poll.registry().register(
-                        &mut socket,
-                        listener_token(index),
-                        Interest::READABLE,
-                    )?;
-                }
-                #[cfg(not(feature = "tls"))]
-                let _: &Option<()> = tls;
-                mine.push(Listener {
-                    socket,
-                    #[cfg(feature = "tls")]
-                    tls: tls.clone(),
-                });
-            }
+            listeners.push(worker_listeners(&poll, &bound, driver)?);
             wakers.push(Waker::new(poll.registry(), WAKER)?);
             polls.push(poll);
-            listeners.push(mine);
         }
         let open = Arc::new(AtomicUsize::new(0));
         let trusted: Arc<[Cidr]> = self.trusted.clone().into();
@@ -407,6 +320,47 @@ fn listen(addrs: &[SocketAddr]) -> io::Result<std::net::TcpListener> {
         }
     }
     Err(last)
+}
+
+/// One worker's own descriptors of the bound listeners, registered with its `poll` on the
+/// readiness driver (on io_uring, the worker's accepts take the connections).
+fn worker_listeners<T: ListenerTls>(
+    poll: &Poll,
+    bound: &[(std::net::TcpListener, T)],
+    driver: IoDriver,
+) -> io::Result<Vec<Listener>> {
+    let mut mine = Vec::new();
+    for (index, (listener, tls)) in bound.iter().enumerate() {
+        let mut socket = mio::net::TcpListener::from_std(listener.try_clone()?);
+        if driver == IoDriver::Epoll {
+            poll.registry()
+                .register(&mut socket, listener_token(index), Interest::READABLE)?;
+        }
+        mine.push(tls.listener(socket));
+    }
+    Ok(mine)
+}
+
+/// What a bound listener speaks, as [`Builder::listeners`] returns it.
+trait ListenerTls {
+    fn listener(&self, socket: mio::net::TcpListener) -> Listener;
+}
+
+#[cfg(feature = "tls")]
+impl ListenerTls for Option<Arc<rustls::ServerConfig>> {
+    fn listener(&self, socket: mio::net::TcpListener) -> Listener {
+        Listener {
+            socket,
+            tls: self.clone(),
+        }
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+impl ListenerTls for Option<()> {
+    fn listener(&self, socket: mio::net::TcpListener) -> Listener {
+        Listener { socket }
+    }
 }
 
 /// The listen backlog (the kernel caps it at `net.core.somaxconn`).

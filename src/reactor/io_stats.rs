@@ -95,6 +95,7 @@ impl IoCounters {
     }
 
     /// The io_uring driver's figures after a loop turn.
+    #[cfg(all(feature = "uring", target_os = "linux"))]
     pub fn ring(&self, in_flight: usize, sockets: usize) {
         self.ring_in_flight.store(in_flight, Ordering::Relaxed);
         self.ring_sockets.store(sockets, Ordering::Relaxed);

@@ -32,6 +32,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
+mod accept;
 mod app;
 mod builder;
 mod clock;
@@ -45,6 +46,7 @@ mod env;
 mod gather;
 mod handle;
 mod io;
+mod io_driver;
 mod io_stats;
 mod life;
 mod memory;
@@ -69,10 +71,11 @@ mod uring;
 mod worker;
 
 pub use app::{App, NoApp};
-pub use builder::{Builder, IoDriver, Running, Server};
+pub use builder::{Builder, Running, Server};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ctx::Ctx;
 pub use handle::Handle;
+pub use io_driver::IoDriver;
 pub use io_stats::IoStats;
 pub use memory::{Memory, MemoryUse};
 pub use record::{End, Ended, Summary};

@@ -34,9 +34,42 @@ use std::time::Duration;
 
 use ring::Ring;
 
+mod ring_local {
+    use super::Ring;
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// The ring of the worker running on this thread (`run` installs it).
+        static RING: RefCell<Option<Ring>> = const { RefCell::new(None) };
+    }
+
+    pub(super) fn install(ring: Ring) {
+        RING.with(|cell| *cell.borrow_mut() = Some(ring));
+    }
+
+    pub(super) fn uninstall() -> Option<Ring> {
+        RING.with(|cell| cell.borrow_mut().take())
+    }
+
+    /// Runs `f` on this thread's ring.
+    pub(super) fn with<R>(f: impl FnOnce(&mut Ring) -> R) -> R {
+        RING.with(|cell| {
+            let mut ring = cell.borrow_mut();
+            f(ring
+                .as_mut()
+                .expect("ring sockets live only on a worker running the io_uring driver"))
+        })
+    }
+
+    /// Runs `f` on this thread's ring, if it still has one.
+    pub(super) fn try_with<R>(f: impl FnOnce(&mut Ring) -> R) -> Option<R> {
+        RING.with(|cell| cell.borrow_mut().as_mut().map(f))
+    }
+}
+
 /// Arms listener `which`'s multishot accept on this thread's ring.
 pub(crate) fn arm_accept(which: usize, fd: std::os::fd::RawFd) {
-    ring::with(|r| r.arm_accept(which, fd));
+    ring_local::with(|r| r.arm_accept(which, fd));
 }
 
 /// A connection's socket on the io_uring driver: an id in its worker's ring, which holds the
@@ -49,28 +82,28 @@ pub(crate) struct RingSocket {
 impl RingSocket {
     fn open(stream: TcpStream) -> Self {
         RingSocket {
-            id: ring::with(|r| r.open(stream)),
+            id: ring_local::with(|r| r.open(stream)),
         }
     }
 
     /// Sends FIN once what was written is out.
     pub fn shutdown_write(&mut self) {
-        ring::with(|r| r.shutdown_write(self.id));
+        ring_local::with(|r| r.shutdown_write(self.id));
     }
 
     /// Whether bytes written are still on their way to the kernel.
     pub fn holds_output(&self) -> bool {
-        ring::with(|r| r.holds_output(self.id))
+        ring_local::with(|r| r.holds_output(self.id))
     }
 }
 
 impl Io for RingSocket {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        ring::with(|r| r.read(self.id, buf))
+        ring_local::with(|r| r.read(self.id, buf))
     }
 
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        ring::with(|r| r.write(self.id, &[buf]))
+        ring_local::with(|r| r.write(self.id, &[buf]))
     }
 
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
@@ -79,7 +112,7 @@ impl Io for RingSocket {
             [one] => [one, &[]],
             [one, two, ..] => [one, two],
         };
-        ring::with(|r| r.write(self.id, &parts))
+        ring_local::with(|r| r.write(self.id, &parts))
     }
 
     fn shutdown_write(&mut self) {
@@ -87,13 +120,13 @@ impl Io for RingSocket {
     }
 
     fn flush_held(&mut self) -> io::Result<bool> {
-        ring::with(|r| r.flush_held(self.id))
+        ring_local::with(|r| r.flush_held(self.id))
     }
 }
 
 impl Drop for RingSocket {
     fn drop(&mut self) {
-        ring::try_with(|r| r.release(self.id));
+        ring_local::try_with(|r| r.release(self.id));
     }
 }
 
@@ -106,11 +139,11 @@ fn accepted(fd: i32) -> TcpStream {
 
 /// Runs `running` on a ring of this thread's own until its shutdown completes.
 pub(crate) fn run<A: App>(mut running: Running<A>) -> io::Result<()> {
-    ring::install(Ring::new()?);
+    ring_local::install(Ring::new()?);
     let result = running.run_ring();
     // The connections let go of their sockets before the ring waits for what is in flight.
     drop(running);
-    if let Some(ring) = ring::uninstall() {
+    if let Some(ring) = ring_local::uninstall() {
         ring.close();
     }
     result
@@ -139,7 +172,7 @@ pub fn available() -> Result<(), String> {
 impl<A: App> Running<A> {
     fn run_ring(&mut self) -> io::Result<()> {
         let wake_fd = self.poll.as_raw_fd();
-        ring::with(|r| r.arm_wake(wake_fd));
+        ring_local::with(|r| r.arm_wake(wake_fd));
         for which in 0..self.listeners.len() {
             self.accept(which);
         }
@@ -149,15 +182,15 @@ impl<A: App> Running<A> {
         let mut events = mio::Events::with_capacity(64);
         loop {
             let timeout = self.poll_timeout();
-            ring::with(|r| r.submit_and_wait(timeout))?;
+            ring_local::with(|r| r.submit_and_wait(timeout))?;
             self.tick();
-            ring::with(|r| r.completions(&mut batch));
+            ring_local::with(|r| r.completions(&mut batch));
             for c in batch.drain(..) {
                 self.complete(&c, &mut events, wake_fd)?;
                 self.follow_up();
             }
             let now = self.core.env().now;
-            let (in_flight, sockets) = ring::with(|r| {
+            let (in_flight, sockets) = ring_local::with(|r| {
                 r.after_batch(now);
                 (r.in_flight(), r.sockets())
             });
@@ -166,7 +199,7 @@ impl<A: App> Running<A> {
                 // A graceful shutdown let go of the listeners; their accepts hold them open.
                 accepting = false;
                 for which in 0..listeners {
-                    ring::with(|r| r.cancel_accept(which));
+                    ring_local::with(|r| r.cancel_accept(which));
                 }
             }
             if self.after_events() {
@@ -183,22 +216,22 @@ impl<A: App> Running<A> {
     ) -> io::Result<()> {
         match c.op {
             Some(Op::Recv) => {
-                if let Some((key, to_eof)) = ring::with(|r| r.on_recv(c)) {
+                if let Some((key, to_eof)) = ring_local::with(|r| r.on_recv(c)) {
                     self.on_readable(key, to_eof);
                 }
             }
             Some(Op::Send) => {
-                if let Some(key) = ring::with(|r| r.on_send(c)) {
+                if let Some(key) = ring_local::with(|r| r.on_send(c)) {
                     self.on_writable(key);
                 }
             }
             Some(Op::Accept) => self.on_accept(c),
-            Some(Op::Cancel) => ring::with(Ring::on_cancel),
+            Some(Op::Cancel) => ring_local::with(Ring::on_cancel),
             Some(Op::Wake) => {
                 // Empty the poll (the waker's readiness) before arming again, so the next
                 // wake raises a new completion.
                 self.poll.poll(events, Some(Duration::ZERO))?;
-                ring::with(|r| r.arm_wake(wake_fd));
+                ring_local::with(|r| r.arm_wake(wake_fd));
                 self.on_wake();
             }
             None => debug_assert!(false, "a completion this driver did not submit"),
@@ -229,7 +262,7 @@ impl<A: App> Running<A> {
                 return;
             };
             self.take(which, socket, peer, |key| {
-                ring::with(|r| r.attach(id, key));
+                ring_local::with(|r| r.attach(id, key));
             });
         } else if matches!(
             -c.result,

@@ -18,7 +18,6 @@
 use super::buffers::{Buffers, GROUP};
 use crate::time::Instant;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
-use std::cell::RefCell;
 use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
@@ -589,32 +588,4 @@ impl Ring {
             _ => {}
         }
     }
-}
-
-thread_local! {
-    /// The ring of the worker running on this thread (`super::run` installs it).
-    static RING: RefCell<Option<Ring>> = const { RefCell::new(None) };
-}
-
-pub(super) fn install(ring: Ring) {
-    RING.with(|cell| *cell.borrow_mut() = Some(ring));
-}
-
-pub(super) fn uninstall() -> Option<Ring> {
-    RING.with(|cell| cell.borrow_mut().take())
-}
-
-/// Runs `f` on this thread's ring.
-pub(super) fn with<R>(f: impl FnOnce(&mut Ring) -> R) -> R {
-    RING.with(|cell| {
-        let mut ring = cell.borrow_mut();
-        f(ring
-            .as_mut()
-            .expect("ring sockets live only on a worker running the io_uring driver"))
-    })
-}
-
-/// Runs `f` on this thread's ring, if it still has one.
-pub(super) fn try_with<R>(f: impl FnOnce(&mut Ring) -> R) -> Option<R> {
-    RING.with(|cell| cell.borrow_mut().as_mut().map(f))
 }
