@@ -15,7 +15,10 @@
 # The server is pinned to CPU 0 and the load generator to CPU 1 (run.sh's defaults), so
 # pushwire runs one worker thread (--threads 1), like the peers' current-thread runtimes.
 # pushwire's runs go through benches/common/io/loadgen, which adds the server's system calls per
-# operation over the measured window (from its /stats), printed as a last table.
+# operation over the measured window (from its /stats), printed as a last table. Each pushwire
+# scenario runs on both drivers: `pushwire` (epoll, the default) and `pushwire-uring` (io_uring,
+# `--driver uring` / PUSHWIRE_DRIVER=uring); on io_uring the /stats counts are reads and writes of
+# the ring's buffers, not system calls, so they are left out (benches/syscalls.sh counts those).
 set -u
 here=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=${BENCH:-$here/../shared/bench}
@@ -40,14 +43,29 @@ NCHAN="$BENCH/peers/nchan/serve --port {port}"
 NODE="node $BENCH/peers/node/server.js --port {port}"
 (cd "$here" && CARGO_TARGET_DIR="$here/target" cargo build --release -q --bin pushwire --example hello --example ws_echo) || exit 1
 
+# The command that runs pushwire's server SRV on the io_uring driver.
+uring_cmd() {
+  sed -e 's|\(/pushwire \)|\1--driver uring |' \
+    -e 's|^\([^ ]*/examples/[^ ]*\)|env PUSHWIRE_DRIVER=uring \1|' <<< "$1"
+}
+
 run() { # ID 'SERVER CMD' -- loadgen args...
   local id=$1 srv=$2; shift 3
   [[ $id =~ $FILTER ]] || return 0
-  # pushwire's servers also report their system calls over the window (benches/common/io).
-  local lg=()
-  [[ $id == */pushwire ]] && lg=(--loadgen "$here/benches/common/io/loadgen")
+  # Every pushwire scenario on both drivers, interleaved run by run.
+  local ids=("$id") srvs=("$srv") i
+  if [[ $id == */pushwire ]]; then
+    ids+=("$id-uring")
+    srvs+=("$(uring_cmd "$srv")")
+  fi
   for _ in $(seq "$REPS"); do
-    "$BENCH/run.sh" --name "$id" --timeout 150 "${lg[@]}" --server "$srv" -- "$@" | tee -a "$OUT"
+    for i in "${!ids[@]}"; do
+      # pushwire's readiness server also reports its system calls over the window.
+      local lg=()
+      [[ ${ids[$i]} == */pushwire ]] && lg=(--loadgen "$here/benches/common/io/loadgen")
+      "$BENCH/run.sh" --name "${ids[$i]}" --timeout 150 "${lg[@]}" --server "${srvs[$i]}" -- "$@" \
+        | tee -a "$OUT"
+    done
   done
 }
 

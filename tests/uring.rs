@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Client, Sse, TestServer, WsClient, WsEv, connect, publish, wait_for};
+use common::{Client, Sse, TestServer, WsClient, WsEv, connect, publish, stat, wait_for};
 use pushwire::Limits;
 use pushwire::reactor::{IoDriver, Server};
 use pushwire::server::HubServer;
@@ -107,8 +107,12 @@ fn churn_leaves_no_socket_and_no_submission_in_the_ring() {
     for round in 0..5 {
         churn(&s, round, 20);
     }
-    // Everything left ends; the rings let go of every socket, and nothing stays in flight.
+    // Everything left ends; the rings let go of every socket, and nothing stays in flight or
+    // counted against the memory budget (inboxes count with frames, send buffers with queues).
     wait_for(|| ring(&s) == (0, 0));
+    wait_for(|| {
+        stat(s.addr, "memory", "write_queues") == 0 && stat(s.addr, "memory", "frames") == 0
+    });
     // And the server goes on: a new follower gets what is published after it came.
     let mut sse = Sse::open(s.addr, "/events?topic=after", None);
     publish(s.addr, "after", "still here");

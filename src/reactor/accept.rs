@@ -4,6 +4,7 @@
 use super::app::App;
 use super::conn::Conn;
 use super::io_driver::IoDriver;
+use super::plain::Plain;
 use super::record::Record;
 use super::socket::Socket;
 use super::worker::Running;
@@ -48,7 +49,7 @@ impl<A: App> Running<A> {
             };
             let _ = tcp.set_nodelay(true);
             let deadline = self.core.env().now + self.core.env().limits.header_timeout;
-            let Ok(socket) = listener.wrap(tcp, deadline) else {
+            let Ok(socket) = listener.wrap(Plain::Tcp(tcp), deadline) else {
                 continue;
             };
             self.take(which, socket, peer, |_| {});

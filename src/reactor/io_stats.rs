@@ -22,6 +22,12 @@ pub(crate) struct IoCounters {
     gathering: AtomicUsize,
     /// Bytes of WebSocket messages being assembled from fragments.
     assembling: AtomicUsize,
+    /// The io_uring driver: bytes received into its sockets' inboxes and not yet read by
+    /// their connections (counted with the frames being read).
+    ring_in: AtomicUsize,
+    /// The io_uring driver: bytes written into its sockets' send buffers and not yet sent
+    /// (counted with the write queues).
+    ring_out: AtomicUsize,
     /// The io_uring driver: connection submissions whose last completion has not arrived.
     ring_in_flight: AtomicUsize,
     /// The io_uring driver: sockets in the ring's table (open, or closing with an operation
@@ -39,6 +45,8 @@ impl Default for IoCounters {
             queued: AtomicUsize::new(0),
             gathering: AtomicUsize::new(0),
             assembling: AtomicUsize::new(0),
+            ring_in: AtomicUsize::new(0),
+            ring_out: AtomicUsize::new(0),
             ring_in_flight: AtomicUsize::new(0),
             ring_sockets: AtomicUsize::new(0),
         }
@@ -74,9 +82,21 @@ impl IoCounters {
         adjust(&self.queued, before, after);
     }
 
-    /// Bytes in this worker's write queues.
+    /// Bytes in this worker's write queues (and, on io_uring, its sockets' send buffers).
     pub fn queued(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+        self.queued.load(Ordering::Relaxed) + self.ring_out.load(Ordering::Relaxed)
+    }
+
+    /// A ring socket's inbox went from `before` to `after` bytes.
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    pub fn ring_in(&self, before: usize, after: usize) {
+        adjust(&self.ring_in, before, after);
+    }
+
+    /// A ring socket's send buffer went from `before` to `after` bytes.
+    #[cfg(all(feature = "uring", target_os = "linux"))]
+    pub fn ring_out(&self, before: usize, after: usize) {
+        adjust(&self.ring_out, before, after);
     }
 
     /// A buffer a large frame is read into went from `before` to `after` bytes.
@@ -101,9 +121,10 @@ impl IoCounters {
         self.ring_sockets.store(sockets, Ordering::Relaxed);
     }
 
-    /// Bytes of this worker's messages being assembled.
+    /// Bytes of this worker's messages being assembled (and, on io_uring, of input its
+    /// sockets received that their connections have not read).
     pub fn assembling(&self) -> usize {
-        self.assembling.load(Ordering::Relaxed)
+        self.assembling.load(Ordering::Relaxed) + self.ring_in.load(Ordering::Relaxed)
     }
 }
 

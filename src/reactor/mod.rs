@@ -52,6 +52,7 @@ mod life;
 mod memory;
 mod per_address;
 mod pipe;
+mod plain;
 mod read;
 mod record;
 mod reply;

@@ -1,46 +1,41 @@
-//! What a connection reads and writes: a TCP socket, TLS over one ([`super::tls`]), or (for
-//! tests, [`super::testing`]) an in-memory pipe, each an [`Io`]. The worker's decisions do not
-//! depend on which.
+//! What a connection reads and writes: a plaintext stream (a TCP socket, or a ring socket on the
+//! io_uring driver: [`super::plain`]), TLS over one ([`super::tls`]), or (for tests,
+//! [`super::testing`]) an in-memory pipe, each an [`Io`]. The worker's decisions do not depend
+//! on which.
 
 use super::io::Io;
 use super::pipe::MemSocket;
+use super::plain::Plain;
 use mio::net::TcpStream;
 
 /// A connection's socket.
 #[derive(Debug)]
 pub(crate) enum Socket {
-    Tcp(TcpStream),
+    Plain(Plain),
     #[cfg(feature = "tls")]
     Tls(Box<super::tls::TlsSocket>),
     /// An in-memory pipe ([`super::testing::Harness`]).
     Memory(MemSocket),
-    /// A TCP socket driven through the worker's io_uring ([`super::uring`]).
-    #[cfg(all(feature = "uring", target_os = "linux"))]
-    Ring(super::uring::RingSocket),
 }
 
 impl Socket {
     /// The TCP socket readiness is registered for (none for a pipe).
     pub fn tcp(&mut self) -> Option<&mut TcpStream> {
         match self {
-            Socket::Tcp(tcp) => Some(tcp),
+            Socket::Plain(plain) => plain.tcp(),
             #[cfg(feature = "tls")]
             Socket::Tls(tls) => tls.tcp(),
             Socket::Memory(_) => None,
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Socket::Ring(_) => None,
         }
     }
 
     /// The stream to read and write.
     pub fn io(&mut self) -> &mut dyn Io {
         match self {
-            Socket::Tcp(tcp) => tcp,
+            Socket::Plain(plain) => plain.io(),
             #[cfg(feature = "tls")]
             Socket::Tls(tls) => &mut **tls,
             Socket::Memory(pipe) => pipe,
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Socket::Ring(ring) => ring,
         }
     }
 
@@ -67,7 +62,7 @@ impl Socket {
             #[cfg(feature = "tls")]
             Socket::Tls(tls) => tls.holds_output(),
             #[cfg(all(feature = "uring", target_os = "linux"))]
-            Socket::Ring(ring) => ring.holds_output(),
+            Socket::Plain(Plain::Ring(ring)) => ring.holds_output(),
             _ => false,
         }
     }

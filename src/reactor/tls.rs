@@ -7,71 +7,19 @@
 //! record buffer (bounded at 64 KiB by rustls) and sends what the socket takes; the rest is
 //! sent when the socket becomes writable, before the connection's own write queue.
 //!
-//! Under rustls lies a [`Transport`]: a TCP socket on the readiness driver, or a ring socket on
-//! the io_uring driver, whose sends in flight hold records back exactly as a full socket does.
+//! Under rustls lies a [`Plain`] stream: a TCP socket on the readiness driver, or a ring socket
+//! on the io_uring driver, whose sends in flight hold records back exactly as a full socket does.
 
 use super::io::Io;
+use super::plain::Plain;
 use crate::time::Instant;
 use mio::net::TcpStream;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::Shutdown;
 use std::sync::Arc;
-
-/// The byte stream TLS records travel over.
-#[derive(Debug)]
-pub(crate) enum Transport {
-    Tcp(TcpStream),
-    #[cfg(all(feature = "uring", target_os = "linux"))]
-    Ring(super::uring::RingSocket),
-}
-
-impl Read for Transport {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Transport::Tcp(tcp) => Read::read(tcp, buf),
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Transport::Ring(ring) => Io::read(ring, buf),
-        }
-    }
-}
-
-impl Write for Transport {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Transport::Tcp(tcp) => Write::write(tcp, buf),
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Transport::Ring(ring) => Io::write(ring, buf),
-        }
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Transport::Tcp(tcp) => Write::write_vectored(tcp, bufs),
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Transport::Ring(ring) => Io::write_vectored(ring, bufs),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Transport {
-    fn shutdown_write(&mut self) {
-        match self {
-            Transport::Tcp(tcp) => {
-                let _ = tcp.shutdown(Shutdown::Write);
-            }
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Transport::Ring(ring) => ring.shutdown_write(),
-        }
-    }
-}
 
 #[derive(Debug)]
 pub(crate) struct TlsSocket {
-    tcp: Transport,
+    tcp: Plain,
     tls: rustls::ServerConnection,
     /// Our side is done: shut TCP's write side once the last records (`close_notify`) are out.
     shut_after_flush: bool,
@@ -81,7 +29,7 @@ pub(crate) struct TlsSocket {
 
 impl TlsSocket {
     pub fn new(
-        tcp: Transport,
+        tcp: Plain,
         config: Arc<rustls::ServerConfig>,
         handshake_deadline: Instant,
     ) -> io::Result<Self> {
@@ -101,11 +49,7 @@ impl TlsSocket {
 
     /// The TCP socket readiness is registered for (none on the io_uring driver).
     pub fn tcp(&mut self) -> Option<&mut TcpStream> {
-        match &mut self.tcp {
-            Transport::Tcp(tcp) => Some(tcp),
-            #[cfg(all(feature = "uring", target_os = "linux"))]
-            Transport::Ring(_) => None,
-        }
+        self.tcp.tcp()
     }
 
     /// Records not yet taken by the socket.
@@ -126,7 +70,7 @@ impl TlsSocket {
         }
         if self.shut_after_flush {
             self.shut_after_flush = false;
-            self.tcp.shutdown_write();
+            self.tcp.io().shutdown_write();
         }
         Ok(true)
     }

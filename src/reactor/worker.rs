@@ -13,6 +13,7 @@ use super::dispatch::Driver;
 use super::handle::{Handle, WAKER};
 use super::io_driver::IoDriver;
 use super::pipe::MemSocket;
+use super::plain::Plain;
 use super::reply::ConnId;
 use super::socket::Socket;
 use super::turn::Turn;
@@ -51,36 +52,14 @@ pub(crate) struct Listener {
 impl Listener {
     /// The socket a new connection is read and written through; a TLS handshake must be done
     /// by `handshake_deadline`.
-    pub(super) fn wrap(
-        &self,
-        tcp: mio::net::TcpStream,
-        handshake_deadline: Instant,
-    ) -> io::Result<Socket> {
+    pub(super) fn wrap(&self, plain: Plain, handshake_deadline: Instant) -> io::Result<Socket> {
         #[cfg(feature = "tls")]
         if let Some(config) = &self.tls {
-            let tcp = super::tls::Transport::Tcp(tcp);
-            let tls = super::tls::TlsSocket::new(tcp, config.clone(), handshake_deadline)?;
+            let tls = super::tls::TlsSocket::new(plain, config.clone(), handshake_deadline)?;
             return Ok(Socket::Tls(Box::new(tls)));
         }
         let _ = handshake_deadline;
-        Ok(Socket::Tcp(tcp))
-    }
-
-    /// [`Listener::wrap`] for a socket on the io_uring driver.
-    #[cfg(all(feature = "uring", target_os = "linux"))]
-    pub(super) fn wrap_ring(
-        &self,
-        ring: super::uring::RingSocket,
-        handshake_deadline: Instant,
-    ) -> io::Result<Socket> {
-        #[cfg(feature = "tls")]
-        if let Some(config) = &self.tls {
-            let ring = super::tls::Transport::Ring(ring);
-            let tls = super::tls::TlsSocket::new(ring, config.clone(), handshake_deadline)?;
-            return Ok(Socket::Tls(Box::new(tls)));
-        }
-        let _ = handshake_deadline;
-        Ok(Socket::Ring(ring))
+        Ok(Socket::Plain(plain))
     }
 }
 

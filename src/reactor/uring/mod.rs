@@ -139,7 +139,7 @@ fn accepted(fd: i32) -> TcpStream {
 
 /// Runs `running` on a ring of this thread's own until its shutdown completes.
 pub(crate) fn run<A: App>(mut running: Running<A>) -> io::Result<()> {
-    ring_local::install(Ring::new()?);
+    ring_local::install(Ring::new(running.core.env().io.clone())?);
     let result = running.run_ring();
     // The connections let go of their sockets before the ring waits for what is in flight.
     drop(running);
@@ -159,7 +159,7 @@ pub fn available() -> Result<(), String> {
     static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     ANSWER
         .get_or_init(|| {
-            let probe = std::thread::spawn(|| Ring::new().map(Ring::close));
+            let probe = std::thread::spawn(|| Ring::new(Default::default()).map(Ring::close));
             match probe.join() {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(format!("io_uring is not available: {e}")),
@@ -258,7 +258,8 @@ impl<A: App> Running<A> {
             let id = socket.id;
             let env = self.core.env();
             let deadline = env.now + env.limits.header_timeout;
-            let Ok(socket) = self.listeners[which].wrap_ring(socket, deadline) else {
+            let plain = super::plain::Plain::Ring(socket);
+            let Ok(socket) = self.listeners[which].wrap(plain, deadline) else {
                 return;
             };
             self.take(which, socket, peer, |key| {

@@ -15,12 +15,14 @@
 //! it; while that send is in flight, the socket takes nothing more (the connection's write queue
 //! holds the rest, with its usual bound and slow-consumer rules).
 
+use super::super::io_stats::IoCounters;
 use super::buffers::{Buffers, GROUP};
 use crate::time::Instant;
 use io_uring::{IoUring, cqueue, opcode, squeue, types};
 use std::io;
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Submission-queue entries (the completion queue is twice as large, and the kernel keeps
@@ -102,15 +104,8 @@ pub(super) struct Ring {
     /// Connection submissions whose last completion has not arrived.
     in_flight: usize,
     now: Instant,
-}
-
-impl std::fmt::Debug for Ring {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ring")
-            .field("sockets", &self.sockets())
-            .field("in_flight", &self.in_flight)
-            .finish_non_exhaustive()
-    }
+    /// The worker's counters: inboxes and send buffers count against the memory budget.
+    io: Arc<IoCounters>,
 }
 
 fn user_data(op: Op, generation: u32, id: u32) -> u64 {
@@ -118,8 +113,9 @@ fn user_data(op: Op, generation: u32, id: u32) -> u64 {
 }
 
 impl Ring {
-    /// A ring for one worker thread; fails where the kernel refuses io_uring.
-    pub fn new() -> io::Result<Ring> {
+    /// A ring for one worker thread, counting what its sockets hold in `io`; fails where the
+    /// kernel refuses io_uring.
+    pub fn new(io: Arc<IoCounters>) -> io::Result<Ring> {
         // One thread submits and reaps, and completions are run when it asks for them: no
         // interrupts of the worker for work it will collect at its next wait anyway.
         let uring = IoUring::builder()
@@ -138,6 +134,7 @@ impl Ring {
             lingering: Vec::new(),
             in_flight: 0,
             now: Instant::ZERO,
+            io,
         })
     }
 
@@ -227,7 +224,7 @@ impl Ring {
 
     fn arm_recv(&mut self, id: u32) {
         let fd = self.fd(id);
-        let sock = self.sock_mut(id);
+        let sock = &mut self.socks[id as usize];
         sock.recv_armed = true;
         let ud = user_data(Op::Recv, sock.generation, id);
         self.in_flight += 1;
@@ -248,13 +245,14 @@ impl Ring {
     // ----- the Io contract, for `RingSocket` -----
 
     pub fn read(&mut self, id: u32, buf: &mut [u8]) -> io::Result<usize> {
-        let sock = self.sock_mut(id);
+        let sock = &mut self.socks[id as usize];
         let held = sock.inbox.get(sock.read_from..).unwrap_or_default();
         if !held.is_empty() {
             let n = held.len().min(buf.len());
             buf[..n].copy_from_slice(&held[..n]);
             sock.read_from += n;
             if sock.read_from == sock.inbox.len() {
+                self.io.ring_in(sock.inbox.len(), 0);
                 sock.inbox = Vec::new();
                 sock.read_from = 0;
                 if std::mem::take(&mut sock.recv_stopped) && !sock.recv_armed {
@@ -271,13 +269,14 @@ impl Ring {
     }
 
     pub fn write(&mut self, id: u32, parts: &[&[u8]]) -> io::Result<usize> {
-        let sock = self.sock_mut(id);
+        let sock = &mut self.socks[id as usize];
         if let Some(errno) = sock.error {
             return Err(io::Error::from_raw_os_error(errno));
         }
         if sock.sending == Sending::InFlight || sock.out.len() >= OUT_LIMIT {
             return Err(io::ErrorKind::WouldBlock.into());
         }
+        let before = sock.out.len();
         let mut taken = 0;
         for part in parts {
             let room = OUT_LIMIT - sock.out.len();
@@ -285,6 +284,7 @@ impl Ring {
             sock.out.extend_from_slice(part);
             taken += part.len();
         }
+        self.io.ring_out(before, sock.out.len());
         if taken > 0 && sock.sending == Sending::Idle {
             sock.sending = Sending::Queued;
             self.to_send.push(id);
@@ -306,7 +306,7 @@ impl Ring {
     }
 
     pub fn shutdown_write(&mut self, id: u32) {
-        let sock = self.sock_mut(id);
+        let sock = &mut self.socks[id as usize];
         if sock.sending == Sending::Idle {
             if let Some(stream) = &sock.stream {
                 let _ = stream.shutdown(Shutdown::Write);
@@ -320,8 +320,9 @@ impl Ring {
     /// finish (for at most `LINGER`), and the descriptor closes when nothing is in flight.
     pub fn release(&mut self, id: u32) {
         let now = self.now;
-        let sock = self.sock_mut(id);
+        let sock = &mut self.socks[id as usize];
         sock.released_at = Some(now);
+        self.io.ring_in(sock.inbox.len(), 0);
         sock.inbox = Vec::new();
         sock.read_from = 0;
         let recv = sock.recv_armed;
@@ -335,7 +336,7 @@ impl Ring {
 
     /// Frees a released socket with nothing in flight; whether it did.
     fn free_if_done(&mut self, id: u32) -> bool {
-        let sock = self.sock_mut(id);
+        let sock = &mut self.socks[id as usize];
         let done = sock.released_at.is_some() && !sock.recv_armed && sock.sending == Sending::Idle;
         if done {
             sock.stream = None;
@@ -466,6 +467,7 @@ impl Ring {
             let sock = &mut self.socks[id as usize];
             if sock.released_at.is_none() {
                 sock.inbox.extend_from_slice(self.buffers.data(bid, len));
+                self.io.ring_in(0, len);
             }
             self.buffers.give_back(bid);
         } else if c.result == 0 {
@@ -498,7 +500,7 @@ impl Ring {
             return None;
         }
         let id = c.id;
-        let sock = self.sock_mut(id);
+        let sock = &mut self.socks[id as usize];
         match usize::try_from(c.result) {
             Ok(n) if n > 0 => {
                 sock.sent += n;
@@ -511,6 +513,7 @@ impl Ring {
             Ok(_) => sock.error = Some(libc::EPIPE),
             Err(_) => sock.error = Some(-c.result),
         }
+        self.io.ring_out(sock.out.len(), 0);
         sock.out = Vec::new();
         sock.sent = 0;
         sock.sending = Sending::Idle;
