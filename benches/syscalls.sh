@@ -35,8 +35,9 @@ count() {
   local ops calls top
   ops=$(tr ' ' '\n' <<< "$line" | awk -F= -v k="$key" '$1==k {print $2}')
   [ "$key" = delivered_per_s ] && ops=$(awk -v o="$ops" -v d="$DUR" 'BEGIN{print o*d}')
-  calls=$(awk '$NF=="total" {print $(NF-1)}' "$tmp/strace")
-  top=$(awk 'NR>2 && $NF!="total" && $NF!~/^-/ && NF>=5 {print $NF"="$(NF-2)}' "$tmp/strace" \
+  # strace -c: % time, seconds, usecs/call, calls, [errors,] syscall.
+  calls=$(awk '$NF=="total" {print $4}' "$tmp/strace")
+  top=$(awk 'NR>2 && $NF!="total" && $1!~/^-/ && NF>=5 {print $NF"="$4}' "$tmp/strace" \
     | sort -t= -k2 -nr | head -4 | paste -sd' ')
   awk -v n="$name" -v d="$driver" -v o="$ops" -v c="$calls" -v t="$top" \
     'BEGIN{printf "| %s | %s | %d | %d | %.3f | %s |\n", n, d, o, c, (o>0?c/o:0), t}'
