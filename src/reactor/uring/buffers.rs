@@ -13,7 +13,7 @@ pub(super) const GROUP: u16 = 0;
 /// Buffers in the ring (a power of two, as the kernel requires).
 const COUNT: u16 = 128;
 /// Bytes per buffer: one completion carries at most this much.
-const SIZE: usize = 8 * 1024;
+const SIZE: usize = 32 * 1024;
 /// The ring's alignment: the kernel maps it, so it starts on a page.
 const PAGE: usize = 4096;
 

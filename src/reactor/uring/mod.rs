@@ -21,6 +21,7 @@
 //! Every such point says why the memory outlives the operation.
 
 mod buffers;
+mod contract;
 mod ring;
 
 use super::app::App;
@@ -218,6 +219,7 @@ impl<A: App> Running<A> {
             Some(Op::Recv) => {
                 if let Some((key, to_eof)) = ring_local::with(|r| r.on_recv(c)) {
                     self.on_readable(key, to_eof);
+                    ring_local::with(|r| r.spill_after(c));
                 }
             }
             Some(Op::Send) => {

@@ -10,8 +10,9 @@
 //! The table is the worker thread's own (`RING`): the reactor's `Io` contract — read what is
 //! there, write what the socket takes, `WouldBlock` otherwise — is kept by copying between these
 //! buffers and the connection's, while the kernel fills and drains them in the background.
-//! A receive is one completion into a provided buffer, copied to the inbox and given back at
-//! once; a write is appended to the socket's `out` until the loop submits one send for all of
+//! A receive is one completion into a provided buffer, which the connection reads from directly
+//! (`segment`) in the same loop turn; what it leaves is copied to the inbox and the buffer given
+//! back before the next completion is handled, so no buffer stays out of the ring; a write is appended to the socket's `out` until the loop submits one send for all of
 //! it; while that send is in flight, the socket takes nothing more (the connection's write queue
 //! holds the rest, with its usual bound and slow-consumer rules).
 
@@ -31,8 +32,9 @@ const ENTRIES: u32 = 4096;
 /// Input held for a connection that is not reading (its write queue is full) before its
 /// receive is cancelled; it is armed again once the connection has read what it holds.
 const INBOX_LIMIT: usize = super::super::READ_CHUNK;
-/// Bytes a socket takes into one send; past them, `write` says `WouldBlock`.
-const OUT_LIMIT: usize = 256 * 1024;
+/// Send buffers kept for reuse, and the largest kept (a fan-out allocates none per event).
+const SPARE_COUNT: usize = 256;
+const SPARE_BYTES: usize = 64 * 1024;
 /// How long a closed connection's last send may wait for a peer that does not read.
 const LINGER: Duration = Duration::from_secs(5);
 
@@ -59,7 +61,7 @@ pub(super) struct Completion {
 
 /// Where a socket's output is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sending {
+pub(super) enum Sending {
     Idle,
     /// In `out`, waiting for the loop to submit its send.
     Queued,
@@ -67,45 +69,57 @@ enum Sending {
     InFlight,
 }
 
+/// Input still in a provided buffer: `len` bytes of buffer `bid`, read up to `at`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Segment {
+    pub(super) bid: u16,
+    pub(super) at: usize,
+    pub(super) len: usize,
+}
+
 #[derive(Debug)]
-struct Sock {
+pub(super) struct Sock {
     /// `None` while the slot is free.
-    stream: Option<TcpStream>,
-    generation: u32,
-    key: u64,
-    inbox: Vec<u8>,
-    read_from: usize,
-    out: Vec<u8>,
-    sent: usize,
-    sending: Sending,
-    recv_armed: bool,
+    pub(super) stream: Option<TcpStream>,
+    pub(super) generation: u32,
+    pub(super) key: u64,
+    /// Input in a provided buffer (only while `inbox` is empty).
+    pub(super) segment: Option<Segment>,
+    pub(super) inbox: Vec<u8>,
+    pub(super) read_from: usize,
+    pub(super) out: Vec<u8>,
+    pub(super) sent: usize,
+    pub(super) sending: Sending,
+    pub(super) recv_armed: bool,
     /// The receive was cancelled because the inbox is full.
-    recv_stopped: bool,
-    eof: bool,
-    error: Option<i32>,
-    shutdown_after_send: bool,
-    released_at: Option<Instant>,
-    send_cancelled: bool,
+    pub(super) recv_stopped: bool,
+    pub(super) eof: bool,
+    pub(super) error: Option<i32>,
+    pub(super) shutdown_after_send: bool,
+    pub(super) released_at: Option<Instant>,
+    pub(super) send_cancelled: bool,
 }
 
 /// A worker's ring, its buffers and its sockets.
 pub(super) struct Ring {
     // Dropped first: the kernel lets go of the buffers below before they are freed.
-    uring: IoUring,
-    buffers: Buffers,
-    socks: Vec<Sock>,
-    free: Vec<u32>,
+    pub(super) uring: IoUring,
+    pub(super) buffers: Buffers,
+    pub(super) socks: Vec<Sock>,
+    pub(super) free: Vec<u32>,
     /// Sockets whose output waits for its send to be submitted.
-    to_send: Vec<u32>,
+    pub(super) to_send: Vec<u32>,
     /// Sockets whose receive ended and is armed again after this batch.
-    rearm: Vec<u32>,
+    pub(super) rearm: Vec<u32>,
     /// Sockets let go of while an operation of theirs was in flight.
-    lingering: Vec<u32>,
+    pub(super) lingering: Vec<u32>,
     /// Connection submissions whose last completion has not arrived.
-    in_flight: usize,
-    now: Instant,
+    pub(super) in_flight: usize,
+    /// Send buffers of completed sends, for the next ones.
+    pub(super) spare: Vec<Vec<u8>>,
+    pub(super) now: Instant,
     /// The worker's counters: inboxes and send buffers count against the memory budget.
-    io: Arc<IoCounters>,
+    pub(super) io: Arc<IoCounters>,
 }
 
 fn user_data(op: Op, generation: u32, id: u32) -> u64 {
@@ -133,6 +147,7 @@ impl Ring {
             rearm: Vec::new(),
             lingering: Vec::new(),
             in_flight: 0,
+            spare: Vec::new(),
             now: Instant::ZERO,
             io,
         })
@@ -172,6 +187,7 @@ impl Ring {
             stream: Some(stream),
             generation: 0,
             key: 0,
+            segment: None,
             inbox: Vec::new(),
             read_from: 0,
             out: Vec::new(),
@@ -204,17 +220,17 @@ impl Ring {
         self.arm_recv(id);
     }
 
-    fn sock(&self, id: u32) -> &Sock {
+    pub(super) fn sock(&self, id: u32) -> &Sock {
         let sock = &self.socks[id as usize];
         debug_assert!(sock.stream.is_some(), "a socket in use");
         sock
     }
 
-    fn sock_mut(&mut self, id: u32) -> &mut Sock {
+    pub(super) fn sock_mut(&mut self, id: u32) -> &mut Sock {
         &mut self.socks[id as usize]
     }
 
-    fn fd(&self, id: u32) -> RawFd {
+    pub(super) fn fd(&self, id: u32) -> RawFd {
         self.sock(id)
             .stream
             .as_ref()
@@ -222,7 +238,7 @@ impl Ring {
             .as_raw_fd()
     }
 
-    fn arm_recv(&mut self, id: u32) {
+    pub(super) fn arm_recv(&mut self, id: u32) {
         let fd = self.fd(id);
         let sock = &mut self.socks[id as usize];
         sock.recv_armed = true;
@@ -235,116 +251,11 @@ impl Ring {
         );
     }
 
-    fn cancel(&mut self, op: Op, id: u32) {
+    pub(super) fn cancel(&mut self, op: Op, id: u32) {
         let ud = user_data(op, self.sock(id).generation, id);
         self.in_flight += 1;
         let cancel = opcode::AsyncCancel::new(ud).build();
         self.push(&cancel.user_data(user_data(Op::Cancel, 0, id)));
-    }
-
-    // ----- the Io contract, for `RingSocket` -----
-
-    pub fn read(&mut self, id: u32, buf: &mut [u8]) -> io::Result<usize> {
-        let sock = &mut self.socks[id as usize];
-        let held = sock.inbox.get(sock.read_from..).unwrap_or_default();
-        if !held.is_empty() {
-            let n = held.len().min(buf.len());
-            buf[..n].copy_from_slice(&held[..n]);
-            sock.read_from += n;
-            if sock.read_from == sock.inbox.len() {
-                self.io.ring_in(sock.inbox.len(), 0);
-                sock.inbox = Vec::new();
-                sock.read_from = 0;
-                if std::mem::take(&mut sock.recv_stopped) && !sock.recv_armed {
-                    self.arm_recv(id);
-                }
-            }
-            return Ok(n);
-        }
-        match (sock.error, sock.eof) {
-            (Some(errno), _) => Err(io::Error::from_raw_os_error(errno)),
-            (None, true) => Ok(0),
-            (None, false) => Err(io::ErrorKind::WouldBlock.into()),
-        }
-    }
-
-    pub fn write(&mut self, id: u32, parts: &[&[u8]]) -> io::Result<usize> {
-        let sock = &mut self.socks[id as usize];
-        if let Some(errno) = sock.error {
-            return Err(io::Error::from_raw_os_error(errno));
-        }
-        if sock.sending == Sending::InFlight || sock.out.len() >= OUT_LIMIT {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let before = sock.out.len();
-        let mut taken = 0;
-        for part in parts {
-            let room = OUT_LIMIT - sock.out.len();
-            let part = &part[..part.len().min(room)];
-            sock.out.extend_from_slice(part);
-            taken += part.len();
-        }
-        self.io.ring_out(before, sock.out.len());
-        if taken > 0 && sock.sending == Sending::Idle {
-            sock.sending = Sending::Queued;
-            self.to_send.push(id);
-        }
-        Ok(taken)
-    }
-
-    /// Whether bytes written are still on their way to the kernel.
-    pub fn holds_output(&self, id: u32) -> bool {
-        self.sock(id).sending != Sending::Idle
-    }
-
-    pub fn flush_held(&self, id: u32) -> io::Result<bool> {
-        let sock = self.sock(id);
-        match sock.error {
-            Some(errno) => Err(io::Error::from_raw_os_error(errno)),
-            None => Ok(sock.sending == Sending::Idle),
-        }
-    }
-
-    pub fn shutdown_write(&mut self, id: u32) {
-        let sock = &mut self.socks[id as usize];
-        if sock.sending == Sending::Idle {
-            if let Some(stream) = &sock.stream {
-                let _ = stream.shutdown(Shutdown::Write);
-            }
-        } else {
-            sock.shutdown_after_send = true;
-        }
-    }
-
-    /// The connection let go of socket `id`: its receive is cancelled, a send in flight may
-    /// finish (for at most `LINGER`), and the descriptor closes when nothing is in flight.
-    pub fn release(&mut self, id: u32) {
-        let now = self.now;
-        let sock = &mut self.socks[id as usize];
-        sock.released_at = Some(now);
-        self.io.ring_in(sock.inbox.len(), 0);
-        sock.inbox = Vec::new();
-        sock.read_from = 0;
-        let recv = sock.recv_armed;
-        if recv {
-            self.cancel(Op::Recv, id);
-        }
-        if !self.free_if_done(id) {
-            self.lingering.push(id);
-        }
-    }
-
-    /// Frees a released socket with nothing in flight; whether it did.
-    fn free_if_done(&mut self, id: u32) -> bool {
-        let sock = &mut self.socks[id as usize];
-        let done = sock.released_at.is_some() && !sock.recv_armed && sock.sending == Sending::Idle;
-        if done {
-            sock.stream = None;
-            sock.out = Vec::new();
-            sock.generation = sock.generation.wrapping_add(1);
-            self.free.push(id);
-        }
-        done
     }
 
     // ----- listeners and the waker -----
@@ -439,7 +350,7 @@ impl Ring {
     }
 
     /// The socket a completion is for, unless it has since been freed and reused.
-    fn current(&self, c: &Completion) -> bool {
+    pub(super) fn current(&self, c: &Completion) -> bool {
         self.socks
             .get(c.id as usize)
             .is_some_and(|s| s.stream.is_some() && s.generation & 0xFF_FFFF == c.generation)
@@ -465,11 +376,18 @@ impl Ring {
             let bid = cqueue::buffer_select(c.flags).expect("a receive with data names its buffer");
             let len = usize::try_from(c.result).expect("positive");
             let sock = &mut self.socks[id as usize];
-            if sock.released_at.is_none() {
+            if sock.released_at.is_some() {
+                self.buffers.give_back(bid);
+            } else if sock.segment.is_none() && sock.inbox.is_empty() {
+                // Read from where the kernel put it, this loop turn.
+                sock.segment = Some(Segment { bid, at: 0, len });
+            } else {
+                self.spill(id);
+                let sock = &mut self.socks[id as usize];
                 sock.inbox.extend_from_slice(self.buffers.data(bid, len));
                 self.io.ring_in(0, len);
+                self.buffers.give_back(bid);
             }
-            self.buffers.give_back(bid);
         } else if c.result == 0 {
             self.sock_mut(id).eof = true;
         } else if !matches!(-c.result, libc::ENOBUFS | libc::ECANCELED) {
@@ -514,9 +432,14 @@ impl Ring {
             Err(_) => sock.error = Some(-c.result),
         }
         self.io.ring_out(sock.out.len(), 0);
-        sock.out = Vec::new();
+        let mut done = std::mem::take(&mut sock.out);
         sock.sent = 0;
         sock.sending = Sending::Idle;
+        if done.capacity() <= SPARE_BYTES && self.spare.len() < SPARE_COUNT {
+            done.clear();
+            self.spare.push(done);
+        }
+        let sock = &mut self.socks[id as usize];
         if std::mem::take(&mut sock.shutdown_after_send) {
             if let Some(stream) = &sock.stream {
                 let _ = stream.shutdown(Shutdown::Write);
