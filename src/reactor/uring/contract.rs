@@ -12,10 +12,10 @@ impl Ring {
     pub fn read(&mut self, id: u32, buf: &mut [u8]) -> io::Result<usize> {
         let sock = &mut self.socks[id as usize];
         if let Some(seg) = &mut sock.segment {
-            let data = &self.buffers.data(seg.bid, seg.len)[seg.at..];
+            let data = &self.buffers.data(seg.bid, seg.len as usize)[seg.at as usize..];
             let n = data.len().min(buf.len());
             buf[..n].copy_from_slice(&data[..n]);
-            seg.at += n;
+            seg.at += u32::try_from(n).expect("at most one buffer");
             if seg.at == seg.len {
                 let bid = seg.bid;
                 sock.segment = None;
@@ -23,15 +23,18 @@ impl Ring {
             }
             return Ok(n);
         }
-        let held = sock.inbox.get(sock.read_from..).unwrap_or_default();
-        if !held.is_empty() {
+        if let Some(inbox) = &mut sock.inbox {
+            let held = inbox
+                .data
+                .get(inbox.read_from..)
+                .expect("what was read never passes what the inbox holds");
             let n = held.len().min(buf.len());
             buf[..n].copy_from_slice(&held[..n]);
-            sock.read_from += n;
-            if sock.read_from == sock.inbox.len() {
-                self.io.ring_in(sock.inbox.len(), 0);
-                sock.inbox = Vec::new();
-                sock.read_from = 0;
+            inbox.read_from += n;
+            if inbox.read_from == inbox.data.len() {
+                let len = inbox.data.len();
+                sock.inbox = None;
+                self.io.ring_in(len, 0);
                 if std::mem::take(&mut sock.recv_stopped) && !sock.recv_armed {
                     self.arm_recv(id);
                 }
@@ -52,12 +55,19 @@ impl Ring {
         let Some(seg) = sock.segment.take() else {
             return;
         };
-        let rest = &self.buffers.data(seg.bid, seg.len)[seg.at..];
+        let rest = &self.buffers.data(seg.bid, seg.len as usize)[seg.at as usize..];
         debug_assert!(
-            sock.inbox.is_empty(),
+            sock.inbox.is_none(),
             "a segment is held only with an empty inbox"
         );
-        sock.inbox.extend_from_slice(rest);
+        if rest.is_empty() {
+            self.buffers.give_back(seg.bid);
+            return;
+        }
+        sock.inbox = Some(Box::new(super::ring::Inbox {
+            data: rest.to_vec(),
+            read_from: 0,
+        }));
         self.io.ring_in(0, rest.len());
         self.buffers.give_back(seg.bid);
     }
@@ -130,9 +140,8 @@ impl Ring {
             self.buffers.give_back(seg.bid);
         }
         let sock = &mut self.socks[id as usize];
-        self.io.ring_in(sock.inbox.len(), 0);
-        sock.inbox = Vec::new();
-        sock.read_from = 0;
+        self.io.ring_in(sock.inbox_len(), 0);
+        sock.inbox = None;
         let recv = sock.recv_armed;
         if recv {
             self.cancel(Op::Recv, id);

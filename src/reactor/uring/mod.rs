@@ -140,7 +140,8 @@ fn accepted(fd: i32) -> TcpStream {
 
 /// Runs `running` on a ring of this thread's own until its shutdown completes.
 pub(crate) fn run<A: App>(mut running: Running<A>) -> io::Result<()> {
-    ring_local::install(Ring::new(running.core.env().io.clone())?);
+    let env = running.core.env();
+    ring_local::install(Ring::new(env.io.clone(), env.limits.max_connections)?);
     let result = running.run_ring();
     // The connections let go of their sockets before the ring waits for what is in flight.
     drop(running);
@@ -160,7 +161,7 @@ pub fn available() -> Result<(), String> {
     static ANSWER: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     ANSWER
         .get_or_init(|| {
-            let probe = std::thread::spawn(|| Ring::new(Default::default()).map(Ring::close));
+            let probe = std::thread::spawn(|| Ring::new(Default::default(), 0).map(Ring::close));
             match probe.join() {
                 Ok(Ok(())) => Ok(()),
                 Ok(Err(e)) => Err(format!("io_uring is not available: {e}")),

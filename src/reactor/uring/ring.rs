@@ -33,8 +33,8 @@ const ENTRIES: u32 = 4096;
 /// receive is cancelled; it is armed again once the connection has read what it holds.
 const INBOX_LIMIT: usize = super::super::READ_CHUNK;
 /// Send buffers kept for reuse, and the largest kept (a fan-out allocates none per event).
-const SPARE_COUNT: usize = 256;
-const SPARE_BYTES: usize = 64 * 1024;
+const SPARE_COUNT: usize = 64;
+const SPARE_BYTES: usize = 32 * 1024;
 /// How long a closed connection's last send may wait for a peer that does not read.
 const LINGER: Duration = Duration::from_secs(5);
 
@@ -73,8 +73,22 @@ pub(super) enum Sending {
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Segment {
     pub(super) bid: u16,
-    pub(super) at: usize,
-    pub(super) len: usize,
+    pub(super) at: u32,
+    pub(super) len: u32,
+}
+
+/// Unread input: `data[read_from..]`, never empty while it exists.
+#[derive(Debug, Default)]
+pub(super) struct Inbox {
+    pub(super) data: Vec<u8>,
+    pub(super) read_from: usize,
+}
+
+impl Sock {
+    /// Bytes the inbox holds (counted against the memory budget).
+    pub(super) fn inbox_len(&self) -> usize {
+        self.inbox.as_ref().map_or(0, |i| i.data.len())
+    }
 }
 
 #[derive(Debug)]
@@ -85,8 +99,9 @@ pub(super) struct Sock {
     pub(super) key: u64,
     /// Input in a provided buffer (only while `inbox` is empty).
     pub(super) segment: Option<Segment>,
-    pub(super) inbox: Vec<u8>,
-    pub(super) read_from: usize,
+    /// Input copied out of the provided buffers and not yet read (boxed: most sockets have
+    /// none, and an idle one should cost little).
+    pub(super) inbox: Option<Box<Inbox>>,
     pub(super) out: Vec<u8>,
     pub(super) sent: usize,
     pub(super) sending: Sending,
@@ -127,9 +142,9 @@ fn user_data(op: Op, generation: u32, id: u32) -> u64 {
 }
 
 impl Ring {
-    /// A ring for one worker thread, counting what its sockets hold in `io`; fails where the
-    /// kernel refuses io_uring.
-    pub fn new(io: Arc<IoCounters>) -> io::Result<Ring> {
+    /// A ring for one worker thread of at most `connections` sockets at once, counting what
+    /// they hold in `io`; fails where the kernel refuses io_uring.
+    pub fn new(io: Arc<IoCounters>, connections: usize) -> io::Result<Ring> {
         // One thread submits and reaps, and completions are run when it asks for them: no
         // interrupts of the worker for work it will collect at its next wait anyway.
         let uring = IoUring::builder()
@@ -141,7 +156,9 @@ impl Ring {
         Ok(Ring {
             uring,
             buffers,
-            socks: Vec::new(),
+            // Address space only until used (as the connection slab): no doubling, whose
+            // slack would be most of an idle connection's cost.
+            socks: Vec::with_capacity(connections.min(1 << 16)),
             free: Vec::new(),
             to_send: Vec::new(),
             rearm: Vec::new(),
@@ -188,8 +205,7 @@ impl Ring {
             generation: 0,
             key: 0,
             segment: None,
-            inbox: Vec::new(),
-            read_from: 0,
+            inbox: None,
             out: Vec::new(),
             sent: 0,
             sending: Sending::Idle,
@@ -378,13 +394,15 @@ impl Ring {
             let sock = &mut self.socks[id as usize];
             if sock.released_at.is_some() {
                 self.buffers.give_back(bid);
-            } else if sock.segment.is_none() && sock.inbox.is_empty() {
+            } else if sock.segment.is_none() && sock.inbox.is_none() {
                 // Read from where the kernel put it, this loop turn.
+                let len = u32::try_from(len).expect("a completion fills one buffer at most");
                 sock.segment = Some(Segment { bid, at: 0, len });
             } else {
                 self.spill(id);
                 let sock = &mut self.socks[id as usize];
-                sock.inbox.extend_from_slice(self.buffers.data(bid, len));
+                let inbox = sock.inbox.get_or_insert_with(Box::default);
+                inbox.data.extend_from_slice(self.buffers.data(bid, len));
                 self.io.ring_in(0, len);
                 self.buffers.give_back(bid);
             }
@@ -403,7 +421,7 @@ impl Ring {
             self.rearm.push(id);
         }
         let key = sock.key;
-        if sock.recv_armed && !sock.recv_stopped && sock.inbox.len() > INBOX_LIMIT {
+        if sock.recv_armed && !sock.recv_stopped && sock.inbox_len() > INBOX_LIMIT {
             sock.recv_stopped = true;
             self.cancel(Op::Recv, id);
         }
