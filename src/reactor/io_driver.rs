@@ -2,7 +2,7 @@
 
 use std::io;
 
-/// How a server's workers do their I/O ([`Builder::driver`]).
+/// How a server's workers do their I/O ([`Builder::driver`](super::Builder::driver)).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum IoDriver {
     /// Readiness: a `mio::Poll` (epoll on Linux) says which sockets can be read or written,
