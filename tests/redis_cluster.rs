@@ -7,7 +7,7 @@
 mod common;
 
 use common::redis::{Node, seq_of, ws_text};
-use common::{Client, Sse, WsClient, stat, wait_for};
+use common::{Client, Sse, WsClient, stat, wait_for, wait_for_within};
 use pushwire::hub::redis::topic_slot;
 use pushwire::resp::Value;
 use pushwire::server::redis::RedisUrl;
@@ -89,11 +89,16 @@ impl Cluster {
             .expect("redis-cli must be installed (apt-get install redis-tools)");
         assert!(created.success(), "redis-cli --cluster create");
         let cluster = Cluster { servers, dir };
+        // Forming the cluster and the replicas' first sync (a fork and a snapshot each) are
+        // Redis's own pace: three clusters start at once on a busy two-core machine.
+        let formed = Duration::from_secs(60);
         for s in &cluster.servers {
-            wait_for(|| cluster.info(s.port, "cluster_state").as_deref() == Some("ok"));
+            wait_for_within(formed, || {
+                cluster.info(s.port, "cluster_state").as_deref() == Some("ok")
+            });
         }
         // A replica can take over only once it has its primary's data.
-        wait_for(|| {
+        wait_for_within(formed, || {
             let synced = cluster.servers.iter().filter(|s| replica_synced(s.port));
             synced.count() == 3
         });

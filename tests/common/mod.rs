@@ -738,11 +738,17 @@ impl Sse {
 
 /// Waits (at most 10 s) until `condition` holds: tests wait for a state, never sleep and hope.
 pub fn wait_for(condition: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    wait_for_within(Duration::from_secs(10), condition);
+}
+
+/// [`wait_for`] with another bound: for what other programs do at their own pace (a Redis
+/// cluster forming and its replicas syncing, on a machine busy with other tests).
+pub fn wait_for_within(limit: Duration, condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + limit;
     while !condition() {
         assert!(
             std::time::Instant::now() < deadline,
-            "condition not met in 10 s"
+            "condition not met in {limit:?}"
         );
         std::thread::yield_now();
     }
